@@ -1,0 +1,24 @@
+package dev.selfie.graph;
+
+/**
+ * Stable names shared by {@code training} and {@code savedmodels}: SavedModel signature keys and
+ * the names of their inputs and outputs. Changing one breaks every exported model's users.
+ */
+public final class Endpoints {
+  private Endpoints() {}
+
+  // Signature keys.
+  public static final String SERVING_DEFAULT = "serving_default";
+  public static final String PATCH_EMBEDDINGS = "patch_embeddings";
+  public static final String ATTENTION_POOL = "attention_pool";
+  public static final String EMBEDDING = "embedding";
+
+  // Signature inputs / outputs.
+  public static final String IMAGES = "images";
+  public static final String LOGITS = "logits";
+  public static final String PROBABILITIES = "probabilities";
+  public static final String CLASSES = "classes";
+  public static final String EMBEDDING_OUTPUT = "embedding";
+  public static final String PATCH_EMBEDDINGS_OUTPUT = "patch_embeddings";
+  public static final String POOLED_OUTPUT = "u";
+}

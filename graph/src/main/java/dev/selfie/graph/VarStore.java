@@ -1,0 +1,124 @@
+package dev.selfie.graph;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BiFunction;
+import org.tensorflow.Operand;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Op;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Variable;
+import org.tensorflow.types.TFloat32;
+
+/**
+ * The variables of one model graph, by kind, in creation order.
+ *
+ * <p>Every weight of the model is created through {@link #variable}: a {@code VariableV2} (what
+ * {@code Session.save}/{@code restore} and the SavedModel exporter see; resource variables are
+ * silently skipped by both), initialised in the init scope, and read through {@code identity}
+ * (ops applied to a raw {@code float_ref} break {@code addGradients}). The variable's full graph
+ * name is the contract between pretraining, finetuning, checkpoints and SavedModels.
+ *
+ * <p>Kinds: {@link Kind#KERNEL} are trainable and weight-decayed (conv and dense kernels);
+ * {@link Kind#TRAINABLE} are trained without decay (BN/LN gamma and beta, biases, embeddings,
+ * u0); {@link Kind#STATE} are not trained (BN moving statistics). {@link #updates()} holds the ops
+ * a training step must run besides the optimizer (BN moving-average updates).
+ */
+public final class VarStore {
+
+  /** What the optimizer does with a variable. */
+  public enum Kind {
+    /** Trainable, with weight decay (conv/dense kernels). */
+    KERNEL,
+    /** Trainable, no weight decay (norm scales/offsets, biases, embeddings, query token). */
+    TRAINABLE,
+    /** Not trainable (batch-norm moving mean/variance, counters). */
+    STATE
+  }
+
+  /**
+   * One variable.
+   *
+   * @param name full graph op name of the VariableV2 (e.g. {@code patch/stage1/block0/conv1/kernel})
+   * @param variable the VariableV2 op (for assign/apply ops)
+   * @param value {@code identity(variable)}: use this to read it in the model
+   * @param shape static shape
+   * @param kind what the optimizer does with it
+   */
+  public record Entry(
+      String name, Variable<TFloat32> variable, Operand<TFloat32> value, Shape shape, Kind kind) {
+
+    public boolean trainable() {
+      return kind != Kind.STATE;
+    }
+  }
+
+  private final Map<String, Entry> entries = new LinkedHashMap<>();
+  private final List<Op> updates = new ArrayList<>();
+
+  /**
+   * Creates a float variable named {@code name} in the scope of {@code tf}, initialised with
+   * {@code init.apply(initOps, shape)} built in the init scope, and returns its identity read.
+   *
+   * @throws IllegalArgumentException if a variable of the same full name exists already
+   */
+  public Operand<TFloat32> variable(
+      Ops tf,
+      String name,
+      Shape shape,
+      Kind kind,
+      BiFunction<Ops, Shape, Operand<TFloat32>> init) {
+    Operand<TFloat32> initial = init.apply(tf.withInitScope(), shape);
+    Variable<TFloat32> v = tf.withName(name).variable(initial);
+    String full = v.op().name();
+    if (entries.containsKey(full)) {
+      throw new IllegalArgumentException("variable created twice: " + full);
+    }
+    Operand<TFloat32> read = tf.withName(name + "/read").identity(v);
+    entries.put(full, new Entry(full, v, read, shape, kind));
+    return read;
+  }
+
+  /** Registers an op that each training step must run (e.g. a BN moving-average update). */
+  public void addUpdate(Op op) {
+    updates.add(op);
+  }
+
+  /** All variables in creation order. */
+  public List<Entry> all() {
+    return List.copyOf(entries.values());
+  }
+
+  /** Trainable variables (KERNEL and TRAINABLE) in creation order. */
+  public List<Entry> trainable() {
+    return entries.values().stream().filter(Entry::trainable).toList();
+  }
+
+  /** Weight-decayed variables (KERNEL). */
+  public List<Entry> kernels() {
+    return entries.values().stream().filter(e -> e.kind() == Kind.KERNEL).toList();
+  }
+
+  /** Non-trainable variables (STATE). */
+  public List<Entry> state() {
+    return entries.values().stream().filter(e -> e.kind() == Kind.STATE).toList();
+  }
+
+  /** Ops a training step runs besides the optimizer update. */
+  public List<Op> updates() {
+    return Collections.unmodifiableList(updates);
+  }
+
+  /** The entry of a full variable name, or null. */
+  public Entry get(String fullName) {
+    return entries.get(fullName);
+  }
+
+  /** Total number of scalar parameters in the given entries. */
+  public static long parameterCount(List<Entry> entries) {
+    return entries.stream().mapToLong(e -> e.shape().size()).sum();
+  }
+}
