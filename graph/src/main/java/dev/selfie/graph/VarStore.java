@@ -11,6 +11,7 @@ import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Variable;
+import org.tensorflow.proto.DataType;
 import org.tensorflow.types.TFloat32;
 
 /**
@@ -43,42 +44,69 @@ public final class VarStore {
    * One variable.
    *
    * @param name full graph op name of the VariableV2 (e.g. {@code patch/stage1/block0/conv1/kernel})
-   * @param variable the VariableV2 op (for assign/apply ops)
+   * @param variable the VariableV2 output (a float_ref: only for assign/apply ops, never read it)
    * @param value {@code identity(variable)}: use this to read it in the model
    * @param shape static shape
    * @param kind what the optimizer does with it
    */
   public record Entry(
-      String name, Variable<TFloat32> variable, Operand<TFloat32> value, Shape shape, Kind kind) {
+      String name, Operand<TFloat32> variable, Operand<TFloat32> value, Shape shape, Kind kind) {
 
     public boolean trainable() {
       return kind != Kind.STATE;
     }
   }
 
+  private final Ops root;
   private final Map<String, Entry> entries = new LinkedHashMap<>();
   private final List<Op> updates = new ArrayList<>();
 
+  /** @param root an unscoped {@code Ops} of the graph that will hold the variables */
+  public VarStore(Ops root) {
+    this.root = root;
+  }
+
+  /** The unscoped Ops the variables are created with. */
+  public Ops root() {
+    return root;
+  }
+
   /**
-   * Creates a float variable named {@code name} in the scope of {@code tf}, initialised with
-   * {@code init.apply(initOps, shape)} built in the init scope, and returns its identity read.
+   * Returns the variable of full graph name {@code name} (e.g.
+   * {@code patch/stage1/block0/conv1/kernel}), creating it on first use with the initial value
+   * {@code init.apply(initOps, shape)} built in the init scope. Names are given explicitly, not
+   * taken from the caller's sub-scope, so a builder called twice in one graph (a training branch
+   * and an inference branch) shares its weights, and the names stay the same across the
+   * pretraining graph, the finetuning graph, checkpoints and SavedModels.
    *
-   * @throws IllegalArgumentException if a variable of the same full name exists already
+   * @return {@code identity(variable)}: read the variable through this
+   * @throws IllegalArgumentException if the name exists with another shape or kind
    */
   public Operand<TFloat32> variable(
-      Ops tf,
-      String name,
-      Shape shape,
-      Kind kind,
-      BiFunction<Ops, Shape, Operand<TFloat32>> init) {
-    Operand<TFloat32> initial = init.apply(tf.withInitScope(), shape);
-    Variable<TFloat32> v = tf.withName(name).variable(initial);
-    String full = v.op().name();
-    if (entries.containsKey(full)) {
-      throw new IllegalArgumentException("variable created twice: " + full);
+      String name, Shape shape, Kind kind, BiFunction<Ops, Shape, Operand<TFloat32>> init) {
+    Entry existing = entries.get(name);
+    if (existing != null) {
+      if (!existing.shape().equals(shape) || existing.kind() != kind) {
+        throw new IllegalArgumentException(
+            "variable " + name + " exists as " + existing.shape() + " " + existing.kind()
+                + ", requested " + shape + " " + kind);
+      }
+      return existing.value();
     }
-    Operand<TFloat32> read = tf.withName(name + "/read").identity(v);
-    entries.put(full, new Entry(full, v, read, shape, kind));
+    // Built with opBuilder: Ops.withName rejects '/', the C API takes full names as they are.
+    Operand<TFloat32> v =
+        root.scope()
+            .env()
+            .opBuilder(Variable.OP_NAME, name, root.scope())
+            .setAttr("shape", shape)
+            .setAttr("dtype", DataType.DT_FLOAT)
+            .build()
+            .output(0);
+    Ops init0 = root.withInitScope();
+    Operand<TFloat32> initial = init.apply(init0.withSubScope("init"), shape);
+    init0.withControlDependencies(List.of()).assign(v, initial);
+    Operand<TFloat32> read = root.withSubScope("read").identity(v);
+    entries.put(name, new Entry(name, v, read, shape, kind));
     return read;
   }
 
