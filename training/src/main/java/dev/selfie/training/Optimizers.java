@@ -1,0 +1,152 @@
+package dev.selfie.training;
+
+import dev.selfie.graph.VarStore;
+import java.util.ArrayList;
+import java.util.List;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.Output;
+import org.tensorflow.op.Op;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.train.ApplyAdam;
+import org.tensorflow.op.train.ApplyMomentum;
+import org.tensorflow.types.TFloat32;
+
+/**
+ * Builds the training op: gradients of the loss with {@code Graph.addGradients} over the trainable
+ * variables' reads, optional global-norm clipping, decoupled weight decay on kernels, then SGD
+ * (Nesterov) momentum or Adam with raw {@code ApplyMomentum}/{@code ApplyAdam} ops on the
+ * {@code VariableV2} refs, the model's extra updates (BN moving averages), and the step increment.
+ *
+ * <p>Ordering inside one {@code session.run(trainOp)}: all gradients (and thus the loss and every
+ * forward read) are computed first; then each kernel is decayed and updated; then the global step
+ * is incremented. The learning rate of a step is the schedule at the step value before the
+ * increment. Optimizer slots are STATE variables of the same {@link VarStore} named
+ * {@code <var>/momentum}, {@code <var>/adam_m}, {@code <var>/adam_v}, so checkpoints include them;
+ * Adam's bias corrections use {@code beta^(step+1)} computed from the global step.
+ */
+public final class Optimizers {
+  private Optimizers() {}
+
+  /**
+   * The training op and what it computes.
+   *
+   * @param trainOp run this once per step
+   * @param learningRate scalar {@code []} learning rate used by this step
+   * @param gradientNorm scalar {@code []} global L2 norm of the gradients before clipping
+   * @param slots the optimizer slot entries created (STATE kind)
+   */
+  public record TrainOp(
+      Op trainOp,
+      Operand<TFloat32> learningRate,
+      Operand<TFloat32> gradientNorm,
+      List<VarStore.Entry> slots) {}
+
+  /**
+   * Creates slots and update ops minimising {@code loss} over {@code vars.trainable()}.
+   *
+   * @param loss scalar float loss {@code []}
+   * @throws IllegalArgumentException if there is nothing to train or a variable gets no gradient
+   */
+  public static TrainOp minimize(
+      Ops tf, Graph g, Operand<TFloat32> loss, VarStore vars, OptimizerConfig c, GlobalStep step) {
+    List<VarStore.Entry> trainable = vars.trainable();
+    if (trainable.isEmpty()) {
+      throw new IllegalArgumentException("minimize: the VarStore has no trainable variables");
+    }
+    if (loss.shape().numDimensions() > 0) {
+      throw new IllegalArgumentException("minimize: loss must be a scalar, got " + loss.shape());
+    }
+    Output<?>[] xs = trainable.stream().map(e -> e.value().asOutput()).toArray(Output<?>[]::new);
+    Output<?>[] dys = g.addGradients(loss.asOutput(), xs);
+    List<Operand<TFloat32>> grads = new ArrayList<>();
+    for (int i = 0; i < dys.length; i++) {
+      if (dys[i] == null) {
+        throw new IllegalArgumentException(
+            "minimize: no gradient for trainable variable " + trainable.get(i).name());
+      }
+      @SuppressWarnings("unchecked")
+      Operand<TFloat32> gi = (Operand<TFloat32>) dys[i];
+      grads.add(gi);
+    }
+
+    Ops opt = tf.withSubScope("optimizer");
+    Operand<TFloat32> lr = Schedules.warmupCosine(
+        opt, step.value(), c.baseLr(), c.warmupSteps(), c.totalSteps());
+    Operand<TFloat32> norm = globalNorm(opt, grads);
+    if (c.clipGlobalNorm() > 0) {
+      Operand<TFloat32> clip = opt.constant((float) c.clipGlobalNorm());
+      Operand<TFloat32> scale = opt.math.div(clip, opt.math.maximum(norm, clip));
+      grads.replaceAll(gr -> opt.math.mul(gr, scale));
+    }
+
+    // Every update waits for every gradient: the reads (identity of a ref) alias the variable
+    // buffers, so an early in-place update would corrupt another variable's gradient.
+    List<Op> gradDeps = new ArrayList<>(grads);
+    gradDeps.add(loss);
+    Ops afterGrads = opt.withControlDependencies(gradDeps);
+    Operand<TFloat32> wdLr = c.weightDecay() > 0
+        ? afterGrads.math.mul(lr, afterGrads.constant((float) c.weightDecay())) : null;
+    List<Op> applied = new ArrayList<>();
+    List<VarStore.Entry> slots = new ArrayList<>();
+    for (int i = 0; i < trainable.size(); i++) {
+      VarStore.Entry e = trainable.get(i);
+      Operand<TFloat32> grad = grads.get(i);
+      Ops u = afterGrads;
+      if (wdLr != null && e.kind() == VarStore.Kind.KERNEL) {
+        Operand<TFloat32> w = afterGrads.identity(e.variable());
+        Op decay = afterGrads.assignSub(e.variable(), afterGrads.math.mul(wdLr, w));
+        u = afterGrads.withControlDependencies(List.of(decay));
+      }
+      switch (c.kind()) {
+        case SGD -> {
+          Operand<TFloat32> accum = slot(vars, e, "momentum", slots);
+          applied.add(u.train.applyMomentum(e.variable(), accum, lr, grad,
+              u.constant((float) c.momentum()), ApplyMomentum.useNesterov(c.nesterov())));
+        }
+        case ADAM -> {
+          Operand<TFloat32> m = slot(vars, e, "adam_m", slots);
+          Operand<TFloat32> v = slot(vars, e, "adam_v", slots);
+          Operand<TFloat32> t = u.math.add(u.dtypes.cast(step.value(), TFloat32.class),
+              u.constant(1f));
+          Operand<TFloat32> b1 = u.constant((float) c.beta1());
+          Operand<TFloat32> b2 = u.constant((float) c.beta2());
+          applied.add(u.train.applyAdam(e.variable(), m, v, u.math.pow(b1, t), u.math.pow(b2, t),
+              lr, b1, b2, u.constant((float) c.epsilon()), grad, ApplyAdam.useNesterov(false)));
+        }
+      }
+    }
+    List<Op> all = new ArrayList<>(applied);
+    all.addAll(vars.updates());
+    Op inc = opt.withControlDependencies(all).withName("increment_step").noOp();
+    Op incremented = opt.withControlDependencies(List.of(inc)).assignAdd(
+        step.variable(), opt.constant(1L));
+    Op train = opt.withControlDependencies(List.of(incremented)).withName("train").noOp();
+    return new TrainOp(train, lr, norm, List.copyOf(slots));
+  }
+
+  /** Global L2 norm {@code []} of a list of tensors: sqrt(sum_i sum(g_i^2)). */
+  public static Operand<TFloat32> globalNorm(Ops tf, List<Operand<TFloat32>> tensors) {
+    Ops s = tf.withSubScope("global_norm");
+    Operand<TFloat32> sum = null;
+    for (Operand<TFloat32> t : tensors) {
+      Operand<TFloat32> sq = s.reduceSum(s.math.square(t), allAxes(s, t));
+      sum = sum == null ? sq : s.math.add(sum, sq);
+    }
+    return s.math.sqrt(sum);
+  }
+
+  private static Operand<org.tensorflow.types.TInt32> allAxes(Ops s, Operand<?> t) {
+    return s.range(s.constant(0), s.rank(t), s.constant(1));
+  }
+
+  private static Operand<TFloat32> slot(
+      VarStore vars, VarStore.Entry e, String suffix, List<VarStore.Entry> created) {
+    String name = e.name() + "/" + suffix;
+    vars.variable(name, e.shape(), VarStore.Kind.STATE, (init, shape) -> init.zeros(
+        init.constant(shape), TFloat32.class));
+    VarStore.Entry slot = vars.get(name);
+    created.add(slot);
+    return slot.variable();
+  }
+}

@@ -1,0 +1,81 @@
+package dev.selfie.training;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * The layout of a run's output directory ({@code --out DIR}):
+ *
+ * <pre>
+ * DIR/config.json        the run config (model + optimizer + data), written at start
+ * DIR/metrics.json       final metrics, written atomically at the end
+ * DIR/labels.json        the chosen labeled indices (finetuning label fractions)
+ * DIR/checkpoints/       ckpt-&lt;step&gt;/ (see {@link CheckpointManager})
+ * DIR/tensorboard/       events files (see {@link Summaries})
+ * DIR/savedmodel/        the exported SavedModel
+ * </pre>
+ */
+public record RunDir(Path root) {
+
+  public RunDir {
+    if (root == null) {
+      throw new IllegalArgumentException("run directory (--out) must be given");
+    }
+    root = root.toAbsolutePath().normalize();
+  }
+
+  /** Creates {@code root}, {@code checkpoints/} and {@code tensorboard/}. */
+  public static RunDir create(Path root) {
+    RunDir d = new RunDir(root);
+    try {
+      if (Files.exists(d.root) && !Files.isDirectory(d.root)) {
+        throw new IllegalArgumentException("--out " + d.root + " exists and is not a directory");
+      }
+      Files.createDirectories(d.checkpoints());
+      Files.createDirectories(d.tensorboard());
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot create run directory " + d.root + ": "
+          + e.getMessage(), e);
+    }
+    return d;
+  }
+
+  public Path config() {
+    return root.resolve("config.json");
+  }
+
+  public Path metrics() {
+    return root.resolve("metrics.json");
+  }
+
+  public Path labelsManifest() {
+    return root.resolve("labels.json");
+  }
+
+  public Path checkpoints() {
+    return root.resolve("checkpoints");
+  }
+
+  public Path tensorboard() {
+    return root.resolve("tensorboard");
+  }
+
+  public Path savedModel() {
+    return root.resolve("savedmodel");
+  }
+
+  /** Writes the run config atomically to {@code config.json}. */
+  public void writeConfig(Object config) {
+    Json.writeAtomic(config(), Json.tree(config));
+  }
+
+  /** Reads {@code config.json} as {@code type}. */
+  public <T> T readConfig(Class<T> type) {
+    if (!Files.isRegularFile(config())) {
+      throw new IllegalArgumentException("no config.json in run directory " + root);
+    }
+    return Json.read(config(), type);
+  }
+}

@@ -1,0 +1,167 @@
+package dev.selfie.training;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.tensorflow.Operand;
+import org.tensorflow.Session;
+import org.tensorflow.Tensor;
+import org.tensorflow.op.Op;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.op.summary.SummaryWriter;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt64;
+import org.tensorflow.types.family.TNumber;
+
+/**
+ * TensorBoard scalars written by TF summary ops into an events file in {@code logDir}.
+ *
+ * <p>The writer resource is created in the init scope (it runs with {@code session.initialize()};
+ * {@link CheckpointManager#restore} runs pending initializers before restoring). Two kinds of
+ * scalar:
+ *
+ * <ul>
+ *   <li>{@link #scalar graph scalars} (loss, lr, accuracy): one write op, {@link #writeOp()}, to
+ *       run IN the training step's {@code session.run} every {@link #every()} steps — use
+ *       {@link #addTo} — so it records that step's values without a second forward pass;
+ *   <li>{@link #fedScalar fed scalars} (images/s, measured in Java): written by
+ *       {@link #writeFed}, a small separate run feeding placeholders.
+ * </ul>
+ *
+ * <p>The step of every event is fed through the {@link #step()} placeholder. Register every
+ * scalar before the first call of {@link #writeOp()}. Call {@link #flush} at the end.
+ */
+public final class Summaries {
+  private final Ops tf;
+  private final Operand<?> writer;
+  private final Placeholder<TInt64> step;
+  private final int every;
+  private final Op flush;
+  private final List<Op> graphWrites = new ArrayList<>();
+  private final Map<String, Placeholder<TFloat32>> fed = new LinkedHashMap<>();
+  private final List<Op> fedWrites = new ArrayList<>();
+  private Op writeOp;
+  private Op fedOp;
+
+  private Summaries(Ops tf, Operand<?> writer, Placeholder<TInt64> step, int every, Op flush) {
+    this.tf = tf;
+    this.writer = writer;
+    this.step = step;
+    this.every = every;
+    this.flush = flush;
+  }
+
+  /**
+   * Creates the summary writer for {@code logDir} (the run's {@code tensorboard/}).
+   *
+   * @param every write the summaries every this many steps (&gt;= 1)
+   */
+  public static Summaries create(Ops tf, Path logDir, int every) {
+    if (every < 1) {
+      throw new IllegalArgumentException("summary interval must be >= 1 step, got " + every);
+    }
+    Ops s = tf.withSubScope("summaries");
+    SummaryWriter writer = s.summary.summaryWriter();
+    Ops init = s.withInitScope();
+    init.summary.createSummaryFileWriter(writer,
+        init.constant(logDir.toAbsolutePath().toString()), init.constant(10),
+        init.constant(30_000), init.constant(".v2"));
+    Placeholder<TInt64> step = s.withName("step").placeholder(TInt64.class);
+    Op flush = s.summary.flushSummaryWriter(writer);
+    return new Summaries(s, writer, step, every, flush);
+  }
+
+  /** Registers a scalar computed in the graph (e.g. the loss), written by {@link #writeOp()}. */
+  public Summaries scalar(String tag, Operand<? extends TNumber> value) {
+    if (writeOp != null) {
+      throw new IllegalStateException("summary " + tag + " registered after writeOp() was built");
+    }
+    checkTag(tag);
+    graphWrites.add(tf.summary.writeScalarSummary(writer, step, tf.constant(tag), value));
+    return this;
+  }
+
+  /** Registers a scalar fed from Java (e.g. images/s), written by {@link #writeFed}. */
+  public Summaries fedScalar(String tag) {
+    if (fedOp != null) {
+      throw new IllegalStateException("summary " + tag + " registered after the first writeFed");
+    }
+    checkTag(tag);
+    Placeholder<TFloat32> ph = tf.placeholder(TFloat32.class);
+    fed.put(tag, ph);
+    fedWrites.add(tf.summary.writeScalarSummary(writer, step, tf.constant(tag), ph));
+    return this;
+  }
+
+  /** The op writing every graph scalar at the fed step (built on first call). */
+  public Op writeOp() {
+    if (writeOp == null) {
+      writeOp = tf.withControlDependencies(graphWrites).noOp();
+    }
+    return writeOp;
+  }
+
+  /** The step placeholder, scalar int64 {@code []}. */
+  public Placeholder<TInt64> step() {
+    return step;
+  }
+
+  public int every() {
+    return every;
+  }
+
+  /** Whether summaries are due after {@code step} completed steps (multiples of every). */
+  public boolean due(long step) {
+    return step % every == 0;
+  }
+
+  /**
+   * Adds the graph-scalar write to a training step's runner: feeds the step and targets
+   * {@link #writeOp()}. The caller owns (and closes after the run) {@code stepTensor}.
+   */
+  public Session.Runner addTo(Session.Runner runner, TInt64 stepTensor) {
+    return runner.feed(step, stepTensor).addTarget(writeOp());
+  }
+
+  /**
+   * Writes Java-side values at {@code step}; every key must be a registered {@link #fedScalar}
+   * tag and every registered tag must be given.
+   */
+  public void writeFed(Session session, long step, Map<String, ? extends Number> values) {
+    if (!fed.keySet().equals(values.keySet())) {
+      throw new IllegalArgumentException(
+          "fed summaries: expected values for " + fed.keySet() + ", got " + values.keySet());
+    }
+    if (fedOp == null) {
+      fedOp = tf.withControlDependencies(fedWrites).noOp();
+    }
+    List<Tensor> owned = new ArrayList<>();
+    try {
+      TInt64 st = TInt64.scalarOf(step);
+      owned.add(st);
+      Session.Runner r = session.runner().feed(this.step, st).addTarget(fedOp);
+      for (Map.Entry<String, Placeholder<TFloat32>> e : fed.entrySet()) {
+        TFloat32 v = TFloat32.scalarOf(values.get(e.getKey()).floatValue());
+        owned.add(v);
+        r.feed(e.getValue(), v);
+      }
+      r.run().close();
+    } finally {
+      owned.forEach(Tensor::close);
+    }
+  }
+
+  /** Flushes pending events to the file. */
+  public void flush(Session session) {
+    session.run(flush);
+  }
+
+  private void checkTag(String tag) {
+    if (tag == null || tag.isBlank()) {
+      throw new IllegalArgumentException("summary tag must be non-empty");
+    }
+  }
+}
