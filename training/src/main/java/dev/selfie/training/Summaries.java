@@ -42,9 +42,8 @@ public final class Summaries {
   private final Op flush;
   private final List<Op> graphWrites = new ArrayList<>();
   private final Map<String, Placeholder<TFloat32>> fed = new LinkedHashMap<>();
-  private final List<Op> fedWrites = new ArrayList<>();
+  private final Map<String, Op> fedWrites = new LinkedHashMap<>();
   private Op writeOp;
-  private Op fedOp;
 
   private Summaries(Ops tf, Operand<?> writer, Placeholder<TInt64> step, int every, Op flush) {
     this.tf = tf;
@@ -86,13 +85,10 @@ public final class Summaries {
 
   /** Registers a scalar fed from Java (e.g. images/s), written by {@link #writeFed}. */
   public Summaries fedScalar(String tag) {
-    if (fedOp != null) {
-      throw new IllegalStateException("summary " + tag + " registered after the first writeFed");
-    }
     checkTag(tag);
     Placeholder<TFloat32> ph = tf.placeholder(TFloat32.class);
     fed.put(tag, ph);
-    fedWrites.add(tf.summary.writeScalarSummary(writer, step, tf.constant(tag), ph));
+    fedWrites.put(tag, tf.summary.writeScalarSummary(writer, step, tf.constant(tag), ph));
     return this;
   }
 
@@ -128,25 +124,22 @@ public final class Summaries {
 
   /**
    * Writes Java-side values at {@code step}; every key must be a registered {@link #fedScalar}
-   * tag and every registered tag must be given.
+   * tag (tags not given are not written at this step).
    */
   public void writeFed(Session session, long step, Map<String, ? extends Number> values) {
-    if (!fed.keySet().equals(values.keySet())) {
+    if (!fed.keySet().containsAll(values.keySet())) {
       throw new IllegalArgumentException(
-          "fed summaries: expected values for " + fed.keySet() + ", got " + values.keySet());
-    }
-    if (fedOp == null) {
-      fedOp = tf.withControlDependencies(fedWrites).noOp();
+          "fed summaries: registered tags are " + fed.keySet() + ", got " + values.keySet());
     }
     List<Tensor> owned = new ArrayList<>();
     try {
       TInt64 st = TInt64.scalarOf(step);
       owned.add(st);
-      Session.Runner r = session.runner().feed(this.step, st).addTarget(fedOp);
-      for (Map.Entry<String, Placeholder<TFloat32>> e : fed.entrySet()) {
-        TFloat32 v = TFloat32.scalarOf(values.get(e.getKey()).floatValue());
+      Session.Runner r = session.runner().feed(this.step, st);
+      for (Map.Entry<String, ? extends Number> e : values.entrySet()) {
+        TFloat32 v = TFloat32.scalarOf(e.getValue().floatValue());
         owned.add(v);
-        r.feed(e.getValue(), v);
+        r.feed(fed.get(e.getKey()), v).addTarget(fedWrites.get(e.getKey()));
       }
       r.run().close();
     } finally {

@@ -1,0 +1,212 @@
+package dev.selfie.training;
+
+import dev.selfie.data.Datasets;
+import dev.selfie.data.ImageSource;
+import dev.selfie.data.Pipeline;
+import dev.selfie.data.PipelineOptions;
+import dev.selfie.data.Pipelines;
+import dev.selfie.data.Split;
+import dev.selfie.graph.ModelConfig;
+import dev.selfie.graph.Selfie;
+import dev.selfie.graph.VarStore;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import org.tensorflow.Graph;
+import org.tensorflow.Session;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.types.TInt64;
+
+/**
+ * Selfie pretraining on the training split, without labels: the masked-patch selection loss of
+ * {@link Selfie#pretrain}, SGD-Nesterov with warmup + cosine, checkpoints, TensorBoard, resume.
+ */
+public final class Pretrain {
+  private Pretrain() {}
+
+  /** Everything needed to rebuild the graph and continue the run: saved as config.json. */
+  public record Config(
+      String kind,
+      String dataset,
+      String preset,
+      ModelConfig model,
+      OptimizerConfig optimizer,
+      int batchSize,
+      long steps,
+      long seed,
+      boolean augment,
+      boolean xla) {
+    public Config {
+      if (!"pretrain".equals(kind)) {
+        throw new IllegalArgumentException("config kind must be \"pretrain\", got " + kind);
+      }
+      if (batchSize < 1 || steps < 1) {
+        throw new IllegalArgumentException("batch size and steps must be >= 1");
+      }
+    }
+  }
+
+  /**
+   * Command-line options of {@code selfie pretrain}.
+   *
+   * @param numMasked masked patches per image (0 = the preset's)
+   * @param lr base learning rate; warmup linear warmup steps
+   * @param threads intra-op threads (0 = TensorFlow's default)
+   */
+  public record Options(
+      String dataset,
+      Path dataDir,
+      String preset,
+      long steps,
+      int batchSize,
+      Path out,
+      boolean xla,
+      boolean resume,
+      long seed,
+      String optimizer,
+      double lr,
+      long warmup,
+      double weightDecay,
+      int numMasked,
+      boolean augment,
+      long checkpointEvery,
+      int keep,
+      int logEvery,
+      int summaryEvery,
+      int threads) {}
+
+  /** What a run produced (also in metrics.json). */
+  public record Result(
+      Path out,
+      long steps,
+      double finalLoss,
+      double patchAccuracy,
+      double chanceAccuracy,
+      double imagesPerSecond,
+      double wallSeconds) {}
+
+  /** Builds the config of a new run from the options and the dataset. */
+  static Config newConfig(Options o, ImageSource src) {
+    ModelConfig model = ModelConfig.preset(o.preset())
+        .withData(src.spec().channels(), src.spec().numClasses());
+    if (model.imageSize() != src.spec().imageSize()) {
+      throw new IllegalArgumentException("--preset " + o.preset() + " expects "
+          + model.imageSize() + "x" + model.imageSize() + " images; dataset " + o.dataset()
+          + " gives " + src.spec().imageSize());
+    }
+    if (o.numMasked() > 0) {
+      model = model.withNumMasked(o.numMasked());
+    }
+    OptimizerConfig opt = optimizer(o.optimizer(), o.lr(), o.warmup(), o.steps(), o.weightDecay());
+    return new Config("pretrain", o.dataset(), o.preset(), model, opt, o.batchSize(), o.steps(),
+        o.seed(), o.augment(), o.xla());
+  }
+
+  static OptimizerConfig optimizer(String kind, double lr, long warmup, long steps, double wd) {
+    OptimizerConfig opt = switch (kind.toLowerCase()) {
+      case "sgd" -> OptimizerConfig.sgd(lr, Math.min(warmup, steps / 10), steps);
+      case "adam" -> OptimizerConfig.adam(lr, Math.min(warmup, steps / 10), steps);
+      default -> throw new IllegalArgumentException(
+          "--optimizer must be sgd or adam, got " + kind);
+    };
+    return opt.withWeightDecay(wd);
+  }
+
+  /** Runs (or resumes) a pretraining run into {@code o.out()}. */
+  public static Result run(Options o, PrintStream log) throws IOException {
+    RunDir dir = RunDir.create(o.out());
+    CheckpointManager checkpoints = new CheckpointManager(dir.checkpoints(), o.keep());
+    Config cfg;
+    long startStep = 0;
+    Optional<CheckpointManager.Checkpoint> resumeFrom = Optional.empty();
+    ImageSource src = Datasets.open(o.dataset(), o.dataDir());
+    if (o.resume() && Files.exists(dir.config())) {
+      cfg = dir.readConfig(Config.class);
+      if (!cfg.dataset().equals(o.dataset())) {
+        throw new IllegalArgumentException("--resume: run " + dir.root() + " was trained on "
+            + cfg.dataset() + ", not " + o.dataset());
+      }
+      resumeFrom = checkpoints.latest();
+      startStep = resumeFrom.map(CheckpointManager.Checkpoint::step).orElse(0L);
+      log.println(resumeFrom.isPresent()
+          ? "resuming " + dir.root() + " from step " + startStep + " of " + cfg.steps()
+          : "resuming " + dir.root() + ": no valid checkpoint, starting at step 0");
+    } else {
+      if (checkpoints.latest().isPresent()) {
+        throw new IllegalArgumentException("--out " + dir.root() + " already holds a run with"
+            + " checkpoints; pass --resume to continue it, or choose another --out");
+      }
+      cfg = newConfig(o, src);
+      dir.writeConfig(cfg);
+    }
+    final Config config = cfg;
+    ModelConfig model = config.model();
+    SessionConfigs.Options sessionOptions =
+        Devices.resolve(o.threads(), 0, o.xla() || config.xla(), true, log);
+
+    try (Graph graph = new Graph()) {
+      Ops tf = Ops.create(graph);
+      PipelineOptions po = PipelineOptions.train(config.batchSize(), config.seed())
+          .withAugment(config.augment())
+          .withSkipElements(startStep * config.batchSize());
+      Pipeline data = Pipelines.build(tf.withSubScope("data"), src, Split.TRAIN, po);
+      Ops mtf = tf.withDevice(Devices.modelDevice(sessionOptions.gpu()));
+      VarStore vars = new VarStore(Ops.create(graph).withDevice(
+          Devices.modelDevice(sessionOptions.gpu())), config.seed());
+      GlobalStep step = GlobalStep.create(tf);
+      Placeholder<TInt64> seed = tf.withName("seed")
+          .placeholder(TInt64.class, Placeholder.shape(Shape.of(2)));
+      Selfie.PretrainOutputs out = Selfie.pretrain(mtf, vars, model, data.images(), seed, true);
+      Optimizers.TrainOp train =
+          Optimizers.minimize(mtf, graph, out.loss(), vars, config.optimizer(), step);
+      Summaries summaries = Summaries.create(tf, dir.tensorboard(), o.summaryEvery())
+          .scalar("loss", out.loss())
+          .scalar("patch_accuracy", out.accuracy())
+          .scalar("learning_rate", train.learningRate())
+          .fedScalar("images_per_second");
+      Map<String, org.tensorflow.Operand<org.tensorflow.types.TFloat32>> metrics =
+          new LinkedHashMap<>();
+      metrics.put("patch_accuracy", out.accuracy());
+      metrics.put("learning_rate", train.learningRate());
+
+      try (Session session = new Session(graph, SessionConfigs.configProto(sessionOptions))) {
+        session.initialize();
+        if (resumeFrom.isPresent()) {
+          CheckpointManager.restore(session, resumeFrom.get());
+          long restored = step.read(session);
+          if (restored != startStep) {
+            throw new IllegalStateException("checkpoint " + resumeFrom.get().dir()
+                + " holds global_step " + restored + ", expected " + startStep);
+          }
+        }
+        if (startStep >= config.steps()) {
+          log.println("run already complete (" + startStep + " steps)");
+          MetricsWriter.Metrics m = MetricsWriter.read(dir.metrics());
+          return result(dir, m, model);
+        }
+        Trainer.Loop loop = new Trainer.Loop("pretrain", config.seed(), config.batchSize(),
+            o.checkpointEvery(), o.logEvery(),
+            s -> new CheckpointManager.RunState(config.seed(), s * config.batchSize(), config));
+        MetricsWriter.Metrics m = Trainer.train(session, new Trainer.Graphs(seed, train,
+                out.loss(), metrics, summaries), loop, dir, checkpoints, startStep,
+            config.steps(), sessionOptions.xla(), log);
+        Result r = result(dir, m, model);
+        log.printf("pretrain: %d steps, loss %.4f, patch accuracy %.3f (chance %.3f), %.1f img/s%n",
+            r.steps(), r.finalLoss(), r.patchAccuracy(), r.chanceAccuracy(), r.imagesPerSecond());
+        return r;
+      }
+    }
+  }
+
+  private static Result result(RunDir dir, MetricsWriter.Metrics m, ModelConfig model) {
+    return new Result(dir.root(), m.steps(), m.meanLoss(),
+        m.metrics().getOrDefault("patch_accuracy", Double.NaN), 1.0 / model.numMasked(),
+        m.imagesPerSecond(), m.wallSeconds());
+  }
+}

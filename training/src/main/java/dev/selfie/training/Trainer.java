@@ -1,0 +1,123 @@
+package dev.selfie.training;
+
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.tensorflow.Operand;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt64;
+
+/**
+ * The training session shared by pretraining and finetuning: they differ only in the graph
+ * (loss, metrics, trainable variables), which they hand over here as a {@link Graphs} record.
+ * One step feeds the random seed {@code [runSeed, step]} (masking, dropout), runs the train op
+ * and fetches the loss and the named scalar metrics; progress, summaries, checkpoints and
+ * metrics.json are listeners of {@link TrainingLoop}.
+ */
+public final class Trainer {
+  private Trainer() {}
+
+  /**
+   * The training graph's handles.
+   *
+   * @param seed int64 [2] placeholder fed with {@code [runSeed, step]} each step
+   * @param metrics scalar metrics fetched each step, by name (e.g. accuracy, learning_rate)
+   */
+  public record Graphs(
+      Placeholder<TInt64> seed,
+      Optimizers.TrainOp train,
+      Operand<TFloat32> loss,
+      Map<String, Operand<TFloat32>> metrics,
+      Summaries summaries) {}
+
+  /**
+   * How the loop runs.
+   *
+   * @param task name shown in progress lines
+   * @param runSeed the run's seed (first half of the step seed)
+   * @param batchSize images per step (for images/s)
+   * @param checkpointEvery save every this many steps (and at the end)
+   * @param logEvery plain progress line every this many steps (no TTY)
+   * @param state the run state stored with each checkpoint
+   */
+  public record Loop(
+      String task,
+      long runSeed,
+      int batchSize,
+      long checkpointEvery,
+      int logEvery,
+      java.util.function.LongFunction<CheckpointManager.RunState> state) {}
+
+  /** Runs steps {@code startStep+1 .. endStep}; returns the metrics written to metrics.json. */
+  public static MetricsWriter.Metrics train(
+      Session session,
+      Graphs g,
+      Loop loop,
+      RunDir dir,
+      CheckpointManager checkpoints,
+      long startStep,
+      long endStep,
+      boolean traceXla,
+      PrintStream log) {
+    TrainingLoop.Step step = new TrainingLoop.Step() {
+      boolean first = traceXla;
+
+      @Override
+      public StepResult run(long before) {
+        long t0 = System.nanoTime();
+        long after = before + 1;
+        Map<String, Double> values = new LinkedHashMap<>();
+        double loss;
+        try (TInt64 seed = TInt64.vectorOf(loop.runSeed(), before);
+            TInt64 stepT = TInt64.scalarOf(after)) {
+          Session.Runner r = session.runner()
+              .feed(g.seed(), seed)
+              .addTarget(g.train().trainOp())
+              .fetch(g.loss());
+          List<String> names = new ArrayList<>(g.metrics().keySet());
+          for (String n : names) {
+            r.fetch(g.metrics().get(n));
+          }
+          if (g.summaries() != null && g.summaries().due(after)) {
+            g.summaries().addTo(r, stepT);
+          }
+          if (first) {
+            r.setOptions(Xla.traceOptions());
+          }
+          try (Result res = first ? r.runAndFetchMetadata() : r.run()) {
+            loss = ((TFloat32) res.get(0)).getFloat();
+            for (int i = 0; i < names.size(); i++) {
+              values.put(names.get(i), (double) ((TFloat32) res.get(i + 1)).getFloat());
+            }
+            if (first) {
+              List<String> clusters = Xla.clusters(res.getMetadata().orElseThrow());
+              log.println(clusters.isEmpty()
+                  ? "XLA: no cluster was compiled in the first step (ops ran without XLA)"
+                  : "XLA: compiled " + clusters.size() + " cluster(s) in the first step");
+              first = false;
+            }
+          }
+        }
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        return new StepResult(after, loss, values, loop.batchSize() / seconds);
+      }
+    };
+    List<TrainingLoop.Listener> listeners = new ArrayList<>();
+    listeners.add(Listeners.progress(loop.task(), loop.logEvery(), log));
+    if (g.summaries() != null) {
+      listeners.add(Listeners.summaries(g.summaries(), session,
+          r -> Map.of("images_per_second", r.imagesPerSecond())));
+    }
+    listeners.add(new Listeners.Checkpoints(checkpoints, session, loop.checkpointEvery(),
+        loop.state()));
+    Listeners.Metrics metrics = new Listeners.Metrics(dir.metrics(), 20);
+    listeners.add(metrics);
+    TrainingLoop.run(startStep, endStep, step, listeners);
+    return metrics.result();
+  }
+}

@@ -1,0 +1,119 @@
+package dev.selfie.training.cli;
+
+import dev.selfie.graph.Classifier;
+import dev.selfie.training.Finetune;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code selfie finetune}: supervised finetuning on a label fraction, from pretraining or not. */
+@Command(
+    name = "finetune",
+    mixinStandardHelpOptions = true,
+    showDefaultValues = true,
+    description = {
+      "Finetune the full ResNet v2 (or the hybrid head) on a class-balanced fraction of the"
+          + " labels. With --pretrained, stem + stages 1-3 start from a pretraining run; without,"
+          + " the identical network trains from random init (the supervised baseline). Ends with"
+          + " the test accuracy in metrics.json."
+    })
+public final class FinetuneCommand implements Callable<Integer> {
+
+  @Option(names = "--dataset", defaultValue = "fashion-mnist", description = "Dataset: cifar10, fashion-mnist.")
+  String dataset;
+
+  @Option(names = "--data-dir", description = "Data home (else $SELFIE_DATA, else ~/.cache/selfie).")
+  Path dataDir;
+
+  @Option(names = "--preset", defaultValue = "small",
+      description = "Model preset without --pretrained (with it, the pretraining run's config is used).")
+  String preset;
+
+  @Option(names = "--label-fraction", defaultValue = "0.05",
+      description = "Fraction of the training labels, class-balanced: 0.05, 0.1, 0.2, 1.0.")
+  double labelFraction;
+
+  @Option(names = "--label-manifest",
+      description = "Reuse the labeled indices of this manifest (labels.json of another run).")
+  Path labelManifest;
+
+  @Option(names = "--seed", defaultValue = "1", description = "Seed of the label subset, init and data order.")
+  long seed;
+
+  @Option(names = "--out", required = true, description = "Run directory.")
+  Path out;
+
+  @Option(names = "--pretrained",
+      description = "Pretraining run directory, or its savedmodel directory. Omit for the baseline.")
+  Path pretrained;
+
+  @Option(names = "--head", defaultValue = "resnet",
+      description = "resnet (full ResNet v2 on the whole image) or hybrid (patch network + attention pooling).")
+  String head;
+
+  @Option(names = "--steps", defaultValue = "1000", description = "Training steps.")
+  long steps;
+
+  @Option(names = "--batch-size", defaultValue = "64", description = "Images per step.")
+  int batchSize;
+
+  @Option(names = "--optimizer", defaultValue = "sgd", description = "sgd (Nesterov) or adam.")
+  String optimizer;
+
+  @Option(names = "--lr", defaultValue = "0.05", description = "Base learning rate.")
+  double lr;
+
+  @Option(names = "--warmup", defaultValue = "100", description = "Linear warmup steps.")
+  long warmup;
+
+  @Option(names = "--weight-decay", defaultValue = "1e-4", description = "Decoupled weight decay on kernels.")
+  double weightDecay;
+
+  @Option(names = "--no-augment", description = "Turn off random crop + flip.")
+  boolean noAugment;
+
+  @Option(names = "--xla", description = "Compile with XLA (JIT).")
+  boolean xla;
+
+  @Option(names = "--resume", description = "Continue the run in --out from its newest checkpoint.")
+  boolean resume;
+
+  @Option(names = "--checkpoint-every", defaultValue = "500", description = "Steps between checkpoints.")
+  long checkpointEvery;
+
+  @Option(names = "--keep", defaultValue = "2", description = "Checkpoints to keep.")
+  int keep;
+
+  @Option(names = "--log-every", defaultValue = "50", description = "Steps between log lines (no TTY).")
+  int logEvery;
+
+  @Option(names = "--summary-every", defaultValue = "20", description = "Steps between TensorBoard summaries.")
+  int summaryEvery;
+
+  @Option(names = "--eval-batch-size", defaultValue = "500", description = "Batch size of the test pass.")
+  int evalBatchSize;
+
+  @Option(names = "--threads", defaultValue = "0", description = "Intra-op threads (0 = all cores).")
+  int threads;
+
+  static Classifier.Head head(String name) {
+    return switch (name.toLowerCase()) {
+      case "resnet" -> Classifier.Head.RESNET;
+      case "hybrid" -> Classifier.Head.HYBRID;
+      default -> throw new IllegalArgumentException("--head must be resnet or hybrid, got " + name);
+    };
+  }
+
+  Finetune.Options options() {
+    return new Finetune.Options(dataset, dataDir, preset, labelFraction, labelManifest, seed, out,
+        pretrained, head(head), steps, batchSize, optimizer, lr, warmup, weightDecay, !noAugment,
+        xla, resume, checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize, threads);
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    Finetune.run(options(), System.out);
+    return 0;
+  }
+}

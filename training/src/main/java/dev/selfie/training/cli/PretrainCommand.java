@@ -1,0 +1,97 @@
+package dev.selfie.training.cli;
+
+import dev.selfie.training.Pretrain;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code selfie pretrain}: Selfie pretraining on a dataset's training split, labels unused. */
+@Command(
+    name = "pretrain",
+    mixinStandardHelpOptions = true,
+    showDefaultValues = true,
+    description = {
+      "Selfie pretraining: masked-patch selection with a contrastive loss, on the training split"
+          + " without labels. Writes config.json, checkpoints/, tensorboard/, metrics.json into"
+          + " --out."
+    })
+public final class PretrainCommand implements Callable<Integer> {
+
+  @Option(names = "--dataset", defaultValue = "fashion-mnist",
+      description = "Dataset: cifar10, fashion-mnist.")
+  String dataset;
+
+  @Option(names = "--data-dir", description = "Data home (else $SELFIE_DATA, else ~/.cache/selfie).")
+  Path dataDir;
+
+  @Option(names = "--preset", defaultValue = "small",
+      description = "Model preset: paper, paper224, small, tiny.")
+  String preset;
+
+  @Option(names = "--steps", defaultValue = "2000", description = "Training steps.")
+  long steps;
+
+  @Option(names = "--batch-size", defaultValue = "64", description = "Images per step.")
+  int batchSize;
+
+  @Option(names = "--out", required = true, description = "Run directory.")
+  Path out;
+
+  @Option(names = "--xla", description = "Compile with XLA (JIT).")
+  boolean xla;
+
+  @Option(names = "--resume", description = "Continue the run in --out from its newest checkpoint.")
+  boolean resume;
+
+  @Option(names = "--seed", defaultValue = "1", description = "Run seed (data order, masking, init).")
+  long seed;
+
+  @Option(names = "--optimizer", defaultValue = "sgd", description = "sgd (Nesterov) or adam.")
+  String optimizer;
+
+  @Option(names = "--lr", defaultValue = "0.1", description = "Base learning rate.")
+  double lr;
+
+  @Option(names = "--warmup", defaultValue = "200", description = "Linear warmup steps.")
+  long warmup;
+
+  @Option(names = "--weight-decay", defaultValue = "1e-4",
+      description = "Decoupled weight decay on conv/dense kernels.")
+  double weightDecay;
+
+  @Option(names = "--num-masked", defaultValue = "0",
+      description = "Masked patches per image (0 = the preset's).")
+  int numMasked;
+
+  @Option(names = "--no-augment", negatable = false,
+      description = "Turn off random crop + flip.")
+  boolean noAugment;
+
+  @Option(names = "--checkpoint-every", defaultValue = "500", description = "Steps between checkpoints.")
+  long checkpointEvery;
+
+  @Option(names = "--keep", defaultValue = "3", description = "Checkpoints to keep.")
+  int keep;
+
+  @Option(names = "--log-every", defaultValue = "50", description = "Steps between log lines (no TTY).")
+  int logEvery;
+
+  @Option(names = "--summary-every", defaultValue = "20", description = "Steps between TensorBoard summaries.")
+  int summaryEvery;
+
+  @Option(names = "--threads", defaultValue = "0", description = "Intra-op threads (0 = all cores).")
+  int threads;
+
+  Pretrain.Options options() {
+    return new Pretrain.Options(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed,
+        optimizer, lr, warmup, weightDecay, numMasked, !noAugment, checkpointEvery, keep,
+        logEvery, summaryEvery, threads);
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    Pretrain.run(options(), System.out);
+    return 0;
+  }
+}
