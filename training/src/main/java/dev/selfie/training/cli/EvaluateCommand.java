@@ -1,0 +1,34 @@
+package dev.selfie.training.cli;
+
+import dev.selfie.training.Evaluate;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code selfie evaluate}: test accuracy of a finetuning run. */
+@Command(
+    name = "evaluate",
+    mixinStandardHelpOptions = true,
+    showDefaultValues = true,
+    description = "Test accuracy of a finetuning run (newest checkpoint, BN in inference mode).")
+public final class EvaluateCommand implements Callable<Integer> {
+
+  @Option(names = "--model", required = true, description = "Finetuning run directory.")
+  Path model;
+
+  @Option(names = "--dataset", description = "Dataset (default: the run's).")
+  String dataset;
+
+  @Option(names = "--data-dir", description = "Data home (else $SELFIE_DATA, else ~/.cache/selfie).")
+  Path dataDir;
+
+  @Option(names = "--batch-size", defaultValue = "500", description = "Evaluation batch size.")
+  int batchSize;
+
+  @Override
+  public Integer call() throws Exception {
+    Evaluate.run(model, dataset, dataDir, batchSize, System.out);
+    return 0;
+  }
+}
