@@ -58,12 +58,32 @@ public final class VarStore {
   }
 
   private final Ops root;
+  private final long initSeed;
   private final Map<String, Entry> entries = new LinkedHashMap<>();
   private final List<Op> updates = new ArrayList<>();
+  private Ops initOps;
+  private Ops assignOps;
+  private Ops readOps;
 
   /** @param root an unscoped {@code Ops} of the graph that will hold the variables */
   public VarStore(Ops root) {
+    this(root, 0L);
+  }
+
+  /**
+   * @param root an unscoped {@code Ops} of the graph that will hold the variables
+   * @param initSeed seed of the random initial values; the model's initializers combine it with
+   *     a hash of each variable's full name, so a variable's initial value depends only on (seed,
+   *     name, shape), not on creation order, and differs between seeds (e.g. baseline runs)
+   */
+  public VarStore(Ops root, long initSeed) {
     this.root = root;
+    this.initSeed = initSeed;
+  }
+
+  /** Seed of the random initial values (see {@link #VarStore(Ops, long)}). */
+  public long initSeed() {
+    return initSeed;
   }
 
   /** The unscoped Ops the variables are created with. */
@@ -102,10 +122,17 @@ public final class VarStore {
             .setAttr("dtype", DataType.DT_FLOAT)
             .build()
             .output(0);
-    Ops init0 = root.withInitScope();
-    Operand<TFloat32> initial = init.apply(init0.withSubScope("init"), shape);
-    init0.withControlDependencies(List.of()).assign(v, initial);
-    Operand<TFloat32> read = root.withSubScope("read").identity(v);
+    if (initOps == null) {
+      // Created once: every withSubScope/withInitScope call scans all graph operations (TF Java
+      // NameScope.importIdsFrom), which made building a ResNet-50 graph quadratic.
+      Ops init0 = root.withInitScope();
+      initOps = init0.withSubScope("init");
+      assignOps = init0.withControlDependencies(List.of());
+      readOps = root.withSubScope("read");
+    }
+    Operand<TFloat32> initial = init.apply(initOps, shape);
+    assignOps.assign(v, initial);
+    Operand<TFloat32> read = readOps.identity(v);
     entries.put(name, new Entry(name, v, read, shape, kind));
     return read;
   }

@@ -1,0 +1,217 @@
+package dev.selfie.graph;
+
+import com.fasterxml.jackson.annotation.JsonIgnore;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The architecture of a Selfie model: everything the graph builders need, nothing about a run
+ * (seeds, schedules, data paths live in run configs). Immutable, validated on construction,
+ * serialised as JSON beside every checkpoint and SavedModel so pretraining, finetuning and
+ * serving read the architecture from one place.
+ *
+ * <p>Geometry: an image of {@code imageSize x imageSize x channels} is cut into a
+ * {@code grid x grid} grid of {@code patchSize x patchSize} patches, {@code n = grid^2} of them,
+ * of which {@code numMasked = m} are masked per image.
+ *
+ * <p>Network: a ResNet v2 (pre-activation) bottleneck trunk: a stem of {@code stemWidth} channels,
+ * then four stages of {@code stageBlocks.get(i)} bottleneck blocks each with output width
+ * {@code stageWidths.get(i)} (inner width = output / 4; stride 1 in stage 1, 2 in stages 2-4, in
+ * the 3x3 conv of the first block). The patch network P is stem + stages 1-3, so
+ * {@code d == stageWidths.get(2)}. Attention pooling: {@code layers} pre-LN transformer layers of
+ * width {@code d}, {@code heads} heads, feed-forward width {@code ffn} with GELU.
+ *
+ * @param imageSize S, side of the (square) input image in pixels
+ * @param channels C, native image channels (1 grey, 3 RGB); set from the data by {@link #withData}
+ * @param numClasses K, classes of the finetuning classifier; set from the data by {@link #withData}
+ * @param patchSize p, side of a patch; S must be a multiple of p
+ * @param numMasked m, masked patches per image, 2 <= m < n
+ * @param stem the ResNet stem (same for patches and whole images)
+ * @param stemWidth output channels of the stem conv
+ * @param stageWidths output widths of the four stages (multiples of 4)
+ * @param stageBlocks bottleneck blocks of the four stages (the depth table; ResNet-50: 3,4,6,3)
+ * @param d width of the patch embeddings h and of the transformer; must equal stage-3's width
+ * @param layers L, transformer layers of the attention pooling network
+ * @param heads attention heads; must divide d
+ * @param ffn hidden width of the transformer feed-forward block
+ * @param dropout dropout rate in the transformer (attention probabilities and both residual
+ *     branches), training only; 0 disables it
+ * @param zeroInitLast start every bottleneck's residual branch at zero so the block starts as its
+ *     shortcut. In a v2 (pre-activation) block there is no BN after the last conv; the "last BN"
+ *     is bn3, before ReLU and conv3. Zeroing bn3's gamma would output exactly 0 into a ReLU whose
+ *     gradient at 0 is 0, so gamma would never receive a gradient and the block would stay dead.
+ *     We therefore zero the last conv's kernel ({@code conv3/kernel}), as timm's PreActBottleneck
+ *     does: the residual branch outputs 0 and conv3 still gets a gradient from step one.
+ * @param bnMomentum decay of the BN moving averages: {@code moving = momentum * moving + (1 -
+ *     momentum) * batch}. 0.9 (SimCLR's choice) in every preset: the statistics settle within a
+ *     few dozen steps, which matters for short CPU runs and for finetuning on 5% of the labels; the
+ *     TF/Keras 0.99 (or 0.997) need hundreds of steps before inference-mode accuracy is meaningful
+ * @param bnEpsilon BN epsilon
+ * @param lnEpsilon layer-norm epsilon
+ * @param temperature the Selfie loss divides the dot products {@code v_j . h_k} by this; 1 is the
+ *     paper's raw dot product
+ */
+public record ModelConfig(
+    int imageSize,
+    int channels,
+    int numClasses,
+    int patchSize,
+    int numMasked,
+    Stem stem,
+    int stemWidth,
+    List<Integer> stageWidths,
+    List<Integer> stageBlocks,
+    int d,
+    int layers,
+    int heads,
+    int ffn,
+    double dropout,
+    boolean zeroInitLast,
+    double bnMomentum,
+    double bnEpsilon,
+    double lnEpsilon,
+    double temperature) {
+
+  /** The ResNet stem. */
+  public enum Stem {
+    /** 3x3 stride-1 conv, no max-pool: 32x32 images and 8x8 patches (CIFAR-style). */
+    CONV3X3,
+    /** 7x7 stride-2 conv then 3x3 stride-2 max-pool (/4): 224x224 images and 32x32 patches. */
+    IMAGENET
+  }
+
+  /** Names accepted by {@link #preset}. */
+  public static final List<String> PRESETS = List.of("paper", "paper224", "small", "tiny");
+
+  /** Stride of the first block of each stage (in its 3x3 conv). */
+  public static final List<Integer> STAGE_STRIDES = List.of(1, 2, 2, 2);
+
+  public ModelConfig {
+    require(imageSize > 0, "imageSize must be > 0, got " + imageSize);
+    require(channels > 0, "channels must be > 0, got " + channels);
+    require(numClasses >= 2, "numClasses must be >= 2, got " + numClasses);
+    require(patchSize > 0, "patchSize must be > 0, got " + patchSize);
+    require(imageSize % patchSize == 0,
+        "imageSize " + imageSize + " is not divisible by patchSize " + patchSize);
+    require(stem != null, "stem must be set (CONV3X3 or IMAGENET)");
+    require(stem != Stem.IMAGENET || patchSize >= 16,
+        "the IMAGENET stem (/4) on " + patchSize + "x" + patchSize
+            + " patches collapses them; use stem CONV3X3 for patches smaller than 16");
+    require(stemWidth > 0, "stemWidth must be > 0, got " + stemWidth);
+    require(stageWidths != null && stageWidths.size() == 4,
+        "stageWidths must list 4 stage widths, got " + stageWidths);
+    require(stageBlocks != null && stageBlocks.size() == 4,
+        "stageBlocks must list 4 block counts, got " + stageBlocks);
+    stageWidths = List.copyOf(stageWidths);
+    stageBlocks = List.copyOf(stageBlocks);
+    for (int w : stageWidths) {
+      require(w > 0 && w % 4 == 0,
+          "stage widths must be positive multiples of 4 (bottleneck expansion), got "
+              + stageWidths);
+    }
+    for (int b : stageBlocks) {
+      require(b >= 1, "every stage needs >= 1 block, got " + stageBlocks);
+    }
+    int n = (imageSize / patchSize) * (imageSize / patchSize);
+    require(numMasked >= 2 && numMasked < n,
+        "numMasked must be in [2, n-1] = [2, " + (n - 1) + "] for " + n + " patches ("
+            + imageSize + "/" + patchSize + " squared), got " + numMasked);
+    require(d == stageWidths.get(2),
+        "d (" + d + ") must equal the stage-3 width " + stageWidths.get(2)
+            + ": the patch network's output is the transformer's input");
+    require(layers >= 1, "layers must be >= 1, got " + layers);
+    require(heads >= 1 && d % heads == 0,
+        "heads (" + heads + ") must divide d (" + d + ")");
+    require(ffn > 0, "ffn must be > 0, got " + ffn);
+    require(dropout >= 0 && dropout < 1, "dropout must be in [0, 1), got " + dropout);
+    require(bnMomentum >= 0 && bnMomentum < 1, "bnMomentum must be in [0, 1), got " + bnMomentum);
+    require(bnEpsilon > 0, "bnEpsilon must be > 0, got " + bnEpsilon);
+    require(lnEpsilon > 0, "lnEpsilon must be > 0, got " + lnEpsilon);
+    require(temperature > 0, "temperature must be > 0, got " + temperature);
+  }
+
+  private static void require(boolean ok, String message) {
+    if (!ok) {
+      throw new IllegalArgumentException("invalid model config: " + message);
+    }
+  }
+
+  /**
+   * A named preset: {@code paper} (ResNet-50 v2 on 32x32 images, 8x8 patches, 3x3 stem, d=1024,
+   * L=3, 32 heads, FFN 640, 4 of 16 masked), {@code paper224} (the same on 224x224 images, 32x32
+   * patches, ImageNet stem, 12 of 49 masked, 1000 classes), {@code small} (widths x1/4, one block
+   * per stage, d=256, 4 heads, FFN 160: the paper's graph sized for CPU), {@code tiny} (for tests).
+   * Channels default to 3; use {@link #withData} to match a dataset.
+   */
+  public static ModelConfig preset(String name) {
+    String key = name == null ? "" : name.toLowerCase(Locale.ROOT);
+    return switch (key) {
+      case "paper" -> new ModelConfig(32, 3, 10, 8, 4, Stem.CONV3X3, 64,
+          List.of(256, 512, 1024, 2048), List.of(3, 4, 6, 3),
+          1024, 3, 32, 640, 0.1, true, 0.9, 1e-5, 1e-6, 1.0);
+      case "paper224" -> new ModelConfig(224, 3, 1000, 32, 12, Stem.IMAGENET, 64,
+          List.of(256, 512, 1024, 2048), List.of(3, 4, 6, 3),
+          1024, 3, 32, 640, 0.1, true, 0.9, 1e-5, 1e-6, 1.0);
+      case "small" -> new ModelConfig(32, 3, 10, 8, 4, Stem.CONV3X3, 16,
+          List.of(64, 128, 256, 512), List.of(1, 1, 1, 1),
+          256, 3, 4, 160, 0.1, true, 0.9, 1e-5, 1e-6, 1.0);
+      case "tiny" -> new ModelConfig(32, 3, 10, 8, 4, Stem.CONV3X3, 8,
+          List.of(16, 32, 32, 64), List.of(1, 1, 1, 1),
+          32, 2, 2, 48, 0.1, false, 0.9, 1e-5, 1e-6, 1.0);
+      default -> throw new IllegalArgumentException(
+          "unknown model preset '" + name + "', expected one of " + PRESETS);
+    };
+  }
+
+  /** A copy for a dataset's native channels and number of classes. */
+  public ModelConfig withData(int channels, int numClasses) {
+    return new ModelConfig(imageSize, channels, numClasses, patchSize, numMasked, stem, stemWidth,
+        stageWidths, stageBlocks, d, layers, heads, ffn, dropout, zeroInitLast, bnMomentum,
+        bnEpsilon, lnEpsilon, temperature);
+  }
+
+  /** A copy with {@code m} masked patches per image. */
+  public ModelConfig withNumMasked(int m) {
+    return new ModelConfig(imageSize, channels, numClasses, patchSize, m, stem, stemWidth,
+        stageWidths, stageBlocks, d, layers, heads, ffn, dropout, zeroInitLast, bnMomentum,
+        bnEpsilon, lnEpsilon, temperature);
+  }
+
+  /** A copy with another transformer dropout rate (e.g. 0 for deterministic tests). */
+  public ModelConfig withDropout(double rate) {
+    return new ModelConfig(imageSize, channels, numClasses, patchSize, numMasked, stem, stemWidth,
+        stageWidths, stageBlocks, d, layers, heads, ffn, rate, zeroInitLast, bnMomentum,
+        bnEpsilon, lnEpsilon, temperature);
+  }
+
+  /** A copy with the zero-init of each block's last conv switched on or off. */
+  public ModelConfig withZeroInitLast(boolean on) {
+    return new ModelConfig(imageSize, channels, numClasses, patchSize, numMasked, stem, stemWidth,
+        stageWidths, stageBlocks, d, layers, heads, ffn, dropout, on, bnMomentum,
+        bnEpsilon, lnEpsilon, temperature);
+  }
+
+  /** g: patches per row and per column. */
+  @JsonIgnore
+  public int grid() {
+    return imageSize / patchSize;
+  }
+
+  /** n = g^2: patches per image. */
+  @JsonIgnore
+  public int numPatches() {
+    return grid() * grid();
+  }
+
+  /** n - m: context (visible) patches per image. */
+  @JsonIgnore
+  public int numContext() {
+    return numPatches() - numMasked;
+  }
+
+  /** d / heads. */
+  @JsonIgnore
+  public int headDim() {
+    return d / heads;
+  }
+}
