@@ -1,0 +1,60 @@
+package dev.selfie.savedmodels;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.tensorflow.Tensor;
+import org.tensorflow.proto.DataType;
+import org.tensorflow.types.TFloat32;
+
+class HostTensorTest {
+
+  @Test
+  void concatAndRowsAreInverse() {
+    HostTensor a = HostTensor.ofFloats(new long[] {2, 3}, new float[] {1, 2, 3, 4, 5, 6});
+    HostTensor b = HostTensor.ofFloats(new long[] {1, 3}, new float[] {7, 8, 9});
+    HostTensor c = HostTensor.concat(List.of(a, b));
+    assertArrayEquals(new long[] {3, 3}, c.shape());
+    assertArrayEquals(new float[] {1, 2, 3, 4, 5, 6, 7, 8, 9}, c.floats());
+    assertEquals(a, c.rows(0, 2));
+    assertEquals(b, c.rows(2, 3));
+    assertThrows(IndexOutOfBoundsException.class, () -> c.rows(2, 4));
+    HostTensor other = HostTensor.ofFloats(new long[] {1, 2}, new float[] {1, 2});
+    assertThrows(IllegalArgumentException.class, () -> HostTensor.concat(List.of(a, other)));
+  }
+
+  @Test
+  void validatesByteCountAndDtype() {
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> new HostTensor(DataType.DT_FLOAT, new long[] {2}, new byte[4]));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> new HostTensor(DataType.DT_STRING, new long[] {1}, new byte[8]));
+  }
+
+  @Test
+  void nativeRoundTrip() {
+    HostTensor h = HostTensor.ofFloats(new long[] {2, 2}, new float[] {0.5f, -1, 3, 1e-8f});
+    try (Tensor t = h.toTensor()) {
+      assertEquals(DataType.DT_FLOAT, t.dataType());
+      assertEquals(-1f, ((TFloat32) t).getFloat(0, 1));
+      assertEquals(h, HostTensor.of(t));
+    }
+    HostTensor u = HostTensor.ofUint8(new long[] {3}, new byte[] {0, (byte) 200, (byte) 255});
+    assertEquals(200.0, u.getDouble(1));
+    assertEquals(255L, u.getLong(2));
+  }
+
+  @Test
+  void halfPrecisionConversions() {
+    for (float f : new float[] {0f, 1f, -2.5f, 65504f, 6.1035156e-5f, 5.9604645e-8f}) {
+      assertEquals(f, HostTensor.halfToFloat(RestServer.JsonTensors.floatToHalf(f)), 0f, "" + f);
+    }
+    assertEquals(Float.POSITIVE_INFINITY, HostTensor.halfToFloat(RestServer.JsonTensors.floatToHalf(1e6f)));
+    assertEquals(true, Float.isNaN(HostTensor.halfToFloat(RestServer.JsonTensors.floatToHalf(Float.NaN))));
+  }
+}
