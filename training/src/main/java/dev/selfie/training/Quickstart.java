@@ -1,0 +1,117 @@
+package dev.selfie.training;
+
+import dev.selfie.graph.Classifier;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The main job end to end: Selfie pretraining, finetuning on a label fraction from the pretrained
+ * weights and from random init (identical network, schedule and labeled examples), evaluation of
+ * both, export of all three runs as SavedModels, and a two-row comparison table. Each stage runs
+ * with resume on, so running it again continues where it stopped.
+ */
+public final class Quickstart {
+  private Quickstart() {}
+
+  public record Options(
+      Path out,
+      String dataset,
+      Path dataDir,
+      String preset,
+      long pretrainSteps,
+      long finetuneSteps,
+      int batchSize,
+      double labelFraction,
+      long seed,
+      int threads) {}
+
+  /** One row of the comparison. */
+  public record Row(String model, double testAccuracy, long testExamples, int labeledExamples,
+      long steps, double wallSeconds, String savedModel) {}
+
+  public record Result(Path out, double patchAccuracy, double chance, Row selfie, Row baseline,
+      double totalSeconds) {
+    public double gain() {
+      return selfie.testAccuracy() - baseline.testAccuracy();
+    }
+  }
+
+  public static Result run(Options o, PrintStream log) throws IOException {
+    long t0 = System.nanoTime();
+    Files.createDirectories(o.out());
+    Path pretrainDir = o.out().resolve("pretrain");
+    Path selfieDir = o.out().resolve("finetune-selfie");
+    Path baselineDir = o.out().resolve("finetune-baseline");
+
+    log.println("== 1/4 pretraining (" + o.preset() + ", " + o.pretrainSteps() + " steps) -> "
+        + pretrainDir);
+    Pretrain.Result pre = Pretrain.run(new Pretrain.Options(o.dataset(), o.dataDir(), o.preset(),
+        o.pretrainSteps(), o.batchSize(), pretrainDir, false, true, o.seed(), "sgd", 0.1,
+        Math.max(1, o.pretrainSteps() / 10), 1e-4, 0, true, Math.max(1, o.pretrainSteps() / 2),
+        2, 50, 20, o.threads()), log);
+    Export.run(pretrainDir, log);
+
+    log.println("== 2/4 finetuning from pretraining (" + o.labelFraction() * 100
+        + "% labels) -> " + selfieDir);
+    Finetune.Result selfie = Finetune.run(finetuneOptions(o, selfieDir, pretrainDir, null), log);
+    Export.run(selfieDir, log);
+
+    log.println("== 3/4 baseline from random init (same labels, same schedule) -> "
+        + baselineDir);
+    Finetune.Result baseline = Finetune.run(finetuneOptions(o, baselineDir, null,
+        new RunDir(selfieDir).labelsManifest()), log);
+    Export.run(baselineDir, log);
+
+    log.println("== 4/4 evaluation");
+    Evaluate.Result evalSelfie = Evaluate.run(selfieDir, null, o.dataDir(), 500, log);
+    Evaluate.Result evalBaseline = Evaluate.run(baselineDir, null, o.dataDir(), 500, log);
+    Row rs = new Row("Selfie (pretrained)", evalSelfie.accuracy(), evalSelfie.total(),
+        selfie.labeledExamples(), selfie.steps(), pre.wallSeconds() + selfie.wallSeconds(),
+        selfieDir.resolve("savedmodel").toString());
+    Row rb = new Row("Supervised baseline", evalBaseline.accuracy(), evalBaseline.total(),
+        baseline.labeledExamples(), baseline.steps(), baseline.wallSeconds(),
+        baselineDir.resolve("savedmodel").toString());
+    Result r = new Result(o.out().toAbsolutePath(), pre.patchAccuracy(), pre.chanceAccuracy(),
+        rs, rb, (System.nanoTime() - t0) / 1e9);
+    String table = table(o, r);
+    log.println();
+    log.print(table);
+    Files.writeString(o.out().resolve("summary.md"), table);
+    Map<String, Object> json = new LinkedHashMap<>();
+    json.put("options", o);
+    json.put("result", r);
+    json.put("gain", r.gain());
+    Json.writeAtomic(o.out().resolve("summary.json"), json);
+    return r;
+  }
+
+  static Finetune.Options finetuneOptions(Options o, Path out, Path pretrained, Path manifest) {
+    return new Finetune.Options(o.dataset(), o.dataDir(), o.preset(), o.labelFraction(),
+        manifest, o.seed(), out, pretrained, Classifier.Head.RESNET, o.finetuneSteps(),
+        o.batchSize(), "sgd", 0.05, Math.max(1, o.finetuneSteps() / 10), 1e-4, true, false, true,
+        Math.max(1, o.finetuneSteps()), 1, 50, 20, 500, o.threads());
+  }
+
+  static String table(Options o, Result r) {
+    StringBuilder sb = new StringBuilder();
+    sb.append(String.format("Selfie quickstart: %s, preset %s, %.0f%% labels (%d images), "
+            + "%d pretraining + %d finetuning steps, batch %d%n%n", o.dataset(), o.preset(),
+        100 * o.labelFraction(), r.selfie().labeledExamples(), o.pretrainSteps(),
+        o.finetuneSteps(), o.batchSize()));
+    sb.append(String.format("pretraining patch-selection accuracy: %.1f%% (chance %.1f%%)%n%n",
+        100 * r.patchAccuracy(), 100 * r.chance()));
+    sb.append("| model | test accuracy | test images |\n|---|---|---|\n");
+    for (Row row : List.of(r.selfie(), r.baseline())) {
+      sb.append(String.format("| %s | %.2f%% | %d |%n", row.model(), 100 * row.testAccuracy(),
+          row.testExamples()));
+    }
+    sb.append(String.format("%ngain from pretraining: %+.2f points; total time %.1f min%n",
+        100 * r.gain(), r.totalSeconds() / 60));
+    return sb.toString();
+  }
+}

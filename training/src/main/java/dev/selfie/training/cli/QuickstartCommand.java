@@ -1,0 +1,58 @@
+package dev.selfie.training.cli;
+
+import dev.selfie.training.Quickstart;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code selfie quickstart}: pretrain, finetune with and without pretraining, evaluate, export. */
+@Command(
+    name = "quickstart",
+    mixinStandardHelpOptions = true,
+    showDefaultValues = true,
+    description = {
+      "The main job end to end on a small budget: Selfie pretraining, finetuning at a label"
+          + " fraction from the pretrained weights and from random init (same labels, same"
+          + " schedule), evaluation of both, SavedModel export, and a comparison table."
+          + " Re-running continues where it stopped."
+    })
+public final class QuickstartCommand implements Callable<Integer> {
+
+  @Option(names = "--out", defaultValue = "runs/quickstart", description = "Output directory.")
+  Path out;
+
+  @Option(names = "--dataset", defaultValue = "fashion-mnist", description = "Dataset.")
+  String dataset;
+
+  @Option(names = "--data-dir", description = "Data home (else $SELFIE_DATA, else ~/.cache/selfie).")
+  Path dataDir;
+
+  @Option(names = "--preset", defaultValue = "small", description = "Model preset.")
+  String preset;
+
+  @Option(names = "--pretrain-steps", defaultValue = "800", description = "Pretraining steps.")
+  long pretrainSteps;
+
+  @Option(names = "--finetune-steps", defaultValue = "400", description = "Finetuning steps (each run).")
+  long finetuneSteps;
+
+  @Option(names = "--batch-size", defaultValue = "64", description = "Images per step.")
+  int batchSize;
+
+  @Option(names = "--label-fraction", defaultValue = "0.05", description = "Fraction of training labels.")
+  double labelFraction;
+
+  @Option(names = "--seed", defaultValue = "1", description = "Seed.")
+  long seed;
+
+  @Option(names = "--threads", defaultValue = "0", description = "Intra-op threads (0 = all cores).")
+  int threads;
+
+  @Override
+  public Integer call() throws Exception {
+    Quickstart.run(new Quickstart.Options(out, dataset, dataDir, preset, pretrainSteps,
+        finetuneSteps, batchSize, labelFraction, seed, threads), System.out);
+    return 0;
+  }
+}
