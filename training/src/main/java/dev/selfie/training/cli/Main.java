@@ -17,6 +17,15 @@ import picocli.CommandLine.Command;
     description = "Self-supervised image pretraining (Selfie) on TensorFlow Java.",
     subcommands = {
       CommandLine.HelpCommand.class,
+      ModelCommand.class,
+      DataCommand.class,
+      PretrainCommand.class,
+      FinetuneCommand.class,
+      EvaluateCommand.class,
+      ExportCommand.class,
+      QuickstartCommand.class,
+      ProbeCommands.LinearProbe.class,
+      ProbeCommands.Knn.class,
     })
 public final class Main implements Runnable {
 
@@ -57,6 +66,8 @@ public final class Main implements Runnable {
   }
 
   public static void main(String[] args) {
+    // XLA on CPU needs TF_XLA_FLAGS before the native library loads: re-exec if --xla needs it.
+    dev.selfie.training.Relauncher.ensureXlaEnv(args);
     int code = commandLine().execute(args);
     System.exit(code);
   }

@@ -1,0 +1,45 @@
+package dev.selfie.data;
+
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Path;
+
+/**
+ * One entry of the dataset registry ({@link Datasets}): how to find, open and fetch a dataset.
+ * New datasets ({@code imagenet32}, {@code imagenet}, {@code folder}) implement this and are
+ * added to {@link Datasets#REGISTRY}.
+ */
+public interface DatasetProvider {
+
+  /** Registry name, e.g. {@code cifar10}. */
+  String name();
+
+  /** Static facts. */
+  DatasetSpec spec();
+
+  /**
+   * Finds and opens (validates) the dataset.
+   *
+   * @param dataDir the explicit data home or dataset directory ({@code --data-dir}), or null to
+   *     use the default locations (system copy if any, then {@link Datasets#dataHome})
+   */
+  ImageSource open(Path dataDir) throws IOException;
+
+  /**
+   * Downloads (if needed), verifies and unpacks the dataset; returns where it is.
+   *
+   * @param dataDir explicit data home, or null for the default (a system copy, if present, is
+   *     then used without downloading)
+   * @param baseUrl where the official files are, or null for the official location
+   */
+  FetchResult fetch(Path dataDir, URI baseUrl, ProgressListener progress) throws IOException;
+
+  /**
+   * Result of a fetch.
+   *
+   * @param location the directory holding the dataset's files
+   * @param downloaded false if it was already present (nothing was downloaded)
+   * @param bytes bytes downloaded
+   */
+  record FetchResult(Path location, boolean downloaded, long bytes) {}
+}

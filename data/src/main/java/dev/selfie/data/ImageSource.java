@@ -1,0 +1,31 @@
+package dev.selfie.data;
+
+import java.nio.file.Path;
+import org.tensorflow.op.Ops;
+
+/**
+ * An opened dataset on disk, validated on open (files present, sizes, magic numbers, labels in
+ * range). Cheap facts (sizes, labels) are read in Java; pixels are read only in-graph ({@link
+ * #examples}), never copied through Java arrays.
+ */
+public interface ImageSource {
+
+  /** Static facts (shape, classes, normalisation constants). */
+  DatasetSpec spec();
+
+  /** The directory the files were found in. */
+  Path location();
+
+  /** Number of examples in {@code split}. */
+  int size(Split split);
+
+  /** Labels of {@code split} in file order, {@code [N]} with values in {@code 0..numClasses-1}. */
+  int[] labels(Split split);
+
+  /**
+   * Builds, in {@code tf}'s graph, ops that read all examples of {@code split} from the files, in
+   * file order: images {@code [N, H, W, C]} uint8 and labels {@code [N]} int32. Used by {@link
+   * Pipelines} (in the init scope: the files are read when the iterator is (re)made).
+   */
+  ExampleTable examples(Ops tf, Split split);
+}

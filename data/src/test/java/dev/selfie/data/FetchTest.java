@@ -1,0 +1,214 @@
+package dev.selfie.data;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import com.sun.net.httpserver.HttpServer;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
+import java.util.zip.GZIPOutputStream;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The download path against a local HTTP server on 127.0.0.1 serving generated archives. */
+class FetchTest {
+
+  @TempDir Path tmp;
+  HttpServer server;
+  URI base;
+  final Map<String, byte[]> files = new ConcurrentHashMap<>();
+  /** Files served with their full Content-Length but cut off after half the body. */
+  final Map<String, Boolean> cut = new ConcurrentHashMap<>();
+  final AtomicInteger requests = new AtomicInteger();
+
+  @BeforeEach
+  void start() throws IOException {
+    server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    server.createContext("/", ex -> {
+      requests.incrementAndGet();
+      String name = ex.getRequestURI().getPath().replaceFirst("^/mirror/", "");
+      byte[] body = files.get(name);
+      if (body == null) {
+        ex.sendResponseHeaders(404, -1);
+        ex.close();
+        return;
+      }
+      ex.sendResponseHeaders(200, body.length);
+      OutputStream out = ex.getResponseBody();
+      try {
+        if (cut.containsKey(name)) {
+          out.write(body, 0, body.length / 2);
+          out.flush();
+          ex.getHttpContext().getServer(); // keep the reference
+          // Abort the connection mid-body.
+          throw new IOException("cut");
+        }
+        out.write(body);
+      } finally {
+        ex.close();
+      }
+    });
+    server.start();
+    base = URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/mirror/");
+  }
+
+  @AfterEach
+  void stop() {
+    server.stop(0);
+  }
+
+  static String md5(byte[] b) throws Exception {
+    return HexFormat.of().formatHex(MessageDigest.getInstance("MD5").digest(b));
+  }
+
+  /** A CIFAR-10 binary tarball as the official one is laid out. */
+  byte[] cifarTarball() throws Exception {
+    Path d = TestData.cifar(tmp.resolve("src/cifar-10-batches-bin"), 10, 4);
+    Files.writeString(d.resolve("readme.html"), "<html/>");
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    try (TarArchiveOutputStream tar = new TarArchiveOutputStream(new GZIPOutputStream(bytes))) {
+      TarArchiveEntry dir = new TarArchiveEntry("cifar-10-batches-bin/");
+      tar.putArchiveEntry(dir);
+      tar.closeArchiveEntry();
+      try (Stream<Path> s = Files.list(d)) {
+        for (Path f : s.sorted().toList()) {
+          TarArchiveEntry e = new TarArchiveEntry(f.toFile(), "cifar-10-batches-bin/" + f.getFileName());
+          tar.putArchiveEntry(e);
+          Files.copy(f, tar);
+          tar.closeArchiveEntry();
+        }
+      }
+    }
+    return bytes.toByteArray();
+  }
+
+  void assertNothingLeft(Path home) throws IOException {
+    if (!Files.exists(home)) {
+      return;
+    }
+    try (Stream<Path> s = Files.list(home)) {
+      assertEquals(List.of(), s.toList(), "nothing may be left half-written in " + home);
+    }
+  }
+
+  @Test
+  void fetchesVerifiesAndUnpacksCifar() throws Exception {
+    byte[] tgz = cifarTarball();
+    files.put(Cifar10.ARCHIVE, tgz);
+    Path home = tmp.resolve("home");
+    List<long[]> progress = new ArrayList<>();
+    DatasetProvider.FetchResult r =
+        new Cifar10().fetch(home, base, (t, done, total) -> {
+          if (t.equals(Cifar10.ARCHIVE)) {
+            progress.add(new long[] {done, total});
+          }
+        }, md5(tgz));
+    assertTrue(r.downloaded());
+    assertEquals(tgz.length, r.bytes());
+    assertEquals(home.resolve("cifar10/cifar-10-batches-bin"), r.location());
+    assertFalse(progress.isEmpty());
+    assertArrayEquals(new long[] {tgz.length, tgz.length}, progress.get(progress.size() - 1));
+    ImageSource src = Datasets.open("cifar10", home);
+    assertEquals(10, src.size(Split.TRAIN));
+    assertEquals(4, src.size(Split.TEST));
+    try (Stream<Path> s = Files.list(home)) {
+      assertEquals(List.of(home.resolve("cifar10")), s.toList(), "no temporary directory left");
+    }
+    // Already there: no second download.
+    int before = requests.get();
+    DatasetProvider.FetchResult again = new Cifar10().fetch(home, base, ProgressListener.NONE, md5(tgz));
+    assertFalse(again.downloaded());
+    assertEquals(before, requests.get());
+  }
+
+  @Test
+  void wrongChecksumLeavesNothing() throws Exception {
+    byte[] tgz = cifarTarball();
+    files.put(Cifar10.ARCHIVE, tgz);
+    Path home = tmp.resolve("home");
+    BadDataException e = assertThrows(BadDataException.class,
+        () -> new Cifar10().fetch(home, base, ProgressListener.NONE, Cifar10.ARCHIVE_MD5));
+    assertTrue(e.getMessage().contains("md5") && e.getMessage().contains(Cifar10.ARCHIVE_MD5), e.getMessage());
+    assertTrue(e.getMessage().contains(Cifar10.ARCHIVE), e.getMessage());
+    assertNothingLeft(home);
+  }
+
+  @Test
+  void truncatedDownloadLeavesNothing() throws Exception {
+    byte[] tgz = cifarTarball();
+    files.put(Cifar10.ARCHIVE, tgz);
+    cut.put(Cifar10.ARCHIVE, true);
+    Path home = tmp.resolve("home");
+    IOException e = assertThrows(IOException.class,
+        () -> new Cifar10().fetch(home, base, ProgressListener.NONE, md5(tgz)));
+    assertTrue(e.getMessage().contains(Cifar10.ARCHIVE), e.getMessage());
+    assertNothingLeft(home);
+    // A truncated file served honestly (short Content-Length) fails the checksum.
+    cut.clear();
+    files.put(Cifar10.ARCHIVE, java.util.Arrays.copyOf(tgz, tgz.length / 2));
+    BadDataException b = assertThrows(BadDataException.class,
+        () -> new Cifar10().fetch(home, base, ProgressListener.NONE, md5(tgz)));
+    assertTrue(b.getMessage().contains("md5"), b.getMessage());
+    assertNothingLeft(home);
+  }
+
+  @Test
+  void httpErrorIsReported() throws Exception {
+    Path home = tmp.resolve("home");
+    IOException e = assertThrows(IOException.class,
+        () -> new Cifar10().fetch(home, base, ProgressListener.NONE, "0"));
+    assertTrue(e.getMessage().contains("HTTP 404"), e.getMessage());
+    assertNothingLeft(home);
+  }
+
+  @Test
+  void fetchesFashionMnistFiles() throws Exception {
+    Path src = TestData.fashion(tmp.resolve("src"), 20, 10);
+    Map<String, String> sums = new ConcurrentHashMap<>();
+    for (String f : FashionMnist.MD5.keySet()) {
+      byte[] b = Files.readAllBytes(src.resolve(f));
+      files.put(f, b);
+      sums.put(f, md5(b));
+    }
+    Path home = tmp.resolve("home");
+    DatasetProvider.FetchResult r = new FashionMnist().fetch(home, base, ProgressListener.NONE, sums);
+    assertTrue(r.downloaded());
+    assertEquals(home.resolve("fashion-mnist"), r.location());
+    ImageSource opened = Datasets.open("fashion-mnist", home);
+    assertEquals(20, opened.size(Split.TRAIN));
+    assertEquals(10, opened.size(Split.TEST));
+    // One bad checksum among the four: nothing published.
+    Path home2 = tmp.resolve("home2");
+    sums.put("t10k-labels-idx1-ubyte.gz", FashionMnist.MD5.get("t10k-labels-idx1-ubyte.gz"));
+    BadDataException e = assertThrows(BadDataException.class,
+        () -> new FashionMnist().fetch(home2, base, ProgressListener.NONE, sums));
+    assertTrue(e.getMessage().contains("t10k-labels-idx1-ubyte.gz"), e.getMessage());
+    assertNothingLeft(home2);
+  }
+
+  @Test
+  void officialChecksumsAreThePublishedOnes() {
+    assertEquals("c32a1d4ab5d03f1284b67883e8d87530", Cifar10.ARCHIVE_MD5);
+    assertEquals("8d4fb7e6c68d591d4c3dfef9ec88bf0d", FashionMnist.MD5.get("train-images-idx3-ubyte.gz"));
+    assertEquals("25c81989df183df01b3e8a0aad5dffbe", FashionMnist.MD5.get("train-labels-idx1-ubyte.gz"));
+    assertEquals("bef4ecab320f06d8554ea6380940ec79", FashionMnist.MD5.get("t10k-images-idx3-ubyte.gz"));
+    assertEquals("bb300cfdad3c16e7a12a480ee83cd310", FashionMnist.MD5.get("t10k-labels-idx1-ubyte.gz"));
+  }
+}
