@@ -10,9 +10,9 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 def pytest_addoption(parser):
     parser.addoption(
         "--interop-dir",
-        default=os.environ.get("SELFIE_INTEROP_DIR", str(REPO / "savedmodels" / "target" / "interop")),
+        default=os.environ.get("SELFIE_INTEROP_DIR", str(REPO / "target" / "interop")),
         help="directory holding <case>/expected.json + <case>/saved_model written by the Java "
-        "InteropExportTest (default: savedmodels/target/interop, or $SELFIE_INTEROP_DIR)",
+        "interop tests (default: target/interop at the repository root, or $SELFIE_INTEROP_DIR)",
     )
 
 

@@ -1,9 +1,15 @@
 """Python loads the SavedModels that TensorFlow Java exported and reproduces Java's outputs.
 
-For each case directory written by the Java InteropExportTest:
+For each case directory written by the Java side (savedmodels' InteropExportTest: "tiny", a
+hand-made model; training's InteropCasesTest: "selfie-pretrain" and "selfie-finetune", the real
+exports of `selfie export`):
   saved_model/    the SavedModel (TF1-style: graph + signature defs + variables, no object graph)
-  expected.json   {"atol": ..., "signatures": {key: {"inputs": {...}, "outputs": {...}}}}
+  expected.json   {"atol": ..., "saved_model": "saved_model", "extra_files": [...],
+                   "config_contains": {...} (optional: entries assets.extra/config.json must hold),
+                   "signatures": {key: {"inputs": {...}, "outputs": {...}}}}
                   with every tensor as {"dtype", "shape", "values" (flat, row-major)}
+Everything case-specific (input shape and dtype, signature keys, config entries) comes from
+expected.json, so a new case needs no change here.
 """
 import json
 
@@ -52,9 +58,12 @@ def test_dynamic_batch_and_repeated_calls(case_dir):
     fn = model.signatures["serving_default"]
     (in_name, in_spec), = sig["inputs"].items()
     images = _array(in_spec)
+    assert len(images) >= 4, "expected.json needs >= 4 images to test batch sizes 1, 3, all"
     want = {n: _array(s) for n, s in sig["outputs"].items()}
     spec = fn.structured_input_signature[1][in_name]
     assert spec.shape.as_list()[0] is None, "the batch dimension must be dynamic"
+    assert spec.shape.as_list()[1:] == list(in_spec["shape"][1:]), (
+        f"input {in_name}: static shape {spec.shape}, expected [None] + {in_spec['shape'][1:]}")
     assert spec.dtype == tf.as_dtype(in_spec["dtype"])
     for rows in (slice(0, 1), slice(1, 4), slice(0, len(images))):
         for _ in range(2):  # a second call sees the same (restored, not re-initialized) weights
@@ -64,10 +73,13 @@ def test_dynamic_batch_and_repeated_calls(case_dir):
 
 
 def test_wrong_dtype_is_rejected(case_dir):
-    _, model = _load(case_dir)
+    expected, model = _load(case_dir)
     fn = model.signatures["serving_default"]
+    (in_name, in_spec), = expected["signatures"]["serving_default"]["inputs"].items()
+    # One example of the right shape in a dtype the signature does not take.
+    wrong = tf.float64 if in_spec["dtype"] == "float32" else tf.float32
     with pytest.raises((TypeError, ValueError, tf.errors.InvalidArgumentError)):
-        fn(images=tf.zeros([1, 8, 8, 3], tf.float32))
+        fn(**{in_name: tf.zeros([1] + list(in_spec["shape"][1:]), wrong)})
 
 
 def test_extra_files_are_beside_the_model(case_dir):
@@ -75,5 +87,13 @@ def test_extra_files_are_beside_the_model(case_dir):
     extra = case_dir / expected["saved_model"] / "assets.extra"
     for name in expected["extra_files"]:
         assert (extra / name).is_file(), name
-    config = json.loads((extra / "config.json").read_text())
-    assert config["model"] == "tiny"
+    if "config.json" in expected["extra_files"]:
+        config = json.loads((extra / "config.json").read_text())
+        assert isinstance(config, dict) and config, "config.json must be a non-empty JSON object"
+        for key, value in expected.get("config_contains", {}).items():
+            assert config.get(key) == value, f"config.json[{key!r}] = {config.get(key)!r}, expected {value!r}"
+    outputs = expected["signatures"]["serving_default"]["outputs"]
+    if "class_names.txt" in expected["extra_files"] and "probabilities" in outputs:
+        names = [l for l in (extra / "class_names.txt").read_text().splitlines() if l.strip()]
+        classes = outputs["probabilities"]["shape"][1]
+        assert len(names) == classes, f"class_names.txt has {len(names)} names for {classes} classes"

@@ -23,6 +23,8 @@ import picocli.CommandLine.Command;
       FinetuneCommand.class,
       EvaluateCommand.class,
       ExportCommand.class,
+      ServeCommand.class,
+      PredictCommand.class,
       QuickstartCommand.class,
       ProbeCommands.LinearProbe.class,
       ProbeCommands.Knn.class,

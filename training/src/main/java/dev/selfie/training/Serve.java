@@ -1,0 +1,129 @@
+package dev.selfie.training;
+
+import dev.selfie.savedmodels.ModelServer;
+import dev.selfie.savedmodels.RestServer;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+
+/**
+ * Serves one SavedModel over TensorFlow Serving's REST API ({@code selfie serve}): a batching
+ * {@link ModelServer} behind a {@link RestServer} at {@code http://HOST:PORT/v1/models/NAME}.
+ */
+public final class Serve {
+  private Serve() {}
+
+  /**
+   * @param model a SavedModel directory or a run directory with {@code savedmodel/}
+   * @param host address to bind (127.0.0.1: this machine only; 0.0.0.0: every interface)
+   * @param port TCP port (0: any free port)
+   * @param name the model's name in the URLs
+   * @param maxBatch most rows one session run takes (requests are batched up to it)
+   * @param maxLatency longest a request waits for others to join its batch
+   * @param threads HTTP request threads
+   */
+  public record Options(Path model, String host, int port, String name, int maxBatch,
+      Duration maxLatency, int threads) {
+    public Options {
+      if (model == null) {
+        throw new IllegalArgumentException("--model must be given");
+      }
+      if (port < 0 || port > 65535) {
+        throw new IllegalArgumentException("--port must be in 0..65535, got " + port);
+      }
+      if (name == null || !name.matches("[A-Za-z0-9._-]+")) {
+        throw new IllegalArgumentException("--name must be letters, digits, '.', '_' or '-', got '"
+            + name + "'");
+      }
+      if (maxBatch < 1) {
+        throw new IllegalArgumentException("--max-batch must be >= 1, got " + maxBatch);
+      }
+      if (maxLatency == null || maxLatency.isNegative()) {
+        throw new IllegalArgumentException("--max-latency-ms must be >= 0, got " + maxLatency);
+      }
+      if (threads < 1) {
+        throw new IllegalArgumentException("--threads must be >= 1, got " + threads);
+      }
+    }
+
+    /** 127.0.0.1:8501, name {@code selfie}, batches of up to 64 rows, 2 ms, 16 threads. */
+    public static Options defaults(Path model) {
+      return new Options(model, "127.0.0.1", 8501, "selfie", 64, Duration.ofMillis(2), 16);
+    }
+
+    public Options withPort(int p) {
+      return new Options(model, host, p, name, maxBatch, maxLatency, threads);
+    }
+  }
+
+  /** A running server; {@link #close} stops the HTTP server, then frees the model. */
+  public static final class Running implements AutoCloseable {
+    private final ModelServer model;
+    private final RestServer rest;
+    private final String name;
+    private boolean closed;
+
+    private Running(ModelServer model, RestServer rest, String name) {
+      this.model = model;
+      this.rest = rest;
+      this.name = name;
+    }
+
+    /** {@code http://host:port/v1/models/NAME}. */
+    public URI modelUri() {
+      return URI.create(rest.baseUri() + "/v1/models/" + name);
+    }
+
+    /** The bound port. */
+    public int port() {
+      return rest.port();
+    }
+
+    /** The model served (signatures, counters). */
+    public ModelServer model() {
+      return model;
+    }
+
+    @Override
+    public synchronized void close() {
+      if (!closed) {
+        closed = true;
+        rest.close();
+        model.close();
+      }
+    }
+  }
+
+  /** Loads the model and starts serving; logs the URL and the signatures. */
+  public static Running start(Options o, PrintStream log) {
+    Path dir = ModelDir.resolve(o.model(), "--model");
+    ModelServer model = ModelServer.load(dir,
+        new ModelServer.Options(o.maxBatch(), o.maxLatency(), 4096, 1));
+    RestServer rest;
+    try {
+      rest = RestServer.start(Map.of(o.name(), model),
+          new RestServer.Options(o.host(), o.port(), 64L << 20, o.threads(), 1));
+    } catch (IOException e) {
+      model.close();
+      throw new UncheckedIOException("cannot listen on " + o.host() + ":" + o.port() + ": "
+          + e.getMessage(), e);
+    } catch (RuntimeException e) {
+      model.close();
+      throw e;
+    }
+    Running r = new Running(model, rest, o.name());
+    StringBuilder sigs = new StringBuilder();
+    model.signatures().forEach((k, s) -> sigs.append(sigs.length() == 0 ? "" : ", ").append(k)
+        .append(' ').append(s.inputs().keySet()).append(" -> ").append(s.outputs().keySet()));
+    log.printf("serving %s as '%s': %s%n", dir, o.name(), sigs);
+    log.printf("listening on %s (batches of up to %d rows, %d ms)%n", r.modelUri(), o.maxBatch(),
+        o.maxLatency().toMillis());
+    log.printf("  curl -d '{\"instances\": [...]}' %s:predict%n", r.modelUri());
+    log.flush();
+    return r;
+  }
+}

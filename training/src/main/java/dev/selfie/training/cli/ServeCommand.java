@@ -1,0 +1,72 @@
+package dev.selfie.training.cli;
+
+import dev.selfie.training.Serve;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code selfie serve}: a SavedModel over TensorFlow Serving's REST API until killed. */
+@Command(
+    name = "serve",
+    mixinStandardHelpOptions = true,
+    showDefaultValues = true,
+    description = {
+      "Serve a SavedModel over TensorFlow Serving's REST API (GET /v1/models/NAME,"
+          + " /v1/models/NAME/metadata, POST /v1/models/NAME:predict with \"instances\" or"
+          + " \"inputs\"), batching concurrent requests. Runs until killed (Ctrl-C).",
+      "Example: curl -d '{\"instances\": [[[[0], ...]]]}' http://127.0.0.1:8501/v1/models/selfie:predict"
+    })
+public final class ServeCommand implements Callable<Integer> {
+
+  @Option(names = "--model", required = true,
+      description = "SavedModel directory, or a run directory with savedmodel/ inside.")
+  Path model;
+
+  @Option(names = "--port", defaultValue = "8501", description = "TCP port (0: any free port).")
+  int port;
+
+  @Option(names = "--host", defaultValue = "127.0.0.1",
+      description = "Address to bind (0.0.0.0: every interface).")
+  String host;
+
+  @Option(names = "--name", defaultValue = "selfie", description = "Model name in the URLs.")
+  String name;
+
+  @Option(names = "--max-batch", defaultValue = "64",
+      description = "Most rows (images) one session run takes.")
+  int maxBatch;
+
+  @Option(names = "--max-latency-ms", defaultValue = "2",
+      description = "Longest a request waits for others to join its batch.")
+  long maxLatencyMs;
+
+  @Option(names = "--threads", defaultValue = "16", description = "HTTP request threads.")
+  int threads;
+
+  /** The options as a record (no I/O): call after parsing. */
+  public Serve.Options options() {
+    if (maxLatencyMs < 0) {
+      throw new IllegalArgumentException("--max-latency-ms must be >= 0, got " + maxLatencyMs);
+    }
+    return new Serve.Options(model, host, port, name, maxBatch, Duration.ofMillis(maxLatencyMs),
+        threads);
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    Serve.Running running = Serve.start(options(), System.out);
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      running.close();
+      System.out.println("selfie serve: stopped (" + running.model().stats().requests()
+          + " requests served)");
+      System.out.flush();
+      stopped.countDown();
+    }, "selfie-serve-shutdown"));
+    stopped.await();
+    return 0;
+  }
+}
