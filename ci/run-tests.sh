@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The project's test command (README.md, .ci/run):
+#   1. mvn -B verify: unit tests of every module, the training tests, the ci regression run,
+#      and the Java side of the Python interop check (writes target/interop);
+#   2. the gpu profile resolves to TensorFlow's GPU native library (checked on the effective
+#      POM: no GPU and no 526 MB download needed);
+#   3. Python TensorFlow loads the Java-exported SavedModels and reproduces Java's outputs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-1}"
+
+mvn -B verify
+
+echo "gpu profile: checking the native classifier it selects" >&2
+mkdir -p target
+help=org.apache.maven.plugins:maven-help-plugin:3.5.1
+gpu=$(mvn -B -q -N -Pgpu "$help:evaluate" -Dexpression=tensorflow.native.classifier -DforceStdout)
+cpu=$(mvn -B -q -N -P '!gpu' "$help:evaluate" -Dexpression=tensorflow.native.classifier -DforceStdout)
+mvn -B -q -Pgpu -pl training "$help:effective-pom" -Doutput="$PWD/target/effective-pom-gpu.xml" >/dev/null
+if [ "$gpu" != "linux-x86_64-gpu" ] || [ "$cpu" != "linux-x86_64" ] \
+    || ! grep -q '<classifier>linux-x86_64-gpu</classifier>' target/effective-pom-gpu.xml; then
+  echo "gpu profile: FAILED (gpu=$gpu, cpu=$cpu)" >&2
+  exit 1
+fi
+echo "gpu profile: ok (-Pgpu -> $gpu, default -> $cpu)" >&2
+
+SELFIE_INTEROP_REUSE=1 bash ci/python/run_interop.sh
