@@ -6,8 +6,9 @@ import java.nio.file.Path;
 
 /**
  * One entry of the dataset registry ({@link Datasets}): how to find, open and fetch a dataset.
- * New datasets ({@code imagenet32}, {@code imagenet}, {@code folder}) implement this and are
- * added to {@link Datasets#REGISTRY}.
+ * Implemented by {@link Cifar10}, {@link FashionMnist}, {@link ImageNet32} (npz),
+ * {@link ImageNet} (TFRecord shards, streamed) and {@link ImageFolder} (folders of JPEG/PNG files,
+ * streamed).
  */
 public interface DatasetProvider {
 
@@ -24,6 +25,14 @@ public interface DatasetProvider {
    *     use the default locations (system copy if any, then {@link Datasets#dataHome})
    */
   ImageSource open(Path dataDir) throws IOException;
+
+  /**
+   * {@link #open(Path)} with options (image size for datasets of variable-size images, an
+   * unlabeled directory for folders). Fixed-size datasets ignore them.
+   */
+  default ImageSource open(Path dataDir, OpenOptions options) throws IOException {
+    return open(dataDir);
+  }
 
   /**
    * Downloads (if needed), verifies and unpacks the dataset; returns where it is.

@@ -6,8 +6,10 @@ import java.util.List;
 /**
  * Static facts of a dataset.
  *
- * @param name registry name ({@code cifar10}, {@code fashion-mnist})
- * @param height native image height in pixels
+ * @param name registry name ({@code cifar10}, {@code fashion-mnist}, {@code imagenet32},
+ *     {@code imagenet}, {@code folder})
+ * @param height native image height in pixels (streaming datasets, whose files hold images of any
+ *     size: the size they are resized/cropped to, = imageSize)
  * @param width native image width in pixels
  * @param channels native channels (1 grey, 3 RGB); the model input keeps them
  * @param imageSize model input side S (32): native images are zero-padded (centred) to S x S

@@ -22,6 +22,9 @@ public final class Datasets {
   static {
     register(new Cifar10());
     register(new FashionMnist());
+    register(new ImageNet32());
+    register(new ImageNet());
+    register(new ImageFolder());
   }
 
   private static void register(DatasetProvider p) {
@@ -55,6 +58,14 @@ public final class Datasets {
    */
   public static ImageSource open(String name, Path dataDirOrNull) throws IOException {
     return provider(name).open(dataDirOrNull);
+  }
+
+  /**
+   * {@link #open(String, Path)} with options: the model's image size (for {@code imagenet} and
+   * {@code folder}, whose images are resized to it) and, for {@code folder}, an unlabeled directory.
+   */
+  public static ImageSource open(String name, Path dataDirOrNull, OpenOptions options) throws IOException {
+    return provider(name).open(dataDirOrNull, options == null ? OpenOptions.DEFAULT : options);
   }
 
   /** {@code dataDirOrNull}, else {@code $SELFIE_DATA}, else {@code ~/.cache/selfie}. */

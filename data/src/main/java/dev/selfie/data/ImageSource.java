@@ -28,4 +28,12 @@ public interface ImageSource {
    * Pipelines} (in the init scope: the files are read when the iterator is (re)made).
    */
   ExampleTable examples(Ops tf, Split split);
+
+  /**
+   * Problems found on open that did not stop it, e.g. files of a folder that are not readable
+   * images and were skipped ("skipped 3 of 120 files: ..."). Empty for most datasets.
+   */
+  default java.util.List<String> warnings() {
+    return java.util.List.of();
+  }
 }

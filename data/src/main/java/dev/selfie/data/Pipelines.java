@@ -38,7 +38,8 @@ import org.tensorflow.types.family.TType;
  * </pre>
  *
  * then an iterator made in the init scope and IteratorGetNext, whose uint8 batch goes through
- * {@link Preprocess#fromUint8}. So the order within epoch e depends only on (seed, e), the
+ * {@link Preprocess#fromUint8}. (Streaming sources -- ImageNet TFRecords, image folders -- get the
+ * pipeline of {@link StreamPipelines} instead.) So the order within epoch e depends only on (seed, e), the
  * augmentation of element i only on (seed, i), and resuming at k skips whole epochs for free.
  */
 public final class Pipelines {
@@ -53,6 +54,9 @@ public final class Pipelines {
    * @return images {@code [B, S, S, C]} float (normalised), labels {@code [B]} int32
    */
   public static Pipeline build(Ops tf, ImageSource src, Split split, PipelineOptions o) {
+    if (src instanceof StreamingSource streaming) {
+      return StreamPipelines.build(tf, streaming, split, o);
+    }
     DatasetSpec spec = src.spec();
     int n = src.size(split);
     int[] subset = o.indices();

@@ -6,6 +6,7 @@ import org.tensorflow.op.Ops;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TInt64;
+import org.tensorflow.types.TString;
 import org.tensorflow.types.TUint8;
 
 /**
@@ -100,5 +101,98 @@ public final class Preprocess {
     Operand<TUint8> flipped = tf.reverse(crop, tf.constant(new int[] {1}));
     Operand<org.tensorflow.types.TBool> flip = tf.math.less(flipDraw, tf.constant(0.5f));
     return tf.select(flip, flipped, crop);
+  }
+
+  /** Random-resized-crop area range (fraction of the image) and aspect-ratio range (Inception). */
+  public static final float MIN_AREA = 0.08f;
+  public static final float MIN_ASPECT = 3f / 4f;
+  public static final float MAX_ASPECT = 4f / 3f;
+
+  /**
+   * Training augmentation of a decoded image of any size, uint8 {@code [h, w, C]} -> uint8
+   * {@code [S, S, C]}: a random crop covering {@value #MIN_AREA}..1 of the area with aspect ratio
+   * 3/4..4/3 (Inception-style random-resized-crop; the whole image if no such crop is found in 10
+   * tries), resized bilinearly to S x S, then a horizontal flip with probability 1/2. Stateless:
+   * a pure function of {@code seed} ({@code [2]} int64).
+   */
+  public static Operand<TUint8> randomResizedCrop(Ops tf, Operand<TUint8> image, Operand<TInt64> seed, int size) {
+    org.tensorflow.op.image.StatelessSampleDistortedBoundingBox<TInt32> box = sampleCrop(tf, tf.shape(image), seed);
+    Operand<TUint8> crop = tf.slice(image, box.begin(), box.sizeOutput()); // [h', w', C]
+    long channels = image.shape().numDimensions() == 3 ? image.shape().get(2) : -1;
+    return resizeAndFlip(tf, crop, seed, size, channels);
+  }
+
+  /**
+   * {@link #randomResizedCrop} of a JPEG, decoding only the crop window (DecodeAndCropJpeg; the
+   * shape comes from the JPEG header): the same crop and flip for the same seed, about a third
+   * faster on ImageNet-sized images. RGB output {@code [S, S, 3]}.
+   */
+  public static Operand<TUint8> randomResizedCropJpeg(Ops tf, Operand<TString> jpeg, Operand<TInt64> seed, int size) {
+    Operand<TInt32> shape = tf.image.extractJpegShape(jpeg); // [h, w, c]
+    org.tensorflow.op.image.StatelessSampleDistortedBoundingBox<TInt32> box = sampleCrop(tf, shape, seed);
+    Operand<TInt32> two = tf.constant(new int[] {2});
+    Operand<TInt32> window = tf.concat(java.util.List.of(
+        tf.slice(box.begin(), tf.constant(new int[] {0}), two),
+        tf.slice(box.sizeOutput(), tf.constant(new int[] {0}), two)), tf.constant(0)); // [y, x, h, w]
+    Operand<TUint8> crop = tf.image.decodeAndCropJpeg(jpeg, window,
+        org.tensorflow.op.image.DecodeAndCropJpeg.channels(3L));
+    return resizeAndFlip(tf, tf.ensureShape(crop, Shape.of(-1, -1, 3)), seed, size, 3);
+  }
+
+  /** The random crop window of an image of {@code shape} ({@code [h, w, c]}): begin and size. */
+  private static org.tensorflow.op.image.StatelessSampleDistortedBoundingBox<TInt32> sampleCrop(
+      Ops tf, Operand<TInt32> shape, Operand<TInt64> seed) {
+    return tf.image.statelessSampleDistortedBoundingBox(
+        shape,
+        tf.constant(new float[][][] {{{0f, 0f, 1f, 1f}}}),
+        tf.constant(0.0f),
+        seed,
+        org.tensorflow.op.image.StatelessSampleDistortedBoundingBox.aspectRatioRange(MIN_ASPECT, MAX_ASPECT),
+        org.tensorflow.op.image.StatelessSampleDistortedBoundingBox.areaRange(MIN_AREA, 1f),
+        org.tensorflow.op.image.StatelessSampleDistortedBoundingBox.maxAttempts(10L),
+        org.tensorflow.op.image.StatelessSampleDistortedBoundingBox.useImageIfNoBoundingBoxes(true));
+  }
+
+  /** Crop {@code [h', w', C]} -> resized {@code [S, S, C]}, flipped horizontally with probability 1/2. */
+  private static Operand<TUint8> resizeAndFlip(Ops tf, Operand<TUint8> crop, Operand<TInt64> seed, int size, long channels) {
+    Operand<TUint8> resized = resize(tf, crop, tf.constant(new int[] {size, size}));
+    resized = tf.ensureShape(resized, Shape.of(size, size, channels));
+    Operand<TInt64> flipSeed = tf.math.add(seed, tf.constant(new long[] {0L, 0x5DEECE66DL}));
+    Operand<TFloat32> u =
+        tf.reshape(tf.random.statelessRandomUniform(tf.constant(new int[] {1}), flipSeed, TFloat32.class), tf.constant(new int[0]));
+    return tf.select(tf.math.less(u, tf.constant(0.5f)), tf.reverse(resized, tf.constant(new int[] {1})), resized);
+  }
+
+  /**
+   * Evaluation transform of a decoded image of any size, uint8 {@code [h, w, C]} -> uint8
+   * {@code [S, S, C]}: resize (bilinear, aspect kept) so the shorter side is {@code round(S *
+   * ratio)} (ratio 256/224: 224 -> 256, 32 -> 37), then take the central S x S crop.
+   */
+  public static Operand<TUint8> resizeCenterCrop(Ops tf, Operand<TUint8> image, int size, double ratio) {
+    int target = (int) Math.round(size * ratio);
+    Operand<TFloat32> hw =
+        tf.dtypes.cast(tf.slice(tf.shape(image), tf.constant(new int[] {0}), tf.constant(new int[] {2})), TFloat32.class);
+    Operand<TFloat32> scale = tf.math.div(tf.constant((float) target), tf.min(hw, tf.constant(0)));
+    Operand<TInt32> newHw =
+        tf.math.maximum(tf.dtypes.cast(tf.math.round(tf.math.mul(hw, scale)), TInt32.class), tf.constant(size));
+    Operand<TUint8> resized = resize(tf, image, newHw);
+    Operand<TInt32> offset = tf.math.floorDiv(tf.math.sub(newHw, tf.constant(size)), tf.constant(2));
+    Operand<TInt32> begin = tf.concat(java.util.List.of(offset, tf.constant(new int[] {0})), tf.constant(0));
+    Operand<TUint8> crop = tf.slice(resized, begin, tf.constant(new int[] {size, size, -1}));
+    long channels = image.shape().numDimensions() == 3 ? image.shape().get(2) : -1;
+    return tf.ensureShape(crop, Shape.of(size, size, channels));
+  }
+
+  /**
+   * Bilinear resize (half-pixel centres) of one uint8 image {@code [h, w, C]} to {@code
+   * [size[0], size[1], C]}, rounded and clipped back to uint8.
+   */
+  public static Operand<TUint8> resize(Ops tf, Operand<TUint8> image, Operand<TInt32> size) {
+    Operand<TFloat32> x =
+        tf.image.resizeBilinear(tf.expandDims(image, tf.constant(0)), size,
+            org.tensorflow.op.image.ResizeBilinear.halfPixelCenters(true)); // [1, H, W, C]
+    x = tf.squeeze(x, org.tensorflow.op.core.Squeeze.axis(java.util.List.of(0L)));
+    x = tf.clipByValue(tf.math.round(x), tf.constant(0f), tf.constant(255f));
+    return tf.dtypes.cast(x, TUint8.class);
   }
 }

@@ -1,6 +1,5 @@
 package dev.selfie.training;
 
-import dev.selfie.data.Datasets;
 import dev.selfie.data.ImageSource;
 import dev.selfie.data.Pipeline;
 import dev.selfie.data.PipelineOptions;
@@ -39,7 +38,7 @@ public final class Evaluate {
         .latest().orElseThrow(() -> new IllegalArgumentException("--model " + runDir
             + ": no valid checkpoint under " + dir.checkpoints()));
     String ds = dataset == null ? cfg.dataset() : dataset;
-    ImageSource src = Datasets.open(ds, dataDir);
+    ImageSource src = RunData.open(ds, dataDir, cfg.model().imageSize(), null);
     if (src.spec().numClasses() != cfg.model().numClasses()
         || src.spec().channels() != cfg.model().channels()) {
       throw new IllegalArgumentException("--dataset " + ds + " (" + src.spec().numClasses()

@@ -2,7 +2,6 @@ package dev.selfie.training;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.selfie.data.DatasetSpec;
-import dev.selfie.data.Datasets;
 import dev.selfie.data.Preprocess;
 import dev.selfie.graph.Classifier;
 import dev.selfie.graph.Endpoints;
@@ -41,7 +40,8 @@ import org.tensorflow.types.TUint8;
  * </ul>
  *
  * Extra files ({@code assets.extra/}): {@code config.json} (the run's config) and
- * {@code class_names.txt} (one per line, index order).
+ * {@code class_names.txt} (one per line, index order), {@code dataset.json} (the dataset spec the run
+ * was trained with: sizes, class names, normalisation; for folders the class names come from it).
  */
 public final class Export {
   private Export() {}
@@ -80,7 +80,7 @@ public final class Export {
       default -> throw new IllegalArgumentException(dir.config() + ": unknown run kind \""
           + kind + "\" (expected pretrain or finetune)");
     }
-    DatasetSpec spec = Datasets.spec(dataset);
+    DatasetSpec spec = RunData.spec(dir, dataset);
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
       Placeholder<TUint8> images = tf.withName(Endpoints.IMAGES).placeholder(TUint8.class,
@@ -125,6 +125,7 @@ public final class Export {
             .signatures(signatures)
             .extraFile(CONFIG_FILE, Files.readAllBytes(dir.config()))
             .extraFile(CLASS_NAMES_FILE, String.join("\n", spec.classNames()) + "\n")
+            .extraFile(RunData.FILE, Json.MAPPER.writeValueAsBytes(spec))
             .export(dir.savedModel());
         log.printf("exported %s (%s run, checkpoint step %d, %d variables) to %s%n",
             String.join(", ", signatures.stream().map(Signature::key).toList()), kind,

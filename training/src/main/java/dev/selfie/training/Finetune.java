@@ -1,6 +1,5 @@
 package dev.selfie.training;
 
-import dev.selfie.data.Datasets;
 import dev.selfie.data.ImageSource;
 import dev.selfie.data.LabelManifest;
 import dev.selfie.data.Pipeline;
@@ -172,7 +171,7 @@ public final class Finetune {
   public static Result run(Options o, PrintStream log) throws IOException {
     RunDir dir = RunDir.create(o.out());
     CheckpointManager checkpoints = new CheckpointManager(dir.checkpoints(), o.keep());
-    ImageSource src = Datasets.open(o.dataset(), o.dataDir());
+    ImageSource src = RunData.open(o.dataset(), o.dataDir(), RunData.imageSize(dir, o), null);
     Config cfg;
     LabelManifest manifest;
     long startStep = 0;
@@ -197,6 +196,7 @@ public final class Finetune {
       manifest.write(dir.labelsManifest());
       cfg = newConfig(o, src, manifest);
       dir.writeConfig(cfg);
+      RunData.save(dir, src.spec());
     }
     final Config config = cfg;
     ModelConfig model = config.model();
@@ -247,7 +247,11 @@ public final class Finetune {
       try (Session session = new Session(graph, SessionConfigs.configProto(sessionOptions))) {
         session.initialize();
         List<String> restored = List.of();
-        List<String> fresh = transfer.fresh();
+        // The baseline starts every variable from its initial value.
+        List<String> fresh = config.pretrained() == null
+            ? java.util.stream.Stream.concat(transfer.fromPretraining().stream(),
+                transfer.fresh().stream()).sorted().toList()
+            : transfer.fresh();
         if (resumeFrom.isPresent()) {
           CheckpointManager.restore(session, resumeFrom.get());
         } else if (config.pretrained() != null) {

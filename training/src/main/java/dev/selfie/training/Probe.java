@@ -1,6 +1,5 @@
 package dev.selfie.training;
 
-import dev.selfie.data.Datasets;
 import dev.selfie.data.ImageSource;
 import dev.selfie.data.LabelFractions;
 import dev.selfie.data.Pipeline;
@@ -66,7 +65,9 @@ public final class Probe {
 
   /** Extracts features of the train subset and the test split, then runs both probes. */
   public static Result run(Options o, PrintStream log) throws IOException {
-    ImageSource src = Datasets.open(o.dataset(), o.dataDir());
+    ImageSource src = RunData.open(o.dataset(), o.dataDir(), o.pretrained() != null
+        ? Finetune.pretrainedConfig(o.pretrained()).model().imageSize()
+        : ModelConfig.preset(o.preset()).imageSize(), null);
     ModelConfig model;
     Path weights = null;
     if (o.pretrained() != null) {

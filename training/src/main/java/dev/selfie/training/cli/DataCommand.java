@@ -7,6 +7,7 @@ import dev.selfie.data.DatasetSpec;
 import dev.selfie.data.Datasets;
 import dev.selfie.data.ImageSource;
 import dev.selfie.data.LabelFractions;
+import dev.selfie.data.OpenOptions;
 import dev.selfie.data.Pipeline;
 import dev.selfie.data.PipelineOptions;
 import dev.selfie.data.Pipelines;
@@ -77,26 +78,37 @@ public final class DataCommand implements Runnable {
       int[] nativeShape,
       int[] inputShape,
       float[] mean,
-      float[] std) {}
+      float[] std,
+      Map<String, Integer> unlabeled,
+      List<String> warnings) {}
 
   /** Opens (validates) the dataset and counts its examples per split and class. */
   public static InspectResult inspect(String dataset, Path dataDir) throws IOException {
-    ImageSource src = Datasets.open(dataset, dataDir);
+    return inspect(dataset, dataDir, OpenOptions.DEFAULT);
+  }
+
+  /**
+   * {@link #inspect(String, Path)} with open options (image size, unlabeled folder). Images
+   * without a label (a folder's --unlabeled-dir, label -1) are counted in {@code unlabeled}.
+   */
+  public static InspectResult inspect(String dataset, Path dataDir, OpenOptions options) throws IOException {
+    ImageSource src = Datasets.open(dataset, dataDir, options);
     DatasetSpec s = src.spec();
     Map<String, Integer> counts = new LinkedHashMap<>();
     Map<String, int[]> perClass = new LinkedHashMap<>();
+    Map<String, Integer> unlabeled = new LinkedHashMap<>();
     for (Split split : Split.values()) {
       int[] labels = src.labels(split);
       counts.put(split.id(), labels.length);
-      perClass.put(
-          split.id(),
-          LabelFractions.countsPerClass(labels, java.util.stream.IntStream.range(0, labels.length).toArray(), s.numClasses()));
+      int[] labeled = java.util.stream.IntStream.range(0, labels.length).filter(i -> labels[i] >= 0).toArray();
+      perClass.put(split.id(), LabelFractions.countsPerClass(labels, labeled, s.numClasses()));
+      unlabeled.put(split.id(), labels.length - labeled.length);
     }
     return new InspectResult(
         s.name(), src.location().toString(), counts, perClass, s.classNames(),
         new int[] {s.height(), s.width(), s.channels()},
         new int[] {s.imageSize(), s.imageSize(), s.channels()},
-        s.mean(), s.std());
+        s.mean(), s.std(), unlabeled, src.warnings());
   }
 
   @Command(
@@ -113,7 +125,7 @@ public final class DataCommand implements Runnable {
 
     @Override
     public Integer call() throws IOException {
-      InspectResult r = inspect(d.dataset, d.dataDir);
+      InspectResult r = inspect(d.dataset, d.dataDir, d.openOptions());
       PrintWriter out = spec.commandLine().getOut();
       if (json) {
         out.println(JSON.writeValueAsString(r));
@@ -134,11 +146,21 @@ public final class DataCommand implements Runnable {
           }
           out.println();
         }
+        if (r.unlabeled().values().stream().anyMatch(u -> u > 0)) {
+          out.printf("%-4s %-14s", "", "unlabeled");
+          for (int c : r.unlabeled().values()) {
+            out.printf(" %8d", c);
+          }
+          out.println();
+        }
         out.printf("%-4s %-14s", "", "total");
         for (int c : r.counts().values()) {
           out.printf(" %8d", c);
         }
         out.println();
+        for (String w : r.warnings()) {
+          out.println("warning: " + w);
+        }
       }
       out.flush();
       return 0;
@@ -157,8 +179,22 @@ public final class DataCommand implements Runnable {
     @Option(
         names = "--data-dir",
         description = "Data home (default: $SELFIE_DATA, else ~/.cache/selfie; Fashion-MNIST is first looked up in "
-            + "/usr/share/datasets/fashion-mnist).")
+            + "/usr/share/datasets/fashion-mnist). For --dataset folder: DIR with train/<class>/* and test/<class>/*.")
     Path dataDir;
+
+    @Option(
+        names = "--image-size",
+        defaultValue = "0",
+        description = "imagenet and folder: model input side the images are resized to (0 = the dataset's default:"
+            + " imagenet 224, folder 32). Others have a fixed size.")
+    int imageSize;
+
+    @Option(names = "--unlabeled-dir", description = "folder: unlabeled images (any nesting) added to the train split.")
+    Path unlabeledDir;
+
+    OpenOptions openOptions() {
+      return new OpenOptions(imageSize, unlabeledDir);
+    }
   }
 
   // ---------------------------------------------------------------- bench
@@ -243,7 +279,7 @@ public final class DataCommand implements Runnable {
     @Override
     public Integer call() throws IOException {
       Split sp = parseSplit(split);
-      ImageSource src = Datasets.open(d.dataset, d.dataDir);
+      ImageSource src = Datasets.open(d.dataset, d.dataDir, d.openOptions());
       PipelineOptions o = PipelineOptions.train(batchSize, seed).withAugment(!noAugment);
       if (parallelism != -1) {
         o = o.withParallelism(parallelism);

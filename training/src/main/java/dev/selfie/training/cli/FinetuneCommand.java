@@ -20,7 +20,8 @@ import picocli.CommandLine.Option;
     })
 public final class FinetuneCommand implements Callable<Integer> {
 
-  @Option(names = "--dataset", defaultValue = "fashion-mnist", description = "Dataset: cifar10, fashion-mnist.")
+  @Option(names = "--dataset", defaultValue = "fashion-mnist", description = "Dataset: cifar10, fashion-mnist, imagenet32, imagenet (TFRecords), folder"
+      + " (--data-dir DIR with DIR/train/<class>/* and DIR/test/<class>/*).")
   String dataset;
 
   @Option(names = "--data-dir", description = "Data home (else $SELFIE_DATA, else ~/.cache/selfie).")
