@@ -212,16 +212,6 @@ public final class Cifar10 implements DatasetProvider {
       implements ImageSource {
 
     @Override
-    public int size(Split split) {
-      return labelsBySplit.get(split).length;
-    }
-
-    @Override
-    public int[] labels(Split split) {
-      return labelsBySplit.get(split).clone();
-    }
-
-    @Override
     public ExampleTable examples(Ops tf, Split split) {
       String[] names = files.get(split).stream().map(Path::toString).toArray(String[]::new);
       return readRecords(tf, names, size(split));

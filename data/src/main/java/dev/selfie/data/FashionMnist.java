@@ -163,16 +163,6 @@ public final class FashionMnist implements DatasetProvider {
     }
 
     @Override
-    public int size(Split split) {
-      return labelsBySplit.get(split).length;
-    }
-
-    @Override
-    public int[] labels(Split split) {
-      return labelsBySplit.get(split).clone();
-    }
-
-    @Override
     public ExampleTable examples(Ops tf, Split split) {
       Path[] f = files.get(split);
       int n = size(split);

@@ -233,17 +233,6 @@ public final class ImageFolder implements DatasetProvider {
       List<String> warnings) implements StreamingSource {
 
     @Override
-    public int size(Split split) {
-      return labelsBySplit.get(split).length;
-    }
-
-    /** Labels 0..K-1 of labeled images; -1 for images of the unlabeled directory (training split). */
-    @Override
-    public int[] labels(Split split) {
-      return labelsBySplit.get(split).clone();
-    }
-
-    @Override
     public int recordCount(Split split) {
       return size(split);
     }

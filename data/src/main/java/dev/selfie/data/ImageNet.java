@@ -240,16 +240,6 @@ public final class ImageNet implements DatasetProvider {
       Map<Split, int[]> ordinals, Map<Split, Integer> records, List<String> warnings) implements StreamingSource {
 
     @Override
-    public int size(Split split) {
-      return labelsBySplit.get(split).length;
-    }
-
-    @Override
-    public int[] labels(Split split) {
-      return labelsBySplit.get(split).clone();
-    }
-
-    @Override
     public int recordCount(Split split) {
       return records.get(split);
     }

@@ -181,16 +181,6 @@ public final class ImageNet32 implements DatasetProvider {
   private record Source(Path location, DatasetSpec spec, Map<Split, List<Part>> parts, Map<Split, int[]> labelsBySplit)
       implements ImageSource {
 
-    @Override
-    public int size(Split split) {
-      return labelsBySplit.get(split).length;
-    }
-
-    @Override
-    public int[] labels(Split split) {
-      return labelsBySplit.get(split).clone();
-    }
-
     /**
      * Per file a FixedLengthRecordDataset of 3072-byte records (header/footer skip the rest of the
      * npz) batched into one element; concatenated; {@code [N, 3, 32, 32]} -> HWC {@code [N, 32, 32, 3]}.

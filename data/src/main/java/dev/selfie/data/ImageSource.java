@@ -16,11 +16,24 @@ public interface ImageSource {
   /** The directory the files were found in. */
   Path location();
 
-  /** Number of examples in {@code split}. */
-  int size(Split split);
+  /**
+   * Labels of each split in file order, as read on open (the sources' record component); callers
+   * use {@link #labels} (a copy) and {@link #size}.
+   */
+  java.util.Map<Split, int[]> labelsBySplit();
 
-  /** Labels of {@code split} in file order, {@code [N]} with values in {@code 0..numClasses-1}. */
-  int[] labels(Split split);
+  /** Number of examples in {@code split}. */
+  default int size(Split split) {
+    return labelsBySplit().get(split).length;
+  }
+
+  /**
+   * Labels of {@code split} in file order, {@code [N]} with values in {@code 0..numClasses-1}
+   * ({@code -1} for the unlabeled images of a folder dataset's training split).
+   */
+  default int[] labels(Split split) {
+    return labelsBySplit().get(split).clone();
+  }
 
   /**
    * Builds, in {@code tf}'s graph, ops that read all examples of {@code split} from the files, in
