@@ -153,6 +153,15 @@ public final class Pipelines {
           ds, List.of(table.images(), table.labels()), init.constant((long) o.parallelism()), mapFn,
           outTypes, outShapes, ParallelMapDataset.deterministic("true"));
     }
+    return batchAndIterate(tf, init, ds, o, s, c, outTypes, spec);
+  }
+
+  /**
+   * The common tail of every pipeline: batch, prefetch, an iterator made in the init scope, and
+   * the preprocessed batch: images {@code [B, s, s, c]} float, labels {@code [B]}.
+   */
+  static Pipeline batchAndIterate(Ops tf, Ops init, Operand<? extends TType> ds,
+      PipelineOptions o, int s, int c, List<Class<? extends TType>> outTypes, DatasetSpec spec) {
     long b = o.dropRemainder() ? o.batchSize() : -1;
     List<Shape> batchShapes = List.of(Shape.of(b, s, s, c), Shape.of(b));
     ds = init.data.batchDataset(

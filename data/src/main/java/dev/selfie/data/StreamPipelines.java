@@ -167,20 +167,7 @@ final class StreamPipelines {
           ParallelMapDataset.deterministic("true"));
     }
     ds = init.data.ignoreErrorsDataset(ds, outTypes, outShapes, IgnoreErrorsDataset.logWarning(true));
-    long b = o.dropRemainder() ? o.batchSize() : -1;
-    List<Shape> batchShapes = List.of(Shape.of(b, s, s, 3), Shape.of(b));
-    ds = init.data.batchDataset(
-        ds, init.constant((long) o.batchSize()), init.constant(o.dropRemainder()), outTypes, batchShapes);
-    ds = init.data.prefetchDataset(ds, init.constant((long) o.prefetch()), outTypes, batchShapes);
-
-    Operand<? extends TType> iterator = init.data.iterator("", "", outTypes, batchShapes);
-    MakeIterator make = init.data.makeIterator(ds, iterator);
-    IteratorGetNext next = tf.data.iteratorGetNext(iterator, outTypes, batchShapes);
-    @SuppressWarnings("unchecked")
-    Operand<TUint8> images = (Operand<TUint8>) next.components().get(0);
-    @SuppressWarnings("unchecked")
-    Operand<TInt32> lbl = (Operand<TInt32>) next.components().get(1);
-    return new Pipeline(Preprocess.fromUint8(tf, images, spec), lbl, make);
+    return Pipelines.batchAndIterate(tf, init, ds, o, s, 3, outTypes, spec);
   }
 
   private static Operand<? extends TType> range(Ops init, long start) {
