@@ -69,7 +69,26 @@ public final class Optimizers {
       Operand<TFloat32> gi = (Operand<TFloat32>) dys[i];
       grads.add(gi);
     }
+    return applyGradients(tf, loss, grads, vars.updates(), vars, c, step);
+  }
 
+  /**
+   * The update of {@link #minimize} from gradients computed elsewhere, e.g. the average of the
+   * towers' gradients in data-parallel training ({@link Towers}).
+   *
+   * @param loss scalar loss {@code []}; the updates also wait for it
+   * @param gradients one gradient per entry of {@code vars.trainable()}, same order and shapes
+   * @param updates extra ops each step runs with the update (BN moving averages)
+   */
+  public static TrainOp applyGradients(Ops tf, Operand<TFloat32> loss,
+      List<Operand<TFloat32>> gradients, List<Op> updates, VarStore vars, OptimizerConfig c,
+      GlobalStep step) {
+    List<VarStore.Entry> trainable = vars.trainable();
+    if (gradients.size() != trainable.size()) {
+      throw new IllegalArgumentException("applyGradients: " + gradients.size()
+          + " gradients for " + trainable.size() + " trainable variables");
+    }
+    List<Operand<TFloat32>> grads = new ArrayList<>(gradients);
     Ops opt = tf.withSubScope("optimizer");
     Operand<TFloat32> lr = Schedules.warmupCosine(
         opt, step.value(), c.baseLr(), c.warmupSteps(), c.totalSteps());
@@ -117,7 +136,7 @@ public final class Optimizers {
       }
     }
     List<Op> all = new ArrayList<>(applied);
-    all.addAll(vars.updates());
+    all.addAll(updates);
     Op inc = opt.withControlDependencies(all).withName("increment_step").noOp();
     Op incremented = opt.withControlDependencies(List.of(inc)).assignAdd(
         step.variable(), opt.constant(1L));

@@ -1,6 +1,5 @@
 package dev.selfie.training;
 
-import dev.selfie.data.Datasets;
 import dev.selfie.data.ImageSource;
 import dev.selfie.data.Pipeline;
 import dev.selfie.data.PipelineOptions;
@@ -79,7 +78,18 @@ public final class Pretrain {
       int keep,
       int logEvery,
       int summaryEvery,
-      int threads) {}
+      int threads,
+      Path unlabeledDir) {
+
+    /** Without an unlabeled directory. */
+    public Options(String dataset, Path dataDir, String preset, long steps, int batchSize, Path out,
+        boolean xla, boolean resume, long seed, String optimizer, double lr, long warmup,
+        double weightDecay, int numMasked, boolean augment, long checkpointEvery, int keep,
+        int logEvery, int summaryEvery, int threads) {
+      this(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed, optimizer, lr, warmup,
+          weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads, null);
+    }
+  }
 
   /** What a run produced (also in metrics.json). */
   public record Result(
@@ -120,12 +130,23 @@ public final class Pretrain {
 
   /** Runs (or resumes) a pretraining run into {@code o.out()}. */
   public static Result run(Options o, PrintStream log) throws IOException {
+    return run(o, DataParallel.Options.single(), log);
+  }
+
+  /**
+   * Runs (or resumes) a pretraining run into {@code o.out()}, data-parallel over {@code
+   * parallel}'s towers ({@code --replicas}, {@code --cluster}: see {@link DataParallel}).
+   */
+  public static Result run(Options o, DataParallel.Options parallel, PrintStream log)
+      throws IOException {
+    parallel.checkBatch(o.batchSize());
     RunDir dir = RunDir.create(o.out());
     CheckpointManager checkpoints = new CheckpointManager(dir.checkpoints(), o.keep());
     Config cfg;
     long startStep = 0;
     Optional<CheckpointManager.Checkpoint> resumeFrom = Optional.empty();
-    ImageSource src = Datasets.open(o.dataset(), o.dataDir());
+    ImageSource src = RunData.open(o.dataset(), o.dataDir(),
+        RunData.imageSize(dir, o.resume(), o.preset()), o.unlabeledDir());
     if (o.resume() && Files.exists(dir.config())) {
       cfg = dir.readConfig(Config.class);
       if (!cfg.dataset().equals(o.dataset())) {
@@ -144,11 +165,16 @@ public final class Pretrain {
       }
       cfg = newConfig(o, src);
       dir.writeConfig(cfg);
+      RunData.save(dir, src.spec());
     }
     final Config config = cfg;
     ModelConfig model = config.model();
     SessionConfigs.Options sessionOptions =
         Devices.resolve(o.threads(), 0, o.xla() || config.xla(), true, log);
+    if (parallel.replicated()) {
+      return DataParallel.pretrain(o, parallel, config, dir, checkpoints, startStep, resumeFrom,
+          src, sessionOptions, log);
+    }
 
     try (Graph graph = new Graph()) {
       Ops tf = Ops.create(graph);
@@ -204,7 +230,7 @@ public final class Pretrain {
     }
   }
 
-  private static Result result(RunDir dir, MetricsWriter.Metrics m, ModelConfig model) {
+  static Result result(RunDir dir, MetricsWriter.Metrics m, ModelConfig model) {
     return new Result(dir.root(), m.steps(), m.meanLoss(),
         m.metrics().getOrDefault("patch_accuracy", Double.NaN), 1.0 / model.numMasked(),
         m.imagesPerSecond(), m.wallSeconds());

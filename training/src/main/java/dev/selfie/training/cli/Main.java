@@ -20,6 +20,7 @@ import picocli.CommandLine.Command;
       ModelCommand.class,
       DataCommand.class,
       PretrainCommand.class,
+      WorkerCommand.class,
       FinetuneCommand.class,
       EvaluateCommand.class,
       ExportCommand.class,

@@ -1,7 +1,11 @@
 package dev.selfie.training.cli;
 
+import dev.selfie.training.Cluster;
+import dev.selfie.training.DataParallel;
 import dev.selfie.training.Pretrain;
+import dev.selfie.training.SessionConfigs;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -19,11 +23,16 @@ import picocli.CommandLine.Option;
 public final class PretrainCommand implements Callable<Integer> {
 
   @Option(names = "--dataset", defaultValue = "fashion-mnist",
-      description = "Dataset: cifar10, fashion-mnist.")
+      description = "Dataset: cifar10, fashion-mnist, imagenet32, imagenet (TFRecords), folder.")
   String dataset;
 
-  @Option(names = "--data-dir", description = "Data home (else $SELFIE_DATA, else ~/.cache/selfie).")
+  @Option(names = "--data-dir", description = "Data home (else $SELFIE_DATA, else ~/.cache/selfie);"
+      + " for --dataset folder: the folder with train/<class>/* and test/<class>/*.")
   Path dataDir;
+
+  @Option(names = "--unlabeled-dir", description = "With --dataset folder: a folder of unlabeled"
+      + " images (any nesting, JPEG/PNG) to pretrain on, besides --data-dir's train/ images if given.")
+  Path unlabeledDir;
 
   @Option(names = "--preset", defaultValue = "small",
       description = "Model preset: paper, paper224, small, tiny.")
@@ -83,15 +92,44 @@ public final class PretrainCommand implements Callable<Integer> {
   @Option(names = "--threads", defaultValue = "0", description = "Intra-op threads (0 = all cores).")
   int threads;
 
+  @Option(names = "--replicas", defaultValue = "1", description = "Data-parallel towers on this"
+      + " machine: one per GPU, or virtual CPU devices without GPUs; --batch-size is split"
+      + " evenly and the gradients averaged.")
+  int replicas;
+
+  @Option(names = "--cluster", description = "Distributed training on TensorFlow's runtime:"
+      + " host:port of every task, task 0 (the chief) first, e.g. host1:2222,host2:2222. Start"
+      + " `selfie worker` with the same --cluster on the other tasks; one tower per task.")
+  String cluster;
+
+  @Option(names = "--task", defaultValue = "0", description = "This process's task in --cluster:"
+      + " 0 trains (the chief); other tasks only serve, like `selfie worker`.")
+  int task;
+
+  @Option(names = "--cluster-timeout", defaultValue = "120",
+      description = "Seconds the chief waits for the other --cluster tasks to accept connections.")
+  long clusterTimeout;
+
+  DataParallel.Options parallel() {
+    return new DataParallel.Options(replicas, cluster == null ? null : Cluster.parse(cluster), task,
+        Duration.ofSeconds(clusterTimeout));
+  }
+
   Pretrain.Options options() {
     return new Pretrain.Options(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed,
         optimizer, lr, warmup, weightDecay, numMasked, !noAugment, checkpointEvery, keep,
-        logEvery, summaryEvery, threads);
+        logEvery, summaryEvery, threads, unlabeledDir);
   }
 
   @Override
   public Integer call() throws Exception {
-    Pretrain.run(options(), System.out);
+    DataParallel.Options parallel = parallel();
+    if (parallel.cluster() != null && parallel.task() != 0) {
+      DataParallel.serve(parallel.cluster(), parallel.task(),
+          new SessionConfigs.Options(threads, 0, false, false), System.out);
+      return 0;
+    }
+    Pretrain.run(options(), parallel, System.out);
     return 0;
   }
 }

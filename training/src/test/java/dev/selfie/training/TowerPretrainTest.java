@@ -1,0 +1,82 @@
+package dev.selfie.training;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code selfie pretrain --replicas 2} without GPUs: two towers on two virtual CPU devices through
+ * the whole pretraining job (pipeline, summaries, checkpoints, metrics.json), then resumed from
+ * its checkpoint with the same flags; the resumed run restores global_step through the rebuilt
+ * graph.
+ */
+class TowerPretrainTest {
+
+  @Test
+  void pretrainsWithTwoLocalTowersAndResumes(@TempDir Path tmp) throws Exception {
+    PretrainFixtures.assumeFashionMnist("TowerPretrainTest");
+    Path home = PretrainFixtures.writeCifarFromFashionMnist(tmp.resolve("data"), 300, 20);
+    Path out = tmp.resolve("run");
+    DataParallel.Options two = new DataParallel.Options(2, null, 0, Duration.ofSeconds(1));
+    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    Pretrain.Result r;
+    Pretrain.Options o = new Pretrain.Options("cifar10", home, "tiny", 6, 8, out, false, false, 1,
+        "sgd", 0.1, 0, 1e-4, 0, true, 3, 5, 1000, 2, 1);
+    try (PrintStream ps = new PrintStream(log, true, StandardCharsets.UTF_8)) {
+      r = Pretrain.run(o, two, ps);
+    }
+    String text = log.toString(StandardCharsets.UTF_8);
+    assertEquals(6, r.steps(), text);
+    assertTrue(Double.isFinite(r.finalLoss()), text);
+    assertTrue(text.contains("data-parallel: 2 towers [/device:CPU:0, /device:CPU:1], 4 images"
+        + " each"), text);
+    assertTrue(text.contains("gradient kernels per tower ran on {tower_0_gradients=["
+        + "/job:localhost/replica:0/task:0/device:CPU:0], tower_1_gradients=["
+        + "/job:localhost/replica:0/task:0/device:CPU:1]}"), text);
+    assertTrue(Files.isRegularFile(PretrainFixtures.checkpoint(out, 6).resolveSibling(
+        "model.index")), "final checkpoint");
+    Map<String, double[]> ckpt = PretrainFixtures.readCheckpoint(PretrainFixtures.checkpoint(out, 6));
+    assertEquals(6, (long) ckpt.get(GlobalStep.NAME)[0]);
+    assertTrue(ckpt.keySet().stream().anyMatch(n -> n.endsWith("/moving_mean")), ckpt.keySet()
+        .toString());
+
+    // Resume from ckpt-3 (delete the later one): steps 4..6 again, global_step restored.
+    CheckpointManager cm = new CheckpointManager(out.resolve("checkpoints"), 5);
+    assertTrue(cm.latest().isPresent());
+    deleteRecursively(PretrainFixtures.checkpoint(out, 6).getParent());
+    ByteArrayOutputStream log2 = new ByteArrayOutputStream();
+    Pretrain.Options resume = new Pretrain.Options("cifar10", home, "tiny", 6, 8, out, false, true,
+        1, "sgd", 0.1, 0, 1e-4, 0, true, 3, 5, 1000, 2, 1);
+    try (PrintStream ps = new PrintStream(log2, true, StandardCharsets.UTF_8)) {
+      r = Pretrain.run(resume, two, ps);
+    }
+    String text2 = log2.toString(StandardCharsets.UTF_8);
+    assertTrue(text2.contains("from step 3 of 6"), text2);
+    assertEquals(6, r.steps(), text2);
+    Map<String, double[]> again = PretrainFixtures.readCheckpoint(PretrainFixtures.checkpoint(out, 6));
+    double worst = 0;
+    for (String n : ckpt.keySet()) {
+      worst = Math.max(worst, PretrainFixtures.maxAbsDiff(ckpt.get(n), again.get(n)));
+    }
+    System.out.printf("TowerPretrainTest: 2 towers, loss %.4f; resumed run vs straight run max"
+        + " |diff| %.3g%n", r.finalLoss(), worst);
+    assertTrue(worst < 1e-4, "resumed 2-tower run differs from the straight one by " + worst);
+  }
+
+  private static void deleteRecursively(Path p) throws java.io.IOException {
+    try (var s = Files.walk(p)) {
+      for (Path q : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.delete(q);
+      }
+    }
+  }
+}
