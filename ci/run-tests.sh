@@ -14,8 +14,12 @@ mvn -B verify
 echo "gpu profile: checking the native classifier it selects" >&2
 mkdir -p target
 help=org.apache.maven.plugins:maven-help-plugin:3.5.1
-gpu=$(mvn -B -q -N -Pgpu "$help:evaluate" -Dexpression=tensorflow.native.classifier -DforceStdout)
-cpu=$(mvn -B -q -N -P '!gpu' "$help:evaluate" -Dexpression=tensorflow.native.classifier -DforceStdout)
+classifier() {  # the native classifier a profile selection gives (colour codes stripped)
+  mvn -B -q -N -Dstyle.color=never "$@" "$help:evaluate" \
+    -Dexpression=tensorflow.native.classifier -DforceStdout | sed 's/\x1b\[[0-9;]*m//g'
+}
+gpu=$(classifier -Pgpu)
+cpu=$(classifier -P '!gpu')
 mvn -B -q -Pgpu -pl training "$help:effective-pom" -Doutput="$PWD/target/effective-pom-gpu.xml" >/dev/null
 if [ "$gpu" != "linux-x86_64-gpu" ] || [ "$cpu" != "linux-x86_64" ] \
     || ! grep -q '<classifier>linux-x86_64-gpu</classifier>' target/effective-pom-gpu.xml; then
