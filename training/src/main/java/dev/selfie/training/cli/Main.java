@@ -29,6 +29,8 @@ import picocli.CommandLine.Command;
       QuickstartCommand.class,
       ProbeCommands.LinearProbe.class,
       ProbeCommands.Knn.class,
+      ExperimentCommand.class,
+      BenchmarkCommand.class,
     })
 public final class Main implements Runnable {
 

@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""Runs the Java (`selfie benchmark`) and Python (bench/selfie_bench.py) pretraining-step
+benchmarks ALTERNATELY on this machine, prints Java/Python per configuration, and writes
+docs/results/benchmark.json and docs/results/benchmark.md.
+
+Round 1 runs the full Java benchmark (CPU peak matmul, steps, input pipeline, RSS over a long run)
+and the Python one (CPU peak, steps); later rounds time only the steps, alternating which side
+goes first. Per configuration the median images/s over the rounds is reported.
+
+  python3 bench/compare.py                      # small + paper, XLA off/on, 2 rounds
+  python3 bench/compare.py --rounds 3 --presets small --steps 30
+Environment: SELFIE (default ./selfie, the launcher; it builds on first use).
+"""
+
+import argparse
+import datetime
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(cmd, log):
+    print("+", " ".join(shlex.quote(c) for c in cmd), flush=True)
+    p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True)
+    for line in p.stdout:  # streamed, so a long paper-preset run shows progress
+        log.write(line)
+        log.flush()
+        if not line.startswith(("WARNING", "I0000", "W0000")) and "absl" not in line:
+            print("  " + line.rstrip(), flush=True)
+    if p.wait() != 0:
+        raise SystemExit("failed (exit %d): %s" % (p.returncode, " ".join(cmd)))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--presets", default="small,paper")
+    ap.add_argument("--steps", default="20,3")
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--xla-modes", dest="xla", default="both", choices=["off", "on", "both"])
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--rss-steps", type=int, default=300)
+    ap.add_argument("--matmul-size", type=int, default=2048)
+    ap.add_argument("--out-dir", default=os.path.join(ROOT, "docs", "results"))
+    ap.add_argument("--from-dir", help="do not run: merge the javaN.json / pythonN.json files an"
+                    " earlier (e.g. interrupted) run left in this directory")
+    a = ap.parse_args(argv)
+    selfie = shlex.split(os.environ.get("SELFIE", os.path.join(ROOT, "selfie")))
+    common = ["--presets", a.presets, "--steps", a.steps, "--warmup", str(a.warmup),
+              "--xla-modes", a.xla, "--batch-size", str(a.batch_size), "--threads", str(a.threads)]
+    tmp = a.from_dir or tempfile.mkdtemp(prefix="selfie-bench-")
+    print("benchmark files in", tmp, flush=True)
+    java, python = [], []
+    if a.from_dir:
+        for r in range(100):
+            jf, pf = (os.path.join(tmp, "%s%d.json" % (k, r)) for k in ("java", "python"))
+            if not (os.path.exists(jf) and os.path.exists(pf)):
+                break
+            for f, acc in ((jf, java), (pf, python)):
+                with open(f) as fh:
+                    acc.append(json.load(fh))
+        if not java:
+            raise SystemExit("--from-dir %s: no java0.json + python0.json pair" % tmp)
+        a.rounds = len(java)
+    with open(os.path.join(tmp, "log.txt"), "a") as log:
+        for r in range(0 if a.from_dir else a.rounds):
+            jout = os.path.join(tmp, "java%d.json" % r)
+            pout = os.path.join(tmp, "python%d.json" % r)
+            jcmd = selfie + ["benchmark", "--out", jout] + common
+            # The matmul peak is measured every round (a few seconds): the machine's load changes
+            # between rounds, and the best of them is the reference.
+            jcmd += ["--matmul-size", str(a.matmul_size)]
+            if r == 0:
+                jcmd += ["--rss-steps", str(a.rss_steps)]
+            else:
+                jcmd += ["--pipeline-dataset", "none", "--rss-steps", "0"]
+            pcmd = [sys.executable, os.path.join(ROOT, "bench", "selfie_bench.py"), "--out", pout,
+                    "--matmul-size", str(a.matmul_size)] + common
+            order = [(jcmd, java, jout), (pcmd, python, pout)]
+            if r % 2 == 1:
+                order.reverse()
+            for cmd, acc, out in order:
+                run(cmd, log)
+                with open(out) as f:
+                    acc.append(json.load(f))
+    first = java[0]
+    peaks = [rep["cpu_peak_gflops"] for rep in java
+             if isinstance(rep.get("cpu_peak_gflops"), (int, float))
+             and rep["cpu_peak_gflops"] == rep["cpu_peak_gflops"]]
+    peak = max(peaks) if peaks else None
+    py_peaks = [rep["cpu_peak_gflops"] for rep in python if rep.get("cpu_peak_gflops")]
+    rows = []
+    print("\nJava/Python, pretraining step images/s (median of %d rounds):" % a.rounds)
+    for jr in first["rows"]:
+        key = (jr["preset"], jr["xla"])
+        jv = [row["java_images_per_s"] for rep in java for row in rep["rows"]
+              if (row["preset"], row["xla"]) == key]
+        pv = [row["python_images_per_s"] for rep in python for row in rep["rows"]
+              if (row["preset"], row["xla"]) == key]
+        j, p = statistics.median(jv), statistics.median(pv)
+        gflops = jr["flops_per_step"] * j / a.batch_size / 1e9
+        row = dict(preset=key[0], xla=key[1], batch_size=a.batch_size,
+                   java_images_per_s=j, python_images_per_s=p, java_over_python=j / p,
+                   java_runs=jv, python_runs=pv,
+                   java_over_python_per_round=[x / y for x, y in zip(jv, pv)],
+                   flops_per_step=jr["flops_per_step"],
+                   achieved_gflops=gflops, fraction_of_peak=gflops / peak if peak else None,
+                   python_achieved_gflops=jr["flops_per_step"] * p / a.batch_size / 1e9,
+                   java_xla_clusters=jr["xla_clusters"])
+        rows.append(row)
+        print("  %-6s xla=%-5s java %8.1f  python %8.1f  java/python %.2f   (%.1f GFLOP/s = %.0f%%"
+              " of the matmul peak)" % (key[0], key[1], j, p, j / p, gflops,
+                                        100 * gflops / peak if peak else float("nan")))
+    cmd = "python3 bench/compare.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:]))
+    saved = os.path.join(tmp, "command.txt")
+    if a.from_dir and os.path.exists(saved):
+        with open(saved) as f:
+            cmd = f.read().strip() + "   (tables rendered again with --from-dir)"
+    elif not a.from_dir:
+        with open(saved, "w") as f:
+            f.write(cmd.strip() + "\n")
+    result = dict(
+        command=cmd.strip(), date=datetime.datetime.fromtimestamp(
+            os.path.getmtime(os.path.join(tmp, "java0.json")), datetime.timezone.utc).isoformat(
+            timespec="seconds"),
+        machine=first.get("machine"), threads=first.get("threads"),
+        tf_version_python=python[0].get("tf_version"),
+        cpu_peak_gflops=peak, java_cpu_peak_runs=peaks,
+        python_cpu_peak_gflops=max(py_peaks) if py_peaks else None, python_cpu_peak_runs=py_peaks,
+        matmul_size=a.matmul_size, rows=rows,
+        pipeline_dataset=first.get("pipeline_dataset"),
+        pipeline_images_per_s=first.get("pipeline_images_per_s"),
+        pipeline_over_step=first.get("pipeline_over_step"),
+        memory=first.get("memory"), rss_growth_percent=first.get("rss_growth_percent"),
+        peak_rss_mb=first.get("peak_rss_mb"), java_reports=java, python_reports=python)
+    os.makedirs(a.out_dir, exist_ok=True)
+    with open(os.path.join(a.out_dir, "benchmark.json"), "w") as f:
+        json.dump(result, f, indent=2)
+    with open(os.path.join(a.out_dir, "benchmark.md"), "w") as f:
+        f.write(markdown(result))
+    print("wrote", os.path.join(a.out_dir, "benchmark.json"), "and benchmark.md")
+
+
+def markdown(r):
+    out = ["# Pretraining step: TensorFlow Java vs Python TensorFlow", "",
+           "Regenerate with (from the repository root):", "", "```", r["command"], "```", "",
+           "Machine: %s, %s intra-op threads, measured %s. Python: TensorFlow %s. Both sides run"
+           " the same pretraining step (same shapes and ops, see bench/selfie_bench.py) on a fixed"
+           " random batch of 32x32x3 images; the Java and Python benchmarks ran alternately."
+           % (r["machine"], r["threads"], r["date"], r["tf_version_python"]), "",
+           "CPU peak reference (float32 matmul %d^2 in TF, best of 5 per run, best run): Java"
+           " %.1f GFLOP/s (runs: %s), Python %.1f GFLOP/s (runs: %s)." % (
+               r["matmul_size"], r["cpu_peak_gflops"] or float("nan"),
+               ", ".join("%.1f" % x for x in r.get("java_cpu_peak_runs") or []),
+               r["python_cpu_peak_gflops"] or float("nan"),
+               ", ".join("%.1f" % x for x in r.get("python_cpu_peak_runs") or [])), "",
+           "| preset | XLA | Java images/s | Python images/s | Java/Python | per round |"
+           " GFLOP/step | Java GFLOP/s | of peak |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for w in r["rows"]:
+        out.append("| %s | %s | %.1f | %.1f | %.2f | %s | %.1f | %.1f | %.0f%% |" % (
+            w["preset"], "on" if w["xla"] else "off", w["java_images_per_s"],
+            w["python_images_per_s"], w["java_over_python"],
+            " / ".join("%.2f" % x for x in w.get("java_over_python_per_round") or []),
+            w["flops_per_step"] / 1e9,
+            w["achieved_gflops"], 100 * (w["fraction_of_peak"] or float("nan"))))
+    out += ["", "FLOPs per step = 3 x forward FLOPs per image (graph/FlopCounter: conv and matmul"
+            " multiply-adds x 2; backward ~ 2 x forward) x batch.",
+            "", "XLA: Java switches it per session (ConfigProto global_jit_level ON_2 +"
+            " cpu_global_jit: TensorFlow's auto-clustering, several clusters, count in"
+            " benchmark.json `java_xla_clusters`); Python compiles the whole step function"
+            " (tf.function(jit_compile=True): one cluster including the gradients and the update)."]
+    if r.get("pipeline_images_per_s"):
+        out += ["", "Input pipeline (%s, shuffle + augmentation + batch): %.0f images/s, %.1fx"
+                " what the first preset's step (XLA off) consumes." % (
+                    r["pipeline_dataset"], r["pipeline_images_per_s"], r["pipeline_over_step"])]
+    m = r.get("memory")
+    if m:
+        out += ["", "Memory: %d %s steps fed by the real pipeline (%.1f images/s): RSS %.0f MB"
+                " after warm-up -> %.0f MB at the end (%+.1f%%); peak RSS of the process %.0f MB."
+                % (m["steps"], m["preset"], m["images_per_s_with_pipeline"],
+                   m["rss_after_warmup_mb"], m["rss_end_mb"], m["rss_growth_percent"],
+                   r["peak_rss_mb"])]
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    main()

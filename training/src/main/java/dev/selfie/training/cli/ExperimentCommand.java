@@ -1,0 +1,96 @@
+package dev.selfie.training.cli;
+
+import dev.selfie.training.Experiment;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code selfie experiment}: the paper's label-fraction experiment, Selfie vs supervised. */
+@Command(
+    name = "experiment",
+    mixinStandardHelpOptions = true,
+    showDefaultValues = true,
+    description = {
+      "The paper's experiment in one command: one Selfie pretraining run, then for each label"
+          + " fraction and seed a finetune from the pretrained weights and a supervised baseline"
+          + " from random init (identical network, schedule, seed and label manifest), plus"
+          + " linear-probe and kNN accuracy of pretrained vs random-init features. Writes"
+          + " results.json, results.md and results.png into --out. Rerunning skips finished"
+          + " cells and continues interrupted runs."
+    })
+public final class ExperimentCommand implements Callable<Integer> {
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Option(names = "--out", required = true, description = "Experiment directory.")
+  Path out;
+
+  @Option(names = "--dataset", defaultValue = "fashion-mnist", description = "Dataset.")
+  String dataset;
+
+  @Option(names = "--data-dir", description = "Data home (else $SELFIE_DATA, else ~/.cache/selfie).")
+  Path dataDir;
+
+  @Option(names = "--preset", defaultValue = "small", description = "Model preset.")
+  String preset;
+
+  @Option(names = "--fractions", defaultValue = "0.05,0.1,0.2,1.0", split = ",",
+      description = "Label fractions (comma-separated, each in (0, 1]).")
+  List<Double> fractions;
+
+  @Option(names = "--seeds", defaultValue = "3", description = "Seeds per fraction (1..N).")
+  int seeds;
+
+  @Option(names = "--pretrain-steps", defaultValue = "1000", description = "Pretraining steps.")
+  long pretrainSteps;
+
+  @Option(names = "--finetune-steps", defaultValue = "200",
+      description = "Steps of every finetuning run (Selfie and baseline alike).")
+  long finetuneSteps;
+
+  @Option(names = "--batch-size", defaultValue = "64", description = "Images per step.")
+  int batchSize;
+
+  @Option(names = "--pretrain-lr", defaultValue = "0.1", description = "Pretraining learning rate.")
+  double pretrainLr;
+
+  @Option(names = "--finetune-lr", defaultValue = "0.05", description = "Finetuning learning rate.")
+  double finetuneLr;
+
+  @Option(names = "--num-masked", defaultValue = "0",
+      description = "Masked patches per image in pretraining (0 = the preset's).")
+  int numMasked;
+
+  @Option(names = "--weight-decay", defaultValue = "1e-4", description = "Decoupled weight decay.")
+  double weightDecay;
+
+  @Option(names = "--no-augment", description = "Turn off random crop + flip.")
+  boolean noAugment;
+
+  @Option(names = "--probe-fraction", defaultValue = "0.1",
+      description = "Fraction of training labels for linear probe and kNN (0 = skip the probes).")
+  double probeFraction;
+
+  @Option(names = "--threads", defaultValue = "0", description = "Intra-op threads (0 = all cores).")
+  int threads;
+
+  @Option(names = "--pretrained",
+      description = "Reuse this finished pretraining run (e.g. another experiment's DIR/pretrain)"
+          + " instead of pretraining; the pretraining flags are then ignored.")
+  Path pretrained;
+
+  @Override
+  public Integer call() throws Exception {
+    List<String> args = new ArrayList<>(List.of("selfie"));
+    // The subcommand's parse result holds the whole command line, "experiment" included.
+    args.addAll(spec.commandLine().getParseResult().originalArgs());
+    Experiment.run(new Experiment.Options(dataset, dataDir, preset, fractions, seeds, out,
+        pretrainSteps, finetuneSteps, batchSize, pretrainLr, finetuneLr, numMasked, weightDecay,
+        !noAugment, probeFraction, threads, pretrained, String.join(" ", args)), System.out);
+    return 0;
+  }
+}

@@ -1,0 +1,143 @@
+package dev.selfie.training;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.selfie.data.LabelManifest;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code selfie experiment} end to end on the tiny preset: 400 real Fashion-MNIST images written
+ * as a CIFAR-10 set, 2 label fractions x 1 seed, a few steps each. Checks the files (results.json
+ * schema, results.md table, a decodable results.png), that the baseline used the Selfie run's label
+ * manifest, and resumability: a rerun skips every finished cell and pretraining, and a rerun with
+ * another budget into the same directory is refused.
+ */
+class ExperimentTest {
+
+  static Experiment.Options options(Path home, Path out, long finetuneSteps) {
+    return new Experiment.Options("cifar10", home, "tiny", List.of(0.1, 1.0), 1, out, 4,
+        finetuneSteps, 16, 0.1, 0.05, 0, 1e-4, true, 0.5, 2, null, null);
+  }
+
+  @Test
+  void writesResultsAndSkipsFinishedCellsOnRerun(@TempDir Path tmp) throws Exception {
+    PretrainFixtures.assumeFashionMnist("ExperimentTest");
+    Path home = PretrainFixtures.writeCifarFromFashionMnist(tmp.resolve("data"), 300, 100);
+    Path out = tmp.resolve("exp");
+    Experiment.Options o = options(home, out, 3);
+
+    Experiment.Result r = Experiment.run(o, new PrintStream(new ByteArrayOutputStream()));
+
+    assertTrue(r.complete());
+    assertEquals(2, r.cells().size());
+    assertEquals(0.1, r.cells().get(0).fraction());
+    assertEquals(30, r.cells().get(0).labeledExamples(), "10% of 300, class-balanced");
+    assertEquals(300, r.cells().get(1).labeledExamples());
+    for (Experiment.Cell c : r.cells()) {
+      assertEquals(2, c.runs().size());
+      assertEquals(c.selfieMean() - c.baselineMean(), c.gain(), 1e-9);
+      assertTrue(c.selfieMean() >= 0 && c.selfieMean() <= 100, "percent: " + c.selfieMean());
+      assertEquals(0.0, c.selfieStd(), "one seed: std 0");
+    }
+    assertEquals(2, r.probes().size());
+    assertEquals(List.of("pretrained", "random"),
+        r.probes().stream().map(Experiment.ProbeRow::init).toList());
+
+    // results.json: the schema of the issue, accuracies in percent.
+    JsonNode json = Json.MAPPER.readTree(out.resolve("results.json").toFile());
+    assertEquals("cifar10", json.get("dataset").asText());
+    assertEquals("tiny", json.get("preset").asText());
+    assertTrue(json.get("command").asText().startsWith("selfie experiment --dataset cifar10"));
+    JsonNode cell = json.get("cells").get(0);
+    for (String k : List.of("fraction", "selfie_mean", "selfie_std", "baseline_mean",
+        "baseline_std", "gain", "runs")) {
+      assertTrue(cell.has(k), "results.json cell lacks " + k + ": " + cell);
+    }
+    assertEquals(2, cell.get("runs").size());
+    assertEquals(r.cells().get(0).selfieMean(), cell.get("selfie_mean").asDouble(), 1e-9);
+
+    String md = Files.readString(out.resolve("results.md"));
+    assertTrue(md.contains("| 10% | 30 | 1 |"), md);
+    assertTrue(md.contains("| 100% | 300 | 1 |"), md);
+    assertTrue(md.contains("Selfie pretrained") && md.contains("random init"), md);
+
+    BufferedImage png = ImageIO.read(out.resolve("results.png").toFile());
+    assertEquals(800, png.getWidth());
+    assertEquals(520, png.getHeight());
+
+    // The baseline trained on exactly the Selfie run's labeled examples.
+    Path cellDir = out.resolve("f0.1").resolve("seed1");
+    LabelManifest selfie = LabelManifest.read(cellDir.resolve("selfie").resolve("labels.json"));
+    LabelManifest baseline = LabelManifest.read(cellDir.resolve("baseline").resolve("labels.json"));
+    assertArrayEquals(selfie.indices(), baseline.indices());
+
+    // Rerun: nothing is retrained, the results are the same.
+    Map<String, FileTime> before = new HashMap<>();
+    for (Map.Entry<String, Path> e : Experiment.runMarkers(o).entrySet()) {
+      before.put(e.getKey(), Files.getLastModifiedTime(e.getValue()));
+    }
+    FileTime pre = Files.getLastModifiedTime(out.resolve("pretrain").resolve("metrics.json"));
+    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    Experiment.Result again = Experiment.run(o, new PrintStream(log, true, StandardCharsets.UTF_8));
+    String text = log.toString(StandardCharsets.UTF_8);
+    assertTrue(text.contains("pretraining: done"), text);
+    assertEquals(4, text.split("skipped", -1).length - 1, text);
+    for (Map.Entry<String, Path> e : Experiment.runMarkers(o).entrySet()) {
+      assertEquals(before.get(e.getKey()), Files.getLastModifiedTime(e.getValue()), e.getKey());
+    }
+    assertEquals(pre, Files.getLastModifiedTime(out.resolve("pretrain").resolve("metrics.json")));
+    assertEquals(r.cells().get(0).gain(), again.cells().get(0).gain(), 1e-12);
+
+    // Another budget into the same directory is refused, naming the file.
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> Experiment.run(options(home, out, 4), new PrintStream(new ByteArrayOutputStream())));
+    assertTrue(e.getMessage().contains("experiment.json"), e.getMessage());
+
+    // --pretrained: another experiment reuses this pretraining run instead of pretraining.
+    Path out2 = tmp.resolve("exp2");
+    Experiment.Result reuse = Experiment.run(new Experiment.Options("cifar10", home, "tiny",
+        List.of(0.1), 1, out2, 4, 3, 16, 0.1, 0.02, 0, 1e-4, true, 0, 2,
+        out.resolve("pretrain"), null), new PrintStream(new ByteArrayOutputStream()));
+    assertTrue(Files.notExists(out2.resolve("pretrain")), "must not pretrain again");
+    assertEquals(r.pretrain().steps(), reuse.pretrain().steps());
+    JsonNode transfer = Json.MAPPER.readTree(out2.resolve("f0.1").resolve("seed1")
+        .resolve("selfie").resolve("transfer.json").toFile());
+    assertTrue(transfer.get("source").asText().startsWith(out.resolve("pretrain").toString()),
+        transfer.toString());
+    assertTrue(reuse.probes().isEmpty());
+  }
+
+  @Test
+  void meanAndSampleStd() {
+    assertEquals(2.0, Experiment.mean(new double[] {1, 2, 3}), 1e-12);
+    assertEquals(1.0, Experiment.std(new double[] {1, 2, 3}), 1e-12);
+    assertEquals(0.0, Experiment.std(new double[] {5}), 0);
+    assertEquals("f0.05", Experiment.fractionName(0.05));
+    assertEquals("f1", Experiment.fractionName(1.0));
+  }
+
+  @Test
+  void rejectsBadOptions() {
+    Path out = Path.of("unused");
+    assertThrows(IllegalArgumentException.class, () -> new Experiment.Options("fashion-mnist",
+        null, "tiny", List.of(0.0), 1, out, 1, 1, 1, 0.1, 0.1, 0, 0, true, 0, 0, null, null));
+    assertThrows(IllegalArgumentException.class, () -> new Experiment.Options("fashion-mnist",
+        null, "tiny", List.of(0.5), 0, out, 1, 1, 1, 0.1, 0.1, 0, 0, true, 0, 0, null, null));
+  }
+}
