@@ -49,6 +49,10 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--rss-steps", type=int, default=300)
     ap.add_argument("--matmul-size", type=int, default=2048)
+    ap.add_argument("--onednn", choices=["on", "off", "default"], default="on",
+                    help="TF_ENABLE_ONEDNN_OPTS for BOTH sides (on: what ./selfie uses; default:"
+                    " leave the variable alone, i.e. ./selfie on, Python TF's own CPU-dependent"
+                    " default)")
     ap.add_argument("--out-dir", default=os.path.join(ROOT, "docs", "results"))
     ap.add_argument("--from-dir", help="do not run: merge the javaN.json / pythonN.json files an"
                     " earlier (e.g. interrupted) run left in this directory")
@@ -56,6 +60,8 @@ def main(argv=None):
     selfie = shlex.split(os.environ.get("SELFIE", os.path.join(ROOT, "selfie")))
     common = ["--presets", a.presets, "--steps", a.steps, "--warmup", str(a.warmup),
               "--xla-modes", a.xla, "--batch-size", str(a.batch_size), "--threads", str(a.threads)]
+    if a.onednn != "default":
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if a.onednn == "on" else "0"
     tmp = a.from_dir or tempfile.mkdtemp(prefix="selfie-bench-")
     print("benchmark files in", tmp, flush=True)
     java, python = [], []
@@ -132,6 +138,8 @@ def main(argv=None):
             os.path.getmtime(os.path.join(tmp, "java0.json")), datetime.timezone.utc).isoformat(
             timespec="seconds"),
         machine=first.get("machine"), threads=first.get("threads"),
+        onednn=a.onednn if not a.from_dir else first.get("onednn"),
+        java_onednn=first.get("onednn"), python_onednn=python[0].get("onednn"),
         tf_version_python=python[0].get("tf_version"),
         cpu_peak_gflops=peak, java_cpu_peak_runs=peaks,
         python_cpu_peak_gflops=max(py_peaks) if py_peaks else None, python_cpu_peak_runs=py_peaks,
@@ -149,13 +157,19 @@ def main(argv=None):
     print("wrote", os.path.join(a.out_dir, "benchmark.json"), "and benchmark.md")
 
 
+def onoff(v):
+    return "unknown" if v is None else ("on" if v else "off")
+
+
 def markdown(r):
     out = ["# Pretraining step: TensorFlow Java vs Python TensorFlow", "",
            "Regenerate with (from the repository root):", "", "```", r["command"], "```", "",
            "Machine: %s, %s intra-op threads, measured %s. Python: TensorFlow %s. Both sides run"
            " the same pretraining step (same shapes and ops, see bench/selfie_bench.py) on a fixed"
            " random batch of 32x32x3 images; the Java and Python benchmarks ran alternately."
-           % (r["machine"], r["threads"], r["date"], r["tf_version_python"]), "",
+           " oneDNN CPU kernels (TF_ENABLE_ONEDNN_OPTS): Java %s, Python %s."
+           % (r["machine"], r["threads"], r["date"], r["tf_version_python"],
+              onoff(r.get("java_onednn")), onoff(r.get("python_onednn"))), "",
            "CPU peak reference (float32 matmul %d^2 in TF, best of 5 per run, best run): Java"
            " %.1f GFLOP/s (runs: %s), Python %.1f GFLOP/s (runs: %s)." % (
                r["matmul_size"], r["cpu_peak_gflops"] or float("nan"),

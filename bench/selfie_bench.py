@@ -313,6 +313,17 @@ def matmul_gflops(n, runs=5):
     return 2.0 * n ** 3 / best / 1e9
 
 
+def onednn_enabled():
+    """Whether TF uses its oneDNN kernels in this process (TF_ENABLE_ONEDNN_OPTS, else a default
+    that depends on the CPU: off on an AVX2-only CPU). A private TF function: None if missing."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except (ImportError, AttributeError):
+        dnn = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+        return None if dnn is None else dnn.strip().lower() in ("1", "true")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--presets", default="small,paper")
@@ -335,6 +346,7 @@ def main(argv=None):
         tf.config.threading.set_intra_op_parallelism_threads(a.threads)
     xlas = {"off": [False], "on": [True], "both": [False, True]}[a.xla]
     report = dict(command=" ".join(["python3"] + sys.argv), tf_version=tf.__version__,
+                  onednn=onednn_enabled(),
                   python=platform.python_version(), rows=[])
     if a.matmul_size > 0:
         report["cpu_peak_gflops"] = matmul_gflops(a.matmul_size)

@@ -16,7 +16,9 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.Random;
 import org.tensorflow.Graph;
@@ -64,6 +66,8 @@ public final class Benchmark {
    * @param pipelineSeconds how long to pull pipeline batches
    * @param rssSteps steps of the long RSS run (0 = skip)
    * @param threads intra-op threads (0 = TensorFlow's default: all cores)
+   * @param profile after timing, trace one more step and keep the top {@code profile} op types by
+   *     time (0 = no traced step)
    */
   public record Options(
       List<String> presets,
@@ -77,6 +81,7 @@ public final class Benchmark {
       double pipelineSeconds,
       int rssSteps,
       int threads,
+      int profile,
       String command) {
     public Options {
       if (presets == null || presets.isEmpty() || steps == null
@@ -89,9 +94,9 @@ public final class Benchmark {
           throw new IllegalArgumentException("--steps must be >= 1 each, got " + steps);
         }
       }
-      if (warmup < 1 || batchSize < 1 || rssSteps < 0 || matmulSize < 0) {
+      if (warmup < 1 || batchSize < 1 || rssSteps < 0 || matmulSize < 0 || profile < 0) {
         throw new IllegalArgumentException("--warmup and --batch-size must be >= 1,"
-            + " --rss-steps and --matmul-size >= 0");
+            + " --rss-steps, --matmul-size and --profile >= 0");
       }
       if (xla == null || xla.isEmpty()) {
         throw new IllegalArgumentException("--xla-modes: give off, on or both");
@@ -116,7 +121,9 @@ public final class Benchmark {
       @JsonProperty("fraction_of_peak") double fractionOfPeak,
       @JsonProperty("xla_clusters") int xlaClusters,
       @JsonProperty("first_step_s") double firstStepSeconds,
-      @JsonProperty("build_s") double buildSeconds) {}
+      @JsonProperty("build_s") double buildSeconds,
+      @JsonProperty("op_type_ms") Map<String, Double> opTypeMillis,
+      @JsonProperty("op_ms_total") double opMillisTotal) {}
 
   /** The RSS run. */
   public record Memory(
@@ -133,6 +140,7 @@ public final class Benchmark {
       String command,
       String machine,
       int threads,
+      @JsonProperty("onednn") boolean onednn,
       @JsonProperty("cpu_peak_gflops") double cpuPeakGflops,
       @JsonProperty("matmul_size") int matmulSize,
       List<Row> rows,
@@ -164,12 +172,20 @@ public final class Benchmark {
     for (int i = 0; i < o.presets().size(); i++) {
       for (boolean xla : o.xla()) {
         Row r = stepThroughput(o.presets().get(i), xla, o.batchSize(), o.warmup(),
-            o.steps().get(i).intValue(), o.threads(), peak);
+            o.steps().get(i).intValue(), o.threads(), peak, o.profile());
         rows.add(r);
         log.printf(Locale.ROOT, "pretrain step %-6s xla=%-5s batch %d: %.0f ms/step, %.1f images/s,"
                 + " %.1f GFLOP/step, %.1f GFLOP/s (%.0f%% of peak), %d XLA clusters%n",
             r.preset(), r.xla(), r.batchSize(), r.stepMs(), r.imagesPerSecond(),
             r.flopsPerStep() / 1e9, r.achievedGflops(), 100 * r.fractionOfPeak(), r.xlaClusters());
+        if (!r.opTypeMillis().isEmpty()) {
+          double total = r.opMillisTotal();
+          StringBuilder line = new StringBuilder(String.format(Locale.ROOT,
+              "  time by op type (one traced step, %.0f ms summed over ops):", total));
+          r.opTypeMillis().forEach((type, ms) -> line.append(String.format(Locale.ROOT,
+              " %s %.0f ms (%.0f%%),", type, ms, 100 * ms / total)));
+          log.println(line.substring(0, line.length() - 1));
+        }
       }
     }
     double pipeline = Double.NaN;
@@ -188,7 +204,7 @@ public final class Benchmark {
         memory = rssRun(src, o.presets().get(0), o.batchSize(), o.rssSteps(), o.threads(), log);
       }
     }
-    Report rep = new Report(o.command(), machine(), threads, peak, o.matmulSize(), rows,
+    Report rep = new Report(o.command(), machine(), threads, SessionConfigs.onednnActive(), peak, o.matmulSize(), rows,
         o.pipelineDataset(), pipeline, pipelineOverStep, memory,
         memory == null ? Double.NaN : memory.growthPercent(), rssMb("VmHWM"),
         (System.nanoTime() - t0) / 1e9);
@@ -234,7 +250,7 @@ public final class Benchmark {
 
   /** Times the pretraining step of {@code preset} on a fixed random batch. */
   public static Row stepThroughput(String preset, boolean xla, int batch, int warmup, int steps,
-      int threads, double peakGflops) {
+      int threads, double peakGflops, int profile) {
     ModelConfig model = ModelConfig.preset(preset);
     long fwd = FlopCounter.summarize(model).flopsPerImage().pretrain();
     double flopsPerStep = 3.0 * fwd * batch;
@@ -296,10 +312,23 @@ public final class Benchmark {
           }
         }
         double sec = (System.nanoTime() - t) / 1e9;
+        Map<String, Double> byType = new LinkedHashMap<>();
+        double opTotal = Double.NaN;
+        if (profile > 0) {
+          try (TInt64 sd = TInt64.vectorOf(1, warmup + steps);
+              Result res = session.runner().feed(images, x).feed(seed, sd)
+                  .addTarget(train.trainOp()).fetch(out.loss()).setOptions(Xla.traceOptions())
+                  .runAndFetchMetadata()) {
+            Map<String, Double> all = Xla.opTypeMillis(res.getMetadata().orElseThrow());
+            opTotal = all.values().stream().mapToDouble(Double::doubleValue).sum();
+            all.entrySet().stream().limit(profile)
+                .forEach(e -> byType.put(e.getKey(), Math.round(e.getValue() * 10) / 10.0));
+          }
+        }
         double ips = steps * (double) batch / sec;
         double gflops = flopsPerStep * steps / sec / 1e9;
         return new Row(preset, xla, batch, steps, 1000 * sec / steps, ips, fwd, flopsPerStep,
-            gflops, gflops / peakGflops, clusters, first, build);
+            gflops, gflops / peakGflops, clusters, first, build, byType, opTotal);
       }
     }
   }

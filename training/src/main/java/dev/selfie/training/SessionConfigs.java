@@ -1,9 +1,19 @@
 package dev.selfie.training;
 
+import java.util.List;
+import java.util.Map;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.proto.ConfigProto;
 import org.tensorflow.proto.GPUOptions;
 import org.tensorflow.proto.GraphOptions;
 import org.tensorflow.proto.OptimizerOptions;
+import org.tensorflow.types.TFloat32;
 
 /** Builds the session {@code ConfigProto} from run options. */
 public final class SessionConfigs {
@@ -60,6 +70,44 @@ public final class SessionConfigs {
           .setGpuOptions(GPUOptions.newBuilder().setAllowGrowth(true));
     }
     return b.build();
+  }
+
+  /**
+   * Whether {@code TF_ENABLE_ONEDNN_OPTS} asks for TensorFlow's oneDNN CPU kernels (1 or true).
+   * {@link Relauncher} and the {@code ./selfie} launcher set it to 1 unless the user set it. When
+   * it is unset TensorFlow decides by CPU (measured: off on an AVX2-only AMD EPYC); see
+   * {@link #onednnActive} for what a session actually uses.
+   */
+  public static boolean onednnRequested() {
+    String v = System.getenv(Relauncher.ONEDNN_ENV);
+    return v != null && (v.trim().equals("1") || v.trim().equalsIgnoreCase("true"));
+  }
+
+  /**
+   * Whether sessions of this process run oneDNN kernels: runs one traced 3x3 convolution on a fed
+   * [4, 16, 16, 8] batch and looks for a {@code _Mkl*} op type in its step stats (~0.1 s).
+   */
+  public static boolean onednnActive() {
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      // Fed, not constant: grappler would fold a constant convolution away.
+      Placeholder<TFloat32> x = tf.placeholder(TFloat32.class);
+      Placeholder<TFloat32> w = tf.placeholder(TFloat32.class);
+      Operand<TFloat32> y = tf.reduceSum(tf.nn.conv2d(x, w, List.of(1L, 1L, 1L, 1L), "SAME"),
+          tf.constant(new int[] {0, 1, 2, 3}));
+      try (Session s = new Session(g);
+          TFloat32 in = TFloat32.tensorOf(Shape.of(4, 16, 16, 8));
+          TFloat32 filter = TFloat32.tensorOf(Shape.of(3, 3, 8, 16));
+          Result r = s.runner().feed(x, in).feed(w, filter).fetch(y)
+              .setOptions(Xla.traceOptions()).runAndFetchMetadata()) {
+        Map<String, Double> byType = Xla.opTypeMillis(r.getMetadata().orElseThrow());
+        if (byType.keySet().stream().noneMatch(t -> t.contains("Conv2D"))) {
+          throw new IllegalStateException("oneDNN probe: no convolution in the traced step: "
+              + byType.keySet());
+        }
+        return byType.keySet().stream().anyMatch(t -> t.startsWith("_Mkl"));
+      }
+    }
   }
 
   /** Threads the CPU will use for one op: the setting, or the core count for 0. */

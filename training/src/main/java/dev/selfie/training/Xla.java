@@ -42,4 +42,27 @@ public final class Xla {
     }
     return List.copyOf(out);
   }
+
+  /**
+   * Time per op type in a traced step ({@link #traceOptions}), largest first: the sum of
+   * {@code op_end_rel_micros} over the step's nodes of each type (on several threads the sum may
+   * exceed the wall time). Map order: descending time.
+   */
+  public static java.util.LinkedHashMap<String, Double> opTypeMillis(RunMetadata metadata) {
+    java.util.HashMap<String, Double> ms = new java.util.HashMap<>();
+    for (DeviceStepStats d : metadata.getStepStats().getDevStatsList()) {
+      for (NodeExecStats n : d.getNodeStatsList()) {
+        String label = n.getTimelineLabel();
+        int eq = label.indexOf(" = ");
+        String type = eq >= 0 ? label.substring(eq + 3) : n.getNodeName();
+        int paren = type.indexOf('(');
+        type = paren > 0 ? type.substring(0, paren) : type;
+        ms.merge(type, n.getOpEndRelMicros() / 1000.0, Double::sum);
+      }
+    }
+    java.util.LinkedHashMap<String, Double> out = new java.util.LinkedHashMap<>();
+    ms.entrySet().stream().sorted(java.util.Map.Entry.<String, Double>comparingByValue().reversed())
+        .forEach(e -> out.put(e.getKey(), e.getValue()));
+    return out;
+  }
 }

@@ -26,7 +26,7 @@ class BenchmarkTest {
     PretrainFixtures.assumeFashionMnist("BenchmarkTest");
     Path home = PretrainFixtures.writeCifarFromFashionMnist(tmp.resolve("data"), 256, 32);
     Benchmark.Options o = new Benchmark.Options(List.of("tiny"), List.of(3L), 1, List.of(false),
-        8, 256, "cifar10", home, 0.5, 6, 2, "test");
+        8, 256, "cifar10", home, 0.5, 6, 2, 5, "test");
     Benchmark.Report r = Benchmark.run(o, new PrintStream(new ByteArrayOutputStream()));
 
     assertTrue(r.cpuPeakGflops() > 0.1, "matmul peak " + r.cpuPeakGflops());
@@ -41,6 +41,12 @@ class BenchmarkTest {
     assertEquals(row.achievedGflops() / r.cpuPeakGflops(), row.fractionOfPeak(), 1e-12);
     assertEquals(1000 * 8 / row.imagesPerSecond(), row.stepMs(), 1e-6 * row.stepMs());
     assertEquals(0, row.xlaClusters(), "XLA off: nothing compiled");
+    // The traced step's top op types: at most 5, a convolution among them, largest first.
+    assertTrue(row.opTypeMillis().size() <= 5 && !row.opTypeMillis().isEmpty(),
+        row.opTypeMillis().toString());
+    assertTrue(row.opTypeMillis().keySet().stream().anyMatch(t -> t.contains("Conv2D")),
+        row.opTypeMillis().toString());
+    assertEquals(SessionConfigs.onednnActive(), r.onednn());
 
     assertTrue(r.pipelineImagesPerSecond() > 0);
     assertEquals(r.pipelineImagesPerSecond() / row.imagesPerSecond(), r.pipelineOverStep(), 1e-9);
@@ -61,7 +67,7 @@ class BenchmarkTest {
     }
     JsonNode jr = json.get("rows").get(0);
     for (String k : List.of("preset", "xla", "java_images_per_s", "achieved_gflops",
-        "fraction_of_peak")) {
+        "fraction_of_peak", "op_type_ms")) {
       assertTrue(jr.has(k), "row lacks " + k + ": " + jr);
     }
   }
@@ -69,6 +75,6 @@ class BenchmarkTest {
   @Test
   void rejectsMismatchedStepsAndPresets() {
     assertThrows(IllegalArgumentException.class, () -> new Benchmark.Options(
-        List.of("tiny", "small"), List.of(3L), 1, List.of(false), 8, 0, null, null, 1, 0, 0, "x"));
+        List.of("tiny", "small"), List.of(3L), 1, List.of(false), 8, 0, null, null, 1, 0, 0, 0, "x"));
   }
 }

@@ -3,8 +3,9 @@ package dev.selfie.training;
 /** A main for RelauncherTest's child JVMs: prints what it got and exits with code 3. */
 public final class RelaunchProbe {
   public static void main(String[] args) {
-    Relauncher.ensureXlaEnv(args, RelaunchProbe.class.getName());
+    Relauncher.ensureEnv(args, RelaunchProbe.class.getName());
     System.out.println("flags=" + System.getenv(Relauncher.ENV));
+    System.out.println("onednn=" + System.getenv(Relauncher.ONEDNN_ENV));
     System.out.println("args=" + String.join(",", args));
     System.exit(3);
   }

@@ -70,6 +70,11 @@ public final class BenchmarkCommand implements Callable<Integer> {
   @Option(names = "--threads", defaultValue = "0", description = "Intra-op threads (0 = all cores).")
   int threads;
 
+  @Option(names = "--profile", defaultValue = "12",
+      description = "After timing each configuration, trace one more step and report its top N op"
+          + " types by time (0 = skip).")
+  int profile;
+
   @Override
   public Integer call() throws Exception {
     List<Boolean> x = switch (xla.toLowerCase()) {
@@ -82,7 +87,7 @@ public final class BenchmarkCommand implements Callable<Integer> {
     args.addAll(spec.commandLine().getParseResult().originalArgs());
     String dataset = "none".equalsIgnoreCase(pipelineDataset) ? null : pipelineDataset;
     Benchmark.Report r = Benchmark.run(new Benchmark.Options(presets, steps, warmup, x, batchSize,
-        matmulSize, dataset, dataDir, pipelineSeconds, rssSteps, threads, String.join(" ", args)),
+        matmulSize, dataset, dataDir, pipelineSeconds, rssSteps, threads, profile, String.join(" ", args)),
         System.out);
     Benchmark.write(out, r);
     System.out.println("wrote " + out.toAbsolutePath());

@@ -71,8 +71,9 @@ public final class Main implements Runnable {
   }
 
   public static void main(String[] args) {
-    // XLA on CPU needs TF_XLA_FLAGS before the native library loads: re-exec if --xla needs it.
-    dev.selfie.training.Relauncher.ensureXlaEnv(args);
+    // TF_ENABLE_ONEDNN_OPTS (and TF_XLA_FLAGS for --xla) must be set before TensorFlow's native
+    // library loads: re-exec in a child JVM when they are missing (not under ./selfie).
+    dev.selfie.training.Relauncher.ensureEnv(args);
     int code = commandLine().execute(args);
     System.exit(code);
   }
