@@ -137,6 +137,22 @@ public final class Finetune {
     return WeightLoader.checkpointPrefix(path);
   }
 
+  /**
+   * Says so when {@code run} is a pretraining run directory whose newest checkpoint is before its
+   * configured last step (still running, or stopped): finetuning then starts from that checkpoint.
+   */
+  static void warnIfUnfinished(Path run, PrintStream log) {
+    Path cfg = run.resolve("config.json");
+    if (!Files.isDirectory(run.resolve("checkpoints")) || !Files.isRegularFile(cfg)) {
+      return;
+    }
+    long steps = Json.read(cfg, Pretrain.Config.class).steps();
+    new CheckpointManager(run.resolve("checkpoints"), Integer.MAX_VALUE).latest()
+        .filter(c -> c.step() < steps)
+        .ifPresent(c -> log.printf("warning: pretraining run %s is unfinished (newest checkpoint at"
+            + " step %d of %d); finetuning from that checkpoint%n", run, c.step(), steps));
+  }
+
   static Config newConfig(Options o, ImageSource src, LabelManifest manifest) {
     String preset = o.preset();
     ModelConfig model;
@@ -202,6 +218,9 @@ public final class Finetune {
     ModelConfig model = config.model();
     SessionConfigs.Options sessionOptions =
         Devices.resolve(o.threads(), 0, o.xla() || config.xla(), true, log);
+    if (config.pretrained() != null && resumeFrom.isEmpty()) {
+      warnIfUnfinished(Path.of(config.pretrained()), log);
+    }
     log.printf("finetune: %s head, %d labeled examples (%.1f%%), %s%n",
         config.head().name().toLowerCase(), manifest.indices().length,
         100 * manifest.fraction(),

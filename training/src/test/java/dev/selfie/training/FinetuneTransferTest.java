@@ -136,6 +136,34 @@ class FinetuneTransferTest {
   }
 
   @Test
+  void anUnfinishedPretrainingRunIsReported() throws Exception {
+    java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+    Finetune.warnIfUnfinished(pretrained, new PrintStream(bytes, true));
+    assertEquals("", bytes.toString(), "a finished run is not reported");
+
+    // The same run, configured for 40 steps: its newest checkpoint (20) is not the last step.
+    Path unfinished = tmp.resolve("pretrain-unfinished");
+    Files.createDirectories(unfinished.resolve("checkpoints"));
+    try (Stream<Path> files = Files.walk(pretrained.resolve("checkpoints"))) {
+      for (Path f : files.toList()) {
+        Path to = unfinished.resolve(pretrained.relativize(f).toString());
+        if (Files.isDirectory(f)) {
+          Files.createDirectories(to);
+        } else {
+          Files.copy(f, to);
+        }
+      }
+    }
+    com.fasterxml.jackson.databind.node.ObjectNode cfg = (com.fasterxml.jackson.databind.node.ObjectNode)
+        Json.MAPPER.readTree(pretrained.resolve("config.json").toFile());
+    cfg.put("steps", 40);
+    Json.MAPPER.writeValue(unfinished.resolve("config.json").toFile(), cfg);
+    Finetune.warnIfUnfinished(unfinished, new PrintStream(bytes, true));
+    assertTrue(bytes.toString().contains("unfinished (newest checkpoint at step 20 of 40)"),
+        bytes.toString());
+  }
+
+  @Test
   void weightsOfAnotherPresetAreAClearError() throws Exception {
     // A run directory whose config says tiny but whose checkpoint holds small-preset weights
     // (e.g. checkpoints copied from a run of another preset).

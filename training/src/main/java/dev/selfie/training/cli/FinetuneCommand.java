@@ -4,6 +4,7 @@ import dev.selfie.graph.Classifier;
 import dev.selfie.training.Finetune;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -19,6 +20,8 @@ import picocli.CommandLine.Option;
           + " the test accuracy in metrics.json."
     })
 public final class FinetuneCommand implements Callable<Integer> {
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   @Option(names = "--dataset", defaultValue = "fashion-mnist", description = "Dataset: cifar10, fashion-mnist, imagenet32, imagenet (TFRecords), folder"
       + " (--data-dir DIR with DIR/train/<class>/* and DIR/test/<class>/*).")
@@ -114,6 +117,13 @@ public final class FinetuneCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (pretrained != null && spec.commandLine().getParseResult().hasMatchedOption("--preset")) {
+      String used = Finetune.pretrainedConfig(pretrained).preset();
+      if (!used.equalsIgnoreCase(preset)) {
+        System.out.printf("note: --preset %s ignored: with --pretrained the architecture is the"
+            + " pretraining run's (preset %s)%n", preset, used);
+      }
+    }
     Finetune.run(options(), System.out);
     return 0;
   }
