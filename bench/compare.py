@@ -126,6 +126,10 @@ def main(argv=None):
               " of the matmul peak)" % (key[0], key[1], j, p, j / p, gflops,
                                         100 * gflops / peak if peak else float("nan")))
     cmd = "python3 bench/compare.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:]))
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if cpus and len(cpus) < (os.cpu_count() or len(cpus)):
+        # Pinned (e.g. taskset -c 1): part of how the figures were made.
+        cmd = "taskset -c %s %s" % (",".join(str(c) for c in cpus), cmd)
     saved = os.path.join(tmp, "command.txt")
     if a.from_dir and os.path.exists(saved):
         with open(saved) as f:
