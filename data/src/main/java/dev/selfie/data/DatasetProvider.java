@@ -19,6 +19,16 @@ public interface DatasetProvider {
   DatasetSpec spec();
 
   /**
+   * How evaluation fits an image of any size to the model side S: the shorter side is resized to
+   * {@code S * evalResize()}, then the centre S x S is cropped. 1 (the default) for datasets of
+   * fixed-size images, 256/224 for the streamed ones (ImageNet, folders), as their pipelines do.
+   * {@code selfie predict} applies the same to image files.
+   */
+  default double evalResize() {
+    return 1.0;
+  }
+
+  /**
    * Finds and opens (validates) the dataset.
    *
    * @param dataDir the explicit data home or dataset directory ({@code --data-dir}), or null to

@@ -48,6 +48,11 @@ public final class ImageFolder implements DatasetProvider {
   public static final String UNLABELED_CLASS = "unlabeled";
 
   @Override
+  public double evalResize() {
+    return StreamPipelines.EVAL_RESIZE;
+  }
+
+  @Override
   public String name() {
     return NAME;
   }

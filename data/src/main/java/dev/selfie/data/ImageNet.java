@@ -48,6 +48,11 @@ public final class ImageNet implements DatasetProvider {
   public static final int SHUFFLE_BUFFER = 4096;
 
   @Override
+  public double evalResize() {
+    return StreamPipelines.EVAL_RESIZE;
+  }
+
+  @Override
   public String name() {
     return NAME;
   }

@@ -51,7 +51,7 @@ final class StreamPipelines {
   private StreamPipelines() {}
 
   /** Resize-then-centre-crop ratio for evaluation (the usual 256 -> 224). */
-  static final double EVAL_RESIZE = 256.0 / 224.0;
+  public static final double EVAL_RESIZE = 256.0 / 224.0;
 
   static Pipeline build(Ops tf, StreamingSource src, Split split, PipelineOptions o) {
     DatasetSpec spec = src.spec();

@@ -10,8 +10,9 @@ import javax.imageio.ImageIO;
 
 /**
  * Image files (PNG, JPEG, and whatever else {@code javax.imageio} reads: BMP, GIF) -> the uint8
- * pixels a SavedModel takes: {@code [H, W, C]} row-major, resized to the model's native size and
- * converted to its channels.
+ * pixels a SavedModel takes: {@code [H, W, C]} row-major, fitted to the model's native size as
+ * evaluation does (aspect ratio kept: resized to cover it, centre cropped) and converted to its
+ * channels.
  *
  * <ul>
  *   <li>Grey images (one band, 8 or 16 bits) keep their stored values: Java's
@@ -40,20 +41,27 @@ public final class ImageFiles {
     }
   }
 
+  /** {@link #read(Path, int, int, int, double)} with zoom 1 (datasets of fixed-size images). */
+  public static byte[] read(Path file, int height, int width, int channels) {
+    return read(file, height, width, channels, 1.0);
+  }
+
   /**
-   * Reads {@code file} and returns its pixels resized to {@code height x width} with
+   * Reads {@code file} and returns its pixels fitted to {@code height x width} ({@link #fit}) with
    * {@code channels} (1 or 3) channels: {@code [height, width, channels]} uint8, row-major.
    *
+   * @param zoom the dataset's evaluation resize ({@code DatasetProvider.evalResize()}: 1, or
+   *     256/224 for ImageNet and folders)
    * @throws IllegalArgumentException naming the file if it is missing, unreadable or not an image
    *     format ImageIO knows
    */
-  public static byte[] read(Path file, int height, int width, int channels) {
+  public static byte[] read(Path file, int height, int width, int channels, double zoom) {
     if (channels != 1 && channels != 3) {
       throw new IllegalArgumentException("a model input with " + channels
           + " channels cannot take image files (expected 1 grey or 3 RGB channels)");
     }
     Pixels p = decode(file);
-    Pixels sized = resize(p, height, width);
+    Pixels sized = fit(p, height, width, zoom);
     return toChannels(sized, channels).data();
   }
 
@@ -135,6 +143,33 @@ public final class ImageFiles {
           + channels);
     }
     return new Pixels(p.height(), p.width(), channels, out);
+  }
+
+  /**
+   * Fits {@code p} to {@code height x width} the way evaluation does: resize keeping the aspect
+   * ratio so that the image covers {@code zoom * height x zoom * width}, then crop the centre
+   * {@code height x width}. An image of the target size (and zoom 1) is returned untouched; one of
+   * the target's aspect ratio is only resized. Nothing is squeezed.
+   */
+  public static Pixels fit(Pixels p, int height, int width, double zoom) {
+    if (!(zoom >= 1.0)) {
+      throw new IllegalArgumentException("zoom must be >= 1, got " + zoom);
+    }
+    double scale = zoom * Math.max((double) height / p.height(), (double) width / p.width());
+    int h = Math.max(height, (int) Math.round(p.height() * scale));
+    int w = Math.max(width, (int) Math.round(p.width() * scale));
+    Pixels sized = resize(p, h, w);
+    if (h == height && w == width) {
+      return sized;
+    }
+    int top = (h - height) / 2;
+    int left = (w - width) / 2;
+    int c = p.channels();
+    byte[] out = new byte[height * width * c];
+    for (int y = 0; y < height; y++) {
+      System.arraycopy(sized.data(), ((top + y) * w + left) * c, out, y * width * c, width * c);
+    }
+    return new Pixels(height, width, c, out);
   }
 
   /** Resizes to {@code height x width} (area average when shrinking, bilinear when enlarging). */

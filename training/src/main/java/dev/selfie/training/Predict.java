@@ -2,6 +2,7 @@ package dev.selfie.training;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.selfie.data.Datasets;
 import dev.selfie.graph.Endpoints;
 import dev.selfie.savedmodels.HostTensor;
 import dev.selfie.savedmodels.ModelServer;
@@ -9,6 +10,7 @@ import dev.selfie.savedmodels.SavedModelExporter;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -21,8 +23,9 @@ import org.tensorflow.proto.DataType;
 
 /**
  * Classifies image files with a finetuned SavedModel ({@code selfie predict}): each file is
- * decoded, resized to the model's native {@code H x W} and converted to its channels
- * ({@link ImageFiles}), the batch goes through {@code serving_default}, and the top-k classes by
+ * decoded, fitted to the model's native {@code H x W} as evaluation does (aspect kept: resized to
+ * cover, centre cropped; zoomed 256/224 first for ImageNet and folder models) and converted to its
+ * channels ({@link ImageFiles}), the batch goes through {@code serving_default}, and the top-k classes by
  * probability come back with the names in {@code assets.extra/class_names.txt}.
  *
  * <p>The native shape is read from the SavedModel itself: the {@code images} input of
@@ -69,7 +72,8 @@ public final class Predict {
       List<String> errors = new ArrayList<>();
       for (int i = 0; i < o.images().size(); i++) {
         try {
-          byte[] px = ImageFiles.read(o.images().get(i), m.height(), m.width(), m.channels());
+          byte[] px = ImageFiles.read(o.images().get(i), m.height(), m.width(), m.channels(),
+              m.evalResize());
           System.arraycopy(px, 0, all, i * per, per);
         } catch (IllegalArgumentException e) {
           errors.add(e.getMessage());
@@ -135,14 +139,16 @@ public final class Predict {
     private final int width;
     private final int channels;
     private final List<String> classNames;
+    private final double evalResize;
 
     private Model(ModelServer server, int height, int width, int channels,
-        List<String> classNames) {
+        List<String> classNames, double evalResize) {
       this.server = server;
       this.height = height;
       this.width = width;
       this.channels = channels;
       this.classNames = classNames;
+      this.evalResize = evalResize;
     }
 
     /**
@@ -178,7 +184,7 @@ public final class Predict {
         long k = probs.shape() != null && probs.shape().length == 2 ? probs.shape()[1] : -1;
         List<String> names = classNames(dir, k);
         return new Model(server, (int) in.shape()[1], (int) in.shape()[2], (int) in.shape()[3],
-            names);
+            names, evalResize(dir));
       } catch (RuntimeException e) {
         server.close();
         throw e;
@@ -191,6 +197,25 @@ public final class Predict {
           .append(t.dtype()).append(' ').append(t.shape() == null ? "<unknown rank>"
               : Arrays.toString(t.shape())));
       return sb.length() == 0 ? "no inputs" : sb.toString();
+    }
+
+    /**
+     * The evaluation resize of the dataset named in {@code assets.extra/dataset.json} (see {@code
+     * DatasetProvider.evalResize}); 1 when the file or the name is unknown.
+     */
+    static double evalResize(Path dir) {
+      Path f = dir.resolve("assets.extra").resolve("dataset.json");
+      if (!Files.isRegularFile(f)) {
+        return 1.0;
+      }
+      String name = Json.read(f, com.fasterxml.jackson.databind.JsonNode.class).path("name")
+          .asText("");
+      return Datasets.names().contains(name) ? Datasets.provider(name).evalResize() : 1.0;
+    }
+
+    /** How image files are zoomed before the centre crop ({@link ImageFiles#fit}). */
+    public double evalResize() {
+      return evalResize;
     }
 
     /** {@code assets.extra/class_names.txt} (k lines if k is known); {@code class_i} if absent. */

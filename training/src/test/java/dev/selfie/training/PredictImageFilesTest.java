@@ -95,6 +95,44 @@ class PredictImageFilesTest {
   }
 
   @Test
+  void fittingKeepsTheAspectRatioAndCropsTheCentre() throws IOException {
+    // 2x4 -> 2x2: nothing to resize (height already fits), the centre two columns are kept.
+    ImageFiles.Pixels wide = grey(2, 4,
+        1, 2, 3, 4,
+        5, 6, 7, 8);
+    assertArrayEquals(new int[] {2, 3, 6, 7}, u(ImageFiles.fit(wide, 2, 2, 1.0).data()));
+    // 4x2 -> 2x2: already covers 2x2, so not resized; the centre two rows are kept.
+    ImageFiles.Pixels tall = grey(4, 2,
+        1, 2,
+        3, 4,
+        5, 6,
+        7, 8);
+    assertArrayEquals(new int[] {3, 4, 5, 6}, u(ImageFiles.fit(tall, 2, 2, 1.0).data()));
+    // Same aspect: only resized, exactly as resize() does.
+    ImageFiles.Pixels sq = grey(4, 4, 0, 10, 100, 100, 20, 30, 100, 100, 0, 0, 255, 255, 0, 4,
+        255, 255);
+    assertArrayEquals(ImageFiles.resize(sq, 2, 2).data(), ImageFiles.fit(sq, 2, 2, 1.0).data());
+    // Zoom 2 (evaluation of streamed datasets uses 256/224): 4x4 covers 2*2 x 2*2 as it is, so
+    // the centre 2x2 is cropped without resizing.
+    assertArrayEquals(new int[] {30, 100, 0, 255}, u(ImageFiles.fit(sq, 2, 2, 2.0).data()));
+    assertThrows(IllegalArgumentException.class, () -> ImageFiles.fit(sq, 2, 2, 0.5));
+
+    // Which zoom predict uses: the SavedModel's dataset (assets.extra/dataset.json).
+    Path model = tmp.resolve("model-zoom");
+    assertEquals(1.0, Predict.Model.evalResize(model), "no dataset.json: no zoom");
+    Files.createDirectories(model.resolve("assets.extra"));
+    Path ds = model.resolve("assets.extra").resolve("dataset.json");
+    Files.writeString(ds, "{\"name\": \"folder\", \"height\": 64}");
+    assertEquals(256.0 / 224.0, Predict.Model.evalResize(model), 1e-12);
+    Files.writeString(ds, "{\"name\": \"imagenet\"}");
+    assertEquals(256.0 / 224.0, Predict.Model.evalResize(model), 1e-12);
+    Files.writeString(ds, "{\"name\": \"fashion-mnist\"}");
+    assertEquals(1.0, Predict.Model.evalResize(model));
+    Files.writeString(ds, "{\"name\": \"no-such-dataset\"}");
+    assertEquals(1.0, Predict.Model.evalResize(model));
+  }
+
+  @Test
   void unreadableFilesAreNamed() throws IOException {
     Path missing = tmp.resolve("missing.png");
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
