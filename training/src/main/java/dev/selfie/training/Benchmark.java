@@ -18,8 +18,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Random;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
@@ -204,8 +204,8 @@ public final class Benchmark {
         memory = rssRun(src, o.presets().get(0), o.batchSize(), o.rssSteps(), o.threads(), log);
       }
     }
-    Report rep = new Report(o.command(), machine(), threads, SessionConfigs.onednnActive(), peak, o.matmulSize(), rows,
-        o.pipelineDataset(), pipeline, pipelineOverStep, memory,
+    Report rep = new Report(o.command(), machine(), threads, SessionConfigs.onednnActive(), peak,
+        o.matmulSize(), rows, o.pipelineDataset(), pipeline, pipelineOverStep, memory,
         memory == null ? Double.NaN : memory.growthPercent(), rssMb("VmHWM"),
         (System.nanoTime() - t0) / 1e9);
     log.printf(Locale.ROOT, "peak RSS of the process: %.0f MB%n", rep.peakRssMb());

@@ -25,8 +25,8 @@ import org.tensorflow.proto.DataType;
  * Classifies image files with a finetuned SavedModel ({@code selfie predict}): each file is
  * decoded, fitted to the model's native {@code H x W} as evaluation does (aspect kept: resized to
  * cover, centre cropped; zoomed 256/224 first for ImageNet and folder models) and converted to its
- * channels ({@link ImageFiles}), the batch goes through {@code serving_default}, and the top-k classes by
- * probability come back with the names in {@code assets.extra/class_names.txt}.
+ * channels ({@link ImageFiles}), the batch goes through {@code serving_default}, and the top-k
+ * classes by probability come back with the names in {@code assets.extra/class_names.txt}.
  *
  * <p>The native shape is read from the SavedModel itself: the {@code images} input of
  * {@code serving_default} is uint8 {@code [-1, H, W, C]} (see {@link Export}).

@@ -87,7 +87,8 @@ public final class BenchmarkCommand implements Callable<Integer> {
     args.addAll(spec.commandLine().getParseResult().originalArgs());
     String dataset = "none".equalsIgnoreCase(pipelineDataset) ? null : pipelineDataset;
     Benchmark.Report r = Benchmark.run(new Benchmark.Options(presets, steps, warmup, x, batchSize,
-        matmulSize, dataset, dataDir, pipelineSeconds, rssSteps, threads, profile, String.join(" ", args)),
+        matmulSize, dataset, dataDir, pipelineSeconds, rssSteps, threads, profile,
+        String.join(" ", args)),
         System.out);
     Benchmark.write(out, r);
     System.out.println("wrote " + out.toAbsolutePath());
