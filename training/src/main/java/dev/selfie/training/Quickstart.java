@@ -28,7 +28,16 @@ public final class Quickstart {
       int batchSize,
       double labelFraction,
       long seed,
-      int threads) {}
+      int threads,
+      int numMasked,
+      double finetuneLr) {
+    /** The defaults of the CLI: 4 of 16 patches masked (the preset's), finetuning lr 0.05. */
+    public Options(Path out, String dataset, Path dataDir, String preset, long pretrainSteps,
+        long finetuneSteps, int batchSize, double labelFraction, long seed, int threads) {
+      this(out, dataset, dataDir, preset, pretrainSteps, finetuneSteps, batchSize, labelFraction,
+          seed, threads, 0, 0.05);
+    }
+  }
 
   /** One row of the comparison. */
   public record Row(String model, double testAccuracy, long testExamples, int labeledExamples,
@@ -50,10 +59,7 @@ public final class Quickstart {
 
     log.println("== 1/4 pretraining (" + o.preset() + ", " + o.pretrainSteps() + " steps) -> "
         + pretrainDir);
-    Pretrain.Result pre = Pretrain.run(new Pretrain.Options(o.dataset(), o.dataDir(), o.preset(),
-        o.pretrainSteps(), o.batchSize(), pretrainDir, false, true, o.seed(), "sgd", 0.1,
-        Math.max(1, o.pretrainSteps() / 10), 1e-4, 0, true, Math.max(1, o.pretrainSteps() / 2),
-        2, 50, 20, o.threads()), log);
+    Pretrain.Result pre = Pretrain.run(pretrainOptions(o, pretrainDir), log);
     Export.run(pretrainDir, log);
 
     log.println("== 2/4 finetuning from pretraining (" + o.labelFraction() * 100
@@ -90,11 +96,17 @@ public final class Quickstart {
     return r;
   }
 
+  static Pretrain.Options pretrainOptions(Options o, Path out) {
+    return new Pretrain.Options(o.dataset(), o.dataDir(), o.preset(), o.pretrainSteps(),
+        o.batchSize(), out, false, true, o.seed(), "sgd", 0.1, Math.max(1, o.pretrainSteps() / 10),
+        1e-4, o.numMasked(), true, Math.max(1, o.pretrainSteps() / 2), 2, 50, 20, o.threads());
+  }
+
   static Finetune.Options finetuneOptions(Options o, Path out, Path pretrained, Path manifest) {
     return new Finetune.Options(o.dataset(), o.dataDir(), o.preset(), o.labelFraction(),
         manifest, o.seed(), out, pretrained, Classifier.Head.RESNET, o.finetuneSteps(),
-        o.batchSize(), "sgd", 0.05, Math.max(1, o.finetuneSteps() / 10), 1e-4, true, false, true,
-        Math.max(1, o.finetuneSteps()), 1, 50, 20, 500, o.threads());
+        o.batchSize(), "sgd", o.finetuneLr(), Math.max(1, o.finetuneSteps() / 10), 1e-4, true,
+        false, true, Math.max(1, o.finetuneSteps()), 1, 50, 20, 500, o.threads());
   }
 
   static String table(Options o, Result r) {

@@ -49,10 +49,18 @@ public final class QuickstartCommand implements Callable<Integer> {
   @Option(names = "--threads", defaultValue = "0", description = "Intra-op threads (0 = all cores).")
   int threads;
 
+  @Option(names = "--num-masked", defaultValue = "0",
+      description = "Masked patches per image in pretraining (0 = the preset's: 4 of 16 in small).")
+  int numMasked;
+
+  @Option(names = "--finetune-lr", defaultValue = "0.05", description = "Finetuning learning rate.")
+  double finetuneLr;
+
   @Override
   public Integer call() throws Exception {
     Quickstart.run(new Quickstart.Options(out, dataset, dataDir, preset, pretrainSteps,
-        finetuneSteps, batchSize, labelFraction, seed, threads), System.out);
+        finetuneSteps, batchSize, labelFraction, seed, threads, numMasked, finetuneLr),
+        System.out);
     return 0;
   }
 }

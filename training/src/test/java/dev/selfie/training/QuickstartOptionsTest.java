@@ -1,0 +1,29 @@
+package dev.selfie.training;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+
+/** The quickstart's flags reach the pretraining and finetuning runs it starts. */
+class QuickstartOptionsTest {
+  @Test
+  void maskingAndFinetuneLrFlowIntoTheRuns() {
+    Path out = Path.of("qs");
+    Quickstart.Options defaults = new Quickstart.Options(out, "fashion-mnist", null, "small", 800,
+        400, 64, 0.05, 1, 0);
+    assertEquals(0, Quickstart.pretrainOptions(defaults, out).numMasked(), "preset's masking");
+    assertEquals(0.05, Quickstart.finetuneOptions(defaults, out, null, null).lr());
+
+    Quickstart.Options tuned = new Quickstart.Options(out, "fashion-mnist", null, "small", 3000,
+        1000, 64, 0.05, 1, 0, 8, 0.1);
+    Pretrain.Options p = Quickstart.pretrainOptions(tuned, out.resolve("pretrain"));
+    assertEquals(8, p.numMasked());
+    assertEquals(3000, p.steps());
+    assertEquals(300, p.warmup(), "warmup = a tenth of the steps");
+    Finetune.Options f = Quickstart.finetuneOptions(tuned, out.resolve("ft"), out, null);
+    assertEquals(0.1, f.lr());
+    assertEquals(1000, f.steps());
+    assertEquals(100, f.warmup());
+  }
+}
