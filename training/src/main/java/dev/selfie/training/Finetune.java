@@ -142,11 +142,11 @@ public final class Finetune {
    * configured last step (still running, or stopped): finetuning then starts from that checkpoint.
    */
   static void warnIfUnfinished(Path run, PrintStream log) {
-    Path cfg = run.resolve("config.json");
-    if (!Files.isDirectory(run.resolve("checkpoints")) || !Files.isRegularFile(cfg)) {
+    if (!Files.isDirectory(run.resolve("checkpoints"))
+        || !Files.isRegularFile(run.resolve("config.json"))) {
       return;
     }
-    long steps = Json.read(cfg, Pretrain.Config.class).steps();
+    long steps = pretrainedConfig(run).steps();
     new CheckpointManager(run.resolve("checkpoints"), Integer.MAX_VALUE).latest()
         .filter(c -> c.step() < steps)
         .ifPresent(c -> log.printf("warning: pretraining run %s is unfinished (newest checkpoint at"

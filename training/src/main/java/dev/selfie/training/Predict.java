@@ -204,7 +204,7 @@ public final class Predict {
      * DatasetProvider.evalResize}); 1 when the file or the name is unknown.
      */
     static double evalResize(Path dir) {
-      Path f = dir.resolve("assets.extra").resolve("dataset.json");
+      Path f = dir.resolve(SavedModelExporter.EXTRA_DIR).resolve(RunData.FILE);
       if (!Files.isRegularFile(f)) {
         return 1.0;
       }
