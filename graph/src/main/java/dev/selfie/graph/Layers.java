@@ -66,17 +66,36 @@ public final class Layers {
 
   // ---------------------------------------------------------------- seeds and shapes
 
+  /** Odd 64-bit constants of the stream-key mix in {@link #subSeed}. */
+  private static final long SEED_MULTIPLIER = 0xBF58476D1CE4E5B9L;
+  private static final long STREAM_KEY = 0x9E3779B97F4A7C15L;
+
   /**
-   * A stateless-random seed derived from {@code seed} [2] for stream {@code k}: {@code [seed[0] +
-   * k * 0x9E3779B97F4A7C15, seed[1]]}. Training feeds {@code [runSeed, step]}, so every step and
-   * every random op of the graph draws an independent, reproducible stream.
+   * A stateless-random seed derived from {@code seed} [2] for stream {@code k}: {@code [seed[0] *
+   * M + (k + 1) * K, seed[1]]} (M, K odd 64-bit constants, arithmetic mod 2^64). Training feeds
+   * {@code [runSeed, step]}, so every step and every random op of the graph draws an independent,
+   * reproducible stream.
+   *
+   * <p>Nested derivations do not collide: {@code subSeed(subSeed(s, a), b)} is {@code s*M^2 +
+   * (a+1)*K*M + (b+1)*K}, which differs from {@code subSeed(subSeed(s, a'), b')} whenever {@code
+   * (a, b) != (a', b')} (for keys below 2^32), unlike an additive offset, where layer i's stream
+   * 3 and layer i+1's stream 2 were the same stream.
    */
   public static Operand<TInt64> subSeed(Ops tf, Operand<TInt64> seed, long k) {
     if (seed == null) {
       throw new IllegalArgumentException(
           "a seed operand (int64 [2]) is required for random ops (masking, dropout in training)");
     }
-    return tf.math.add(seed, tf.constant(new long[] {k * 0x9E3779B97F4A7C15L, 0L}));
+    if (k < 0) {
+      throw new IllegalArgumentException("subSeed: stream key must be >= 0, got " + k);
+    }
+    return tf.math.add(tf.math.mul(seed, tf.constant(new long[] {SEED_MULTIPLIER, 1L})),
+        tf.constant(new long[] {(k + 1) * STREAM_KEY, 0L}));
+  }
+
+  /** The host-side value of {@link #subSeed} for seed[0] (for tests and documentation). */
+  public static long subSeedValue(long seed0, long k) {
+    return seed0 * SEED_MULTIPLIER + (k + 1) * STREAM_KEY;
   }
 
   /** The dynamic leading dimension of {@code x}, a scalar int32. */

@@ -122,4 +122,42 @@ class LayersTest {
       }
     }
   }
+
+  /**
+   * Every random stream of the pretraining graph (masking; per transformer layer: attention
+   * probabilities, attention residual, feed-forward residual) gets its own seed. With the former
+   * additive derivation, layer i's feed-forward residual stream was layer i+1's attention
+   * residual stream, so their dropout masks were equal.
+   */
+  @Test
+  void seedStreamsOfThePretrainingGraphAreDistinct() {
+    long base = 7;
+    java.util.Set<Long> seen = new java.util.HashSet<>();
+    assertTrue(seen.add(Layers.subSeedValue(base, 0)), "mask stream");        // MASK_STREAM
+    long attention = Layers.subSeedValue(base, 1);                             // ATTENTION_STREAM
+    for (int layer = 0; layer < 12; layer++) {
+      long layerSeed = Layers.subSeedValue(attention, 100 + layer);
+      long probs = Layers.subSeedValue(Layers.subSeedValue(layerSeed, 1), 0);
+      long attnResidual = Layers.subSeedValue(layerSeed, 2);
+      long ffnResidual = Layers.subSeedValue(layerSeed, 3);
+      for (long s : new long[] {probs, attnResidual, ffnResidual}) {
+        assertTrue(seen.add(s), "stream of layer " + layer + " collides with an earlier one");
+      }
+    }
+    // The graph op computes the documented value (int64 arithmetic wraps like Java's).
+    try (Graph g = new Graph(); Session s = new Session(g)) {
+      Ops tf = Ops.create(g);
+      var seed = tf.constant(new long[] {base, 42L});
+      var once = Layers.subSeed(tf, seed, 3);
+      var twice = Layers.subSeed(tf, once, 101);
+      try (var r = s.runner().fetch(once).fetch(twice).run()) {
+        var a = (org.tensorflow.types.TInt64) r.get(0);
+        var b = (org.tensorflow.types.TInt64) r.get(1);
+        assertEquals(Layers.subSeedValue(base, 3), a.getLong(0));
+        assertEquals(42L, a.getLong(1));
+        assertEquals(Layers.subSeedValue(Layers.subSeedValue(base, 3), 101), b.getLong(0));
+        assertEquals(42L, b.getLong(1));
+      }
+    }
+  }
 }
