@@ -22,6 +22,65 @@ public final class LabelFractions {
    * @return the chosen indices into {@code labels}, sorted ascending
    */
   public static int[] select(int[] labels, int numClasses, double fraction, long seed) {
+    return select(labels, numClasses, fraction, seed, new int[0]);
+  }
+
+  /**
+   * {@link #select} among the examples not listed in {@code excluded} (e.g. a held-out validation
+   * split). The number per class is still {@code round(fraction * count_k)} of the WHOLE class,
+   * so 1% of Fashion-MNIST is 60 per class with or without a validation split; it is capped by
+   * what remains of the class after the exclusion.
+   *
+   * @param excluded indices that may not be chosen (any order, may be empty)
+   * @throws IllegalArgumentException if a class has examples but all of them are excluded
+   */
+  public static int[] select(
+      int[] labels, int numClasses, double fraction, long seed, int[] excluded) {
+    return select(labels, numClasses, fraction, null, seed, excluded);
+  }
+
+  /**
+   * Exactly {@code count} examples, class-balanced: class k gets {@code count * n_k / N} rounded
+   * by largest remainder (ties to the lower class), chosen by {@code seed}. Used for the
+   * validation split, whose size should be what the user asked for.
+   */
+  public static int[] selectCount(int[] labels, int numClasses, int count, long seed) {
+    if (count < 1 || count > labels.length) {
+      throw new IllegalArgumentException(
+          "count must be in [1, " + labels.length + "], got " + count);
+    }
+    int[] classCount = new int[numClasses];
+    for (int l : labels) {
+      if (l < 0 || l >= numClasses) {
+        throw new IllegalArgumentException("label " + l + " is outside 0.." + (numClasses - 1));
+      }
+      classCount[l]++;
+    }
+    int[] quota = new int[numClasses];
+    double[] remainder = new double[numClasses];
+    int given = 0;
+    for (int k = 0; k < numClasses; k++) {
+      double exact = (double) count * classCount[k] / labels.length;
+      quota[k] = (int) Math.floor(exact);
+      remainder[k] = exact - quota[k];
+      given += quota[k];
+    }
+    while (given < count) {
+      int best = -1;
+      for (int k = 0; k < numClasses; k++) {
+        if (quota[k] < classCount[k] && (best < 0 || remainder[k] > remainder[best])) {
+          best = k;
+        }
+      }
+      quota[best]++;
+      remainder[best] = -1;
+      given++;
+    }
+    return select(labels, numClasses, (double) count / labels.length, quota, seed, new int[0]);
+  }
+
+  private static int[] select(int[] labels, int numClasses, double fraction, int[] quota,
+      long seed, int[] excluded) {
     if (!(fraction > 0 && fraction <= 1)) {
       throw new IllegalArgumentException("label fraction must be in (0, 1], got " + fraction);
     }
@@ -32,12 +91,24 @@ public final class LabelFractions {
     for (int k = 0; k < numClasses; k++) {
       byClass.add(new ArrayList<>());
     }
+    boolean[] skip = new boolean[labels.length];
+    for (int i : excluded) {
+      if (i < 0 || i >= labels.length) {
+        throw new IllegalArgumentException(
+            "excluded index " + i + " is outside 0.." + (labels.length - 1));
+      }
+      skip[i] = true;
+    }
+    int[] classCount = new int[numClasses];
     for (int i = 0; i < labels.length; i++) {
       int l = labels[i];
       if (l < 0 || l >= numClasses) {
         throw new IllegalArgumentException("label " + l + " of example " + i + " is outside 0.." + (numClasses - 1));
       }
-      byClass.get(l).add(i);
+      classCount[l]++;
+      if (!skip[i]) {
+        byClass.get(l).add(i);
+      }
     }
     SplittableRandom rng = new SplittableRandom(seed);
     boolean[] chosen = new boolean[labels.length];
@@ -45,10 +116,18 @@ public final class LabelFractions {
     for (int k = 0; k < numClasses; k++) {
       List<Integer> members = byClass.get(k);
       int count = members.size();
-      if (count == 0) {
+      if (classCount[k] == 0) {
         continue;
       }
-      int take = (int) Math.max(1, Math.min(count, Math.round(fraction * count)));
+      if (count == 0) {
+        throw new IllegalArgumentException("class " + k + " has " + classCount[k]
+            + " examples, all of them excluded (held out for validation?)");
+      }
+      int take = quota != null ? Math.min(count, quota[k])
+          : (int) Math.max(1, Math.min(count, Math.round(fraction * classCount[k])));
+      if (take == 0) {
+        continue;
+      }
       int[] idx = members.stream().mapToInt(Integer::intValue).toArray();
       // Partial Fisher-Yates: the first `take` entries are a uniform sample.
       for (int j = 0; j < take; j++) {

@@ -68,6 +68,65 @@ public record LabelManifest(
   }
 
   /**
+   * Selects {@code fraction} of {@code src}'s {@code split} among the examples that are not in
+   * {@code heldOut} (a validation split): per class {@code round(fraction * class size)} as in
+   * {@link #create}, so the number of labels does not depend on the held-out split.
+   */
+  public static LabelManifest create(
+      ImageSource src, Split split, double fraction, long seed, LabelManifest heldOut) {
+    if (heldOut == null) {
+      return create(src, split, fraction, seed);
+    }
+    if (heldOut.split() != split || !heldOut.dataset().equals(src.spec().name())) {
+      throw new IllegalArgumentException("held-out split is " + heldOut.dataset() + " "
+          + heldOut.split().id() + ", labels are drawn from " + src.spec().name() + " "
+          + split.id());
+    }
+    int[] labels = src.labels(split);
+    int classes = src.spec().numClasses();
+    int[] idx = LabelFractions.select(labels, classes, fraction, seed, heldOut.indices);
+    return new LabelManifest(src.spec().name(), split, fraction, seed,
+        LabelFractions.countsPerClass(labels, idx, classes), idx);
+  }
+
+  /**
+   * A class-balanced validation split of exactly {@code count} examples of {@code split} (the
+   * training split), chosen by {@code seed} (see {@link LabelFractions#selectCount}). Finetuning
+   * never trains on it; tuning decisions read its accuracy instead of the test set's.
+   *
+   * @param count examples to hold out, 1 &lt;= count &lt; size of the split
+   */
+  public static LabelManifest validation(ImageSource src, Split split, int count, long seed) {
+    int size = src.size(split);
+    if (count < 1 || count >= size) {
+      throw new IllegalArgumentException("--validation must be in [1, " + (size - 1) + "] for "
+          + src.spec().name() + " " + split.id() + " (" + size + " examples), got " + count);
+    }
+    int[] labels = src.labels(split);
+    int classes = src.spec().numClasses();
+    int[] idx = LabelFractions.selectCount(labels, classes, count, seed);
+    return new LabelManifest(src.spec().name(), split, (double) count / size, seed,
+        LabelFractions.countsPerClass(labels, idx, classes), idx);
+  }
+
+  /** True if no index of this manifest is in {@code other}. */
+  public boolean disjointFrom(LabelManifest other) {
+    int i = 0;
+    int j = 0;
+    while (i < indices.length && j < other.indices.length) {
+      if (indices[i] == other.indices[j]) {
+        return false;
+      }
+      if (indices[i] < other.indices[j]) {
+        i++;
+      } else {
+        j++;
+      }
+    }
+    return true;
+  }
+
+  /**
    * Checks the manifest against an opened dataset: same name, indices in range, counts per class
    * consistent with the labels.
    */

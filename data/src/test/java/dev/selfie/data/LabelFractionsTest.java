@@ -80,4 +80,50 @@ class LabelFractionsTest {
     Files.writeString(f, "{not json");
     assertThrows(BadDataException.class, () -> LabelManifest.read(f));
   }
+
+  @Test
+  void selectionSkipsTheHeldOutSplitAndKeepsThePerClassCount() {
+    int[] labels = balanced(600, 10);
+    int[] held = LabelFractions.select(labels, 10, 5000.0 / 6000, 0);   // 500 per class held out
+    int[] chosen = LabelFractions.select(labels, 10, 0.01, 3, held);
+    // 1% of each whole class (6 of 600), not 1% of what is left (1 of 100).
+    assertArrayEquals(new int[] {6, 6, 6, 6, 6, 6, 6, 6, 6, 6},
+        LabelFractions.countsPerClass(labels, chosen, 10));
+    java.util.Set<Integer> heldSet = new java.util.HashSet<>();
+    for (int i : held) {
+      heldSet.add(i);
+    }
+    for (int i : chosen) {
+      assertFalse(heldSet.contains(i), "example " + i + " is held out but was chosen");
+    }
+    // Capped by what remains: 100% of the labels is everything not held out.
+    int[] all = LabelFractions.select(labels, 10, 1.0, 3, held);
+    assertEquals(labels.length - held.length, all.length);
+    // Without exclusion the 4-argument form is unchanged (same draw for the same seed).
+    assertArrayEquals(LabelFractions.select(labels, 10, 0.01, 3),
+        LabelFractions.select(labels, 10, 0.01, 3, new int[0]));
+  }
+
+  @Test
+  void aClassWhollyHeldOutIsAnError() {
+    int[] labels = {0, 0, 1, 1};
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> LabelFractions.select(labels, 2, 0.5, 1, new int[] {2, 3}));
+    assertTrue(e.getMessage().contains("class 1"), e.getMessage());
+  }
+
+  @Test
+  void validationSplitIsBalancedAndDisjointFromTheLabels(@TempDir Path tmp) throws Exception {
+    ImageSource src = Cifar10.openDir(TestData.cifar(tmp.resolve("c"), 40, 5)); // 4 per class
+    LabelManifest val = LabelManifest.validation(src, Split.TRAIN, 20, 0);
+    assertArrayEquals(new int[] {2, 2, 2, 2, 2, 2, 2, 2, 2, 2}, val.countsPerClass());
+    LabelManifest labels = LabelManifest.create(src, Split.TRAIN, 0.5, 7, val);
+    assertEquals(20, labels.indices().length);
+    assertTrue(labels.disjointFrom(val));
+    assertFalse(val.disjointFrom(val));
+    assertArrayEquals(val.indices(), LabelManifest.validation(src, Split.TRAIN, 20, 0).indices());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> LabelManifest.validation(src, Split.TRAIN, 40, 0));
+    assertTrue(e.getMessage().contains("--validation"), e.getMessage());
+  }
 }

@@ -53,11 +53,73 @@ public final class Finetune {
       int labeledExamples,
       String pretrained,
       boolean augment,
-      boolean xla) {
+      boolean xla,
+      Recipe recipe) {
     public Config {
       if (!"finetune".equals(kind)) {
         throw new IllegalArgumentException("config kind must be \"finetune\", got " + kind);
       }
+      if (recipe == null) {
+        recipe = Recipe.defaults(); // config.json written before the recipe existed
+      }
+    }
+  }
+
+  /**
+   * How finetuning is evaluated and how it treats the pretrained layers.
+   *
+   * @param validation training images held out as a validation split (class-balanced, chosen by
+   *     {@code validationSeed}, saved as {@code validation.json}); the labeled subset is drawn
+   *     from the rest and the run reports {@code validation_accuracy}. 0 = no validation split
+   * @param validationSeed seed of the validation split: keep it fixed across a tuning sweep so
+   *     every run is scored on the same images
+   * @param test evaluate the test set at the end. Tuning runs turn it off; the final
+   *     configuration is rerun with it on (same validation split, so the same labeled subset)
+   * @param pretrainedLrScale learning-rate multiplier of the variables restored from pretraining
+   *     (1 = same as the new layers); has no effect on the baseline, which restores nothing
+   * @param headSteps for the first {@code headSteps} steps only the fresh variables (the head)
+   *     train, the pretrained ones get no update (LP-FT: head first, then all layers); 0 = off
+   */
+  public record Recipe(
+      int validation, long validationSeed, boolean test, double pretrainedLrScale,
+      long headSteps) {
+    public Recipe {
+      if (validation < 0) {
+        throw new IllegalArgumentException("--validation must be >= 0, got " + validation);
+      }
+      if (!(pretrainedLrScale >= 0 && Double.isFinite(pretrainedLrScale))) {
+        throw new IllegalArgumentException(
+            "--pretrained-lr-scale must be >= 0, got " + pretrainedLrScale);
+      }
+      if (headSteps < 0) {
+        throw new IllegalArgumentException("--head-steps must be >= 0, got " + headSteps);
+      }
+      if (validation == 0 && !test) {
+        throw new IllegalArgumentException(
+            "--no-test needs --validation N: a run must be evaluated on something");
+      }
+    }
+
+    /** No validation split, test set at the end, one learning rate, no head-first phase. */
+    public static Recipe defaults() {
+      return new Recipe(0, 0, true, 1.0, 0);
+    }
+
+    public Recipe withValidation(int n, boolean evaluateTest) {
+      return new Recipe(n, validationSeed, evaluateTest, pretrainedLrScale, headSteps);
+    }
+
+    public Recipe withPretrainedLrScale(double s) {
+      return new Recipe(validation, validationSeed, test, s, headSteps);
+    }
+
+    public Recipe withHeadSteps(long k) {
+      return new Recipe(validation, validationSeed, test, pretrainedLrScale, k);
+    }
+
+    /** True if the pretrained variables train differently from the fresh ones. */
+    boolean layerwise() {
+      return pretrainedLrScale != 1.0 || headSteps > 0;
     }
   }
 
@@ -91,7 +153,32 @@ public final class Finetune {
       int logEvery,
       int summaryEvery,
       int evalBatchSize,
-      int threads) {}
+      int threads,
+      Recipe recipe) {
+    public Options {
+      if (recipe == null) {
+        recipe = Recipe.defaults();
+      }
+    }
+
+    /** Options with {@link Recipe#defaults()}. */
+    public Options(String dataset, Path dataDir, String preset, double labelFraction,
+        Path labelManifest, long seed, Path out, Path pretrained, Classifier.Head head,
+        long steps, int batchSize, String optimizer, double lr, long warmup, double weightDecay,
+        boolean augment, boolean xla, boolean resume, long checkpointEvery, int keep,
+        int logEvery, int summaryEvery, int evalBatchSize, int threads) {
+      this(dataset, dataDir, preset, labelFraction, labelManifest, seed, out, pretrained, head,
+          steps, batchSize, optimizer, lr, warmup, weightDecay, augment, xla, resume,
+          checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize, threads,
+          Recipe.defaults());
+    }
+
+    public Options withRecipe(Recipe r) {
+      return new Options(dataset, dataDir, preset, labelFraction, labelManifest, seed, out,
+          pretrained, head, steps, batchSize, optimizer, lr, warmup, weightDecay, augment, xla,
+          resume, checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize, threads, r);
+    }
+  }
 
   /**
    * What a run produced.
@@ -106,6 +193,7 @@ public final class Finetune {
       double trainAccuracy,
       double testAccuracy,
       long testExamples,
+      double validationAccuracy,
       int labeledExamples,
       double imagesPerSecond,
       double wallSeconds,
@@ -180,7 +268,7 @@ public final class Finetune {
     return new Config("finetune", o.dataset(), preset, model, o.head(), opt, o.batchSize(),
         o.steps(), o.seed(), manifest.fraction(), manifest.indices().length,
         o.pretrained() == null ? null : o.pretrained().toAbsolutePath().toString(),
-        o.augment(), o.xla());
+        o.augment(), o.xla(), o.recipe());
   }
 
   /** Runs (or resumes) a finetuning run into {@code o.out()}. */
@@ -192,9 +280,13 @@ public final class Finetune {
     LabelManifest manifest;
     long startStep = 0;
     Optional<CheckpointManager.Checkpoint> resumeFrom = Optional.empty();
+    LabelManifest validation = null;
     if (o.resume() && Files.exists(dir.config())) {
       cfg = dir.readConfig(Config.class);
       manifest = LabelManifest.read(dir.labelsManifest());
+      if (cfg.recipe().validation() > 0) {
+        validation = LabelManifest.read(dir.validationManifest());
+      }
       resumeFrom = checkpoints.latest();
       startStep = resumeFrom.map(CheckpointManager.Checkpoint::step).orElse(0L);
       log.println("resuming " + dir.root() + " from step " + startStep + " of " + cfg.steps());
@@ -203,18 +295,34 @@ public final class Finetune {
         throw new IllegalArgumentException("--out " + dir.root() + " already holds a run with"
             + " checkpoints; pass --resume to continue it, or choose another --out");
       }
+      Recipe recipe = o.recipe();
+      if (recipe.validation() > 0) {
+        validation = LabelManifest.validation(src, Split.TRAIN, recipe.validation(),
+            recipe.validationSeed());
+      }
       if (o.labelManifest() != null) {
         manifest = LabelManifest.read(o.labelManifest());
+        if (validation != null && !manifest.disjointFrom(validation)) {
+          throw new IllegalArgumentException("--label-manifest " + o.labelManifest()
+              + " shares images with the --validation " + recipe.validation()
+              + " split (seed " + recipe.validationSeed() + "): the validation images must"
+              + " never be trained on");
+        }
       } else {
-        manifest = LabelManifest.create(src, Split.TRAIN, o.labelFraction(), o.seed());
+        manifest = LabelManifest.create(src, Split.TRAIN, o.labelFraction(), o.seed(),
+            validation);
       }
       manifest.validateAgainst(src);
       manifest.write(dir.labelsManifest());
+      if (validation != null) {
+        validation.write(dir.validationManifest());
+      }
       cfg = newConfig(o, src, manifest);
       dir.writeConfig(cfg);
       RunData.save(dir, src.spec());
     }
     final Config config = cfg;
+    final Recipe recipe = cfg.recipe();
     ModelConfig model = config.model();
     SessionConfigs.Options sessionOptions =
         Devices.resolve(o.threads(), 0, o.xla() || config.xla(), true, log);
@@ -249,16 +357,33 @@ public final class Finetune {
       Classifier.ClassifierOutputs eval = Classifier.build(mtf.withSubScope("eval"), vars, model,
           test.images(), config.head(), null, false);
       Evaluation evaluation = new Evaluation(tf, test, eval.logits());
+      Evaluation validating = null;
+      if (validation != null) {
+        Pipeline val = Pipelines.build(tf.withSubScope("validation_data"), src, Split.TRAIN,
+            PipelineOptions.eval(o.evalBatchSize()).withIndices(validation.indices()));
+        validating = new Evaluation(tf, val, Classifier.build(mtf.withSubScope("validation"),
+            vars, model, val.images(), config.head(), null, false).logits());
+      }
       // The transfer split is taken before the optimizer adds its slots to the store.
       Selfie.Transfer transfer = Selfie.pretrainedNames(vars, config.head());
+      Optimizers.Layerwise layerwise = config.pretrained() != null && recipe.layerwise()
+          ? new Optimizers.Layerwise(java.util.Set.copyOf(transfer.fromPretraining()),
+              recipe.pretrainedLrScale(), recipe.headSteps())
+          : null;
+      if (layerwise != null) {
+        log.printf("finetune: pretrained layers at %.3g x the learning rate%s%n",
+            recipe.pretrainedLrScale(), recipe.headSteps() > 0
+                ? ", frozen for the first " + recipe.headSteps() + " steps (head first)" : "");
+      }
       Optimizers.TrainOp trainOp =
-          Optimizers.minimize(mtf, graph, loss, vars, config.optimizer(), step);
+          Optimizers.minimize(mtf, graph, loss, vars, config.optimizer(), step, layerwise);
       Summaries summaries = Summaries.create(tf, dir.tensorboard(), o.summaryEvery())
           .scalar("loss", loss)
           .scalar("train_accuracy", accuracy)
           .scalar("learning_rate", trainOp.learningRate())
           .fedScalar("images_per_second")
-          .fedScalar("test_accuracy");
+          .fedScalar("test_accuracy")
+          .fedScalar("validation_accuracy");
       Map<String, Operand<TFloat32>> metrics = new LinkedHashMap<>();
       metrics.put("train_accuracy", accuracy);
       metrics.put("learning_rate", trainOp.learningRate());
@@ -301,13 +426,25 @@ public final class Finetune {
         } else {
           m = MetricsWriter.read(dir.metrics());
         }
-        Evaluation.Accuracy acc = evaluation.run(session);
-        summaries.writeFed(session, end, Map.of("test_accuracy", acc.value(),
-            "images_per_second", m.imagesPerSecond()));
-        summaries.flush(session);
+        Map<String, Double> fed = new LinkedHashMap<>();
+        fed.put("images_per_second", m.imagesPerSecond());
         Map<String, Double> all = new LinkedHashMap<>(m.metrics());
-        all.put("test_accuracy", acc.value());
-        all.put("test_examples", (double) acc.total());
+        Evaluation.Accuracy val = null;
+        if (validating != null) {
+          val = validating.run(session);
+          fed.put("validation_accuracy", val.value());
+          all.put("validation_accuracy", val.value());
+          all.put("validation_examples", (double) val.total());
+        }
+        Evaluation.Accuracy acc = recipe.test() ? evaluation.run(session)
+            : new Evaluation.Accuracy(0, 0);
+        if (recipe.test()) {
+          fed.put("test_accuracy", acc.value());
+          all.put("test_accuracy", acc.value());
+          all.put("test_examples", (double) acc.total());
+        }
+        summaries.writeFed(session, end, fed);
+        summaries.flush(session);
         all.put("labeled_examples", (double) manifest.indices().length);
         MetricsWriter.Metrics withTest = new MetricsWriter.Metrics(m.steps(), m.stepsRun(),
             m.finalLoss(), m.meanLoss(), all, m.window(), m.wallSeconds(), m.imagesPerSecond(),
@@ -315,9 +452,19 @@ public final class Finetune {
         MetricsWriter.write(dir.metrics(), withTest);
         Result r = new Result(dir.root(), m.steps(), m.meanLoss(),
             m.metrics().getOrDefault("train_accuracy", Double.NaN), acc.value(), acc.total(),
-            manifest.indices().length, m.imagesPerSecond(), m.wallSeconds(), restored, fresh);
-        log.printf("finetune: %d steps, loss %.4f, test accuracy %.2f%% (%d images)%n",
-            r.steps(), r.finalLoss(), 100 * r.testAccuracy(), r.testExamples());
+            val == null ? Double.NaN : val.value(), manifest.indices().length,
+            m.imagesPerSecond(), m.wallSeconds(), restored, fresh);
+        log.printf("finetune: %d steps, loss %.4f", r.steps(), r.finalLoss());
+        if (val != null) {
+          log.printf(", validation accuracy %.2f%% (%d images)", 100 * val.value(), val.total());
+        }
+        if (recipe.test()) {
+          log.printf(", test accuracy %.2f%% (%d images)", 100 * r.testAccuracy(),
+              r.testExamples());
+        } else {
+          log.print(", test set not read (--no-test)");
+        }
+        log.println();
         return r;
       }
     }

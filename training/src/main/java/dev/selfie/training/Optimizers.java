@@ -43,6 +43,28 @@ public final class Optimizers {
       List<VarStore.Entry> slots) {}
 
   /**
+   * A different treatment of some variables (the layers restored from pretraining, when
+   * finetuning): their learning rate is {@code lr * lrScale}, and before step {@code frozenUntil}
+   * their gradient and learning rate are zero, so neither the update, the momentum slot nor the
+   * weight decay moves them (LP-FT: the head trains first, then all layers).
+   *
+   * @param names the variables concerned (VarStore names)
+   * @param lrScale learning-rate multiplier, &gt;= 0
+   * @param frozenUntil first step at which they train; 0 = from the start
+   */
+  public record Layerwise(java.util.Set<String> names, double lrScale, long frozenUntil) {
+    public Layerwise {
+      names = java.util.Set.copyOf(names);
+      if (!(lrScale >= 0 && Double.isFinite(lrScale))) {
+        throw new IllegalArgumentException("lrScale must be >= 0, got " + lrScale);
+      }
+      if (frozenUntil < 0) {
+        throw new IllegalArgumentException("frozenUntil must be >= 0, got " + frozenUntil);
+      }
+    }
+  }
+
+  /**
    * Creates slots and update ops minimising {@code loss} over {@code vars.trainable()}.
    *
    * @param loss scalar float loss {@code []}
@@ -50,6 +72,15 @@ public final class Optimizers {
    */
   public static TrainOp minimize(
       Ops tf, Graph g, Operand<TFloat32> loss, VarStore vars, OptimizerConfig c, GlobalStep step) {
+    return minimize(tf, g, loss, vars, c, step, null);
+  }
+
+  /**
+   * {@link #minimize(Ops, Graph, Operand, VarStore, OptimizerConfig, GlobalStep)} with a
+   * {@link Layerwise} treatment of some variables; {@code layerwise} null = the same for all.
+   */
+  public static TrainOp minimize(Ops tf, Graph g, Operand<TFloat32> loss, VarStore vars,
+      OptimizerConfig c, GlobalStep step, Layerwise layerwise) {
     List<VarStore.Entry> trainable = vars.trainable();
     if (trainable.isEmpty()) {
       throw new IllegalArgumentException("minimize: the VarStore has no trainable variables");
@@ -69,7 +100,7 @@ public final class Optimizers {
       Operand<TFloat32> gi = (Operand<TFloat32>) dys[i];
       grads.add(gi);
     }
-    return applyGradients(tf, loss, grads, vars.updates(), vars, c, step);
+    return applyGradients(tf, loss, grads, vars.updates(), vars, c, step, layerwise);
   }
 
   /**
@@ -83,6 +114,13 @@ public final class Optimizers {
   public static TrainOp applyGradients(Ops tf, Operand<TFloat32> loss,
       List<Operand<TFloat32>> gradients, List<Op> updates, VarStore vars, OptimizerConfig c,
       GlobalStep step) {
+    return applyGradients(tf, loss, gradients, updates, vars, c, step, null);
+  }
+
+  /** {@link #applyGradients} with a {@link Layerwise} treatment (null = none). */
+  public static TrainOp applyGradients(Ops tf, Operand<TFloat32> loss,
+      List<Operand<TFloat32>> gradients, List<Op> updates, VarStore vars, OptimizerConfig c,
+      GlobalStep step, Layerwise layerwise) {
     List<VarStore.Entry> trainable = vars.trainable();
     if (gradients.size() != trainable.size()) {
       throw new IllegalArgumentException("applyGradients: " + gradients.size()
@@ -106,21 +144,40 @@ public final class Optimizers {
     Ops afterGrads = opt.withControlDependencies(gradDeps);
     Operand<TFloat32> wdLr = c.weightDecay() > 0
         ? afterGrads.math.mul(lr, afterGrads.constant((float) c.weightDecay())) : null;
+    // Layer-wise: gate = 1 once step >= frozenUntil, else 0; their lr = lr * scale * gate.
+    Operand<TFloat32> gate = null;
+    Operand<TFloat32> scaledLr = null;
+    Operand<TFloat32> scaledWdLr = null;
+    if (layerwise != null) {
+      gate = afterGrads.dtypes.cast(afterGrads.math.greaterEqual(step.value(),
+          afterGrads.constant(layerwise.frozenUntil())), TFloat32.class);
+      Operand<TFloat32> factor =
+          afterGrads.math.mul(afterGrads.constant((float) layerwise.lrScale()), gate);
+      scaledLr = afterGrads.math.mul(lr, factor);
+      scaledWdLr = wdLr == null ? null : afterGrads.math.mul(wdLr, factor);
+    }
     List<Op> applied = new ArrayList<>();
     List<VarStore.Entry> slots = new ArrayList<>();
     for (int i = 0; i < trainable.size(); i++) {
       VarStore.Entry e = trainable.get(i);
       Operand<TFloat32> grad = grads.get(i);
+      Operand<TFloat32> varLr = lr;
+      Operand<TFloat32> varWdLr = wdLr;
+      if (layerwise != null && layerwise.names().contains(e.name())) {
+        grad = afterGrads.math.mul(grad, gate);
+        varLr = scaledLr;
+        varWdLr = scaledWdLr;
+      }
       Ops u = afterGrads;
-      if (wdLr != null && e.kind() == VarStore.Kind.KERNEL) {
+      if (varWdLr != null && e.kind() == VarStore.Kind.KERNEL) {
         Operand<TFloat32> w = afterGrads.identity(e.variable());
-        Op decay = afterGrads.assignSub(e.variable(), afterGrads.math.mul(wdLr, w));
+        Op decay = afterGrads.assignSub(e.variable(), afterGrads.math.mul(varWdLr, w));
         u = afterGrads.withControlDependencies(List.of(decay));
       }
       switch (c.kind()) {
         case SGD -> {
           Operand<TFloat32> accum = slot(vars, e, "momentum", slots);
-          applied.add(u.train.applyMomentum(e.variable(), accum, lr, grad,
+          applied.add(u.train.applyMomentum(e.variable(), accum, varLr, grad,
               u.constant((float) c.momentum()), ApplyMomentum.useNesterov(c.nesterov())));
         }
         case ADAM -> {
@@ -131,7 +188,8 @@ public final class Optimizers {
           Operand<TFloat32> b1 = u.constant((float) c.beta1());
           Operand<TFloat32> b2 = u.constant((float) c.beta2());
           applied.add(u.train.applyAdam(e.variable(), m, v, u.math.pow(b1, t), u.math.pow(b2, t),
-              lr, b1, b2, u.constant((float) c.epsilon()), grad, ApplyAdam.useNesterov(false)));
+              varLr, b1, b2, u.constant((float) c.epsilon()), grad,
+              ApplyAdam.useNesterov(false)));
         }
       }
     }

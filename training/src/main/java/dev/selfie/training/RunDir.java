@@ -54,6 +54,11 @@ public record RunDir(Path root) {
     return root.resolve("labels.json");
   }
 
+  /** The held-out validation split of a finetuning run ({@code --validation}). */
+  public Path validationManifest() {
+    return root.resolve("validation.json");
+  }
+
   public Path checkpoints() {
     return root.resolve("checkpoints");
   }

@@ -1,5 +1,6 @@
 package dev.selfie.training;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -7,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.selfie.data.Datasets;
+import dev.selfie.data.LabelFractions;
+import dev.selfie.data.LabelManifest;
 import dev.selfie.data.Split;
 import dev.selfie.savedmodels.CheckpointIndex;
 import java.io.OutputStream;
@@ -133,6 +136,65 @@ class FinetuneTransferTest {
     assertTrue(r.testAccuracy() >= 0 && r.testAccuracy() <= 1);
     assertEquals(r.labeledExamples(), b.labeledExamples(), "same label manifest size");
     assertEquals(120, r.labeledExamples(), "20% of 600, class-balanced");
+  }
+
+  /**
+   * Tuning mode: a validation split held out of the training set (disjoint from the labels,
+   * recorded in validation.json), validation accuracy reported, the test set not read; the
+   * pretrained layers frozen for the whole run (--head-steps = steps) keep their pretrained
+   * values while the head trains.
+   */
+  @Test
+  void validationSplitNoTestAndHeadFirstFreezeThePretrainedLayers() throws Exception {
+    Path ft = tmp.resolve("finetune-validation");
+    Finetune.Recipe recipe = Finetune.Recipe.defaults().withValidation(100, false)
+        .withHeadSteps(3);
+    Finetune.Result r = Finetune.run(PretrainFixtures.finetune(home, ft, pretrained, 0.2, 3, 16,
+        0.05, 1e-4).withRecipe(recipe), QUIET);
+    LabelManifest val = LabelManifest.read(ft.resolve("validation.json"));
+    LabelManifest labels = LabelManifest.read(ft.resolve("labels.json"));
+    assertEquals(100, val.indices().length);
+    int[] perClass = LabelFractions.countsPerClass(
+        Datasets.open("cifar10", home).labels(Split.TRAIN), val.indices(), 10);
+    for (int k = 0; k < 10; k++) { // 600 images, not exactly 60 per class: about 10 each
+      assertTrue(perClass[k] >= 8 && perClass[k] <= 12, "class " + k + ": " + perClass[k]);
+    }
+    assertTrue(labels.disjointFrom(val), "labels drawn from the held-out split");
+    assertEquals(120, labels.indices().length, "20% of each whole class, as without validation");
+    assertTrue(r.validationAccuracy() >= 0 && r.validationAccuracy() <= 1);
+    MetricsWriter.Metrics m = MetricsWriter.read(ft.resolve("metrics.json"));
+    assertEquals(100, m.metrics().get("validation_examples"), 0);
+    assertEquals(r.validationAccuracy(), m.metrics().get("validation_accuracy"), 1e-12);
+    assertFalse(m.metrics().containsKey("test_accuracy"), "--no-test must not read the test set");
+    Finetune.Config cfg = Json.read(ft.resolve("config.json"), Finetune.Config.class);
+    assertEquals(recipe, cfg.recipe());
+
+    Map<String, double[]> pre =
+        PretrainFixtures.readCheckpoint(PretrainFixtures.checkpoint(pretrained, 20));
+    Map<String, double[]> fine = PretrainFixtures.readCheckpoint(PretrainFixtures.checkpoint(ft, 3));
+    int frozen = 0;
+    for (String n : r.restored()) {
+      if (!movingStatistic(n)) {
+        frozen++;
+        assertEquals(0, PretrainFixtures.maxAbsDiff(pre.get(n), fine.get(n)), 0.0,
+            n + " moved during the head-first phase");
+      }
+    }
+    assertTrue(frozen > 10);
+
+    // The same run without the head-first phase trains the pretrained layers.
+    Path all = tmp.resolve("finetune-validation-all");
+    Finetune.Result a = Finetune.run(PretrainFixtures.finetune(home, all, pretrained, 0.2, 3, 16,
+        0.05, 1e-4).withRecipe(recipe.withHeadSteps(0).withPretrainedLrScale(0.5)), QUIET);
+    Map<String, double[]> allW = PretrainFixtures.readCheckpoint(PretrainFixtures.checkpoint(all, 3));
+    long changed = a.restored().stream().filter(n -> n.endsWith("/kernel"))
+        .filter(n -> PretrainFixtures.maxAbsDiff(pre.get(n), allW.get(n)) > 0).count();
+    assertEquals(a.restored().stream().filter(n -> n.endsWith("/kernel")).count(), changed);
+
+    // --no-test without a validation split is refused before anything is written.
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> Finetune.Recipe.defaults().withValidation(0, false));
+    assertTrue(e.getMessage().contains("--no-test"), e.getMessage());
   }
 
   @Test

@@ -80,6 +80,70 @@ class OptimizersTest {
     }
   }
 
+  /**
+   * Layer-wise finetuning: the kernel plays a pretrained layer at 0.1 x the learning rate, frozen
+   * for the first 2 steps (no update, no decay, no momentum); the bias trains normally.
+   */
+  @Test
+  void layerwiseScaleAndHeadFirstMatchHandComputation() {
+    OptimizerConfig c = OptimizerConfig.sgd(0.5, 1, 6).withWeightDecay(0.1);
+    double scale = 0.1;
+    long frozenUntil = 2;
+    try (Graph g = new Graph()) {
+      TinyModel m = new TinyModel(g);
+      GlobalStep step = GlobalStep.create(m.tf);
+      Optimizers.TrainOp op = Optimizers.minimize(m.tf, g, m.loss, m.vars, c, step,
+          new Optimizers.Layerwise(java.util.Set.of("dense/kernel"), scale, frozenUntil));
+      try (Session s = new Session(g)) {
+        s.initialize();
+        TinyModel.Params p = new TinyModel.Params();
+        double[][] w0 = new double[3][2];
+        for (int i = 0; i < 3; i++) {
+          w0[i] = p.w[i].clone();
+        }
+        double[][] accW = new double[3][2];
+        double[] accB = new double[2];
+        double mom = c.momentum();
+        for (int t = 0; t < 5; t++) {
+          double lr = Schedules.warmupCosine(t, c.baseLr(), c.warmupSteps(), c.totalSteps());
+          double kLr = t < frozenUntil ? 0 : lr * scale;
+          double[][][] gr = TinyModel.grads(p);
+          for (int i = 0; i < 3; i++) {
+            for (int k = 0; k < 2; k++) {
+              double gk = t < frozenUntil ? 0 : gr[0][i][k];
+              double w = p.w[i][k] - kLr * c.weightDecay() * p.w[i][k];
+              accW[i][k] = mom * accW[i][k] + gk;
+              p.w[i][k] = w - kLr * gk - kLr * mom * accW[i][k];
+            }
+          }
+          for (int k = 0; k < 2; k++) {
+            accB[k] = mom * accB[k] + gr[1][0][k];
+            p.b[k] = p.b[k] - lr * gr[1][0][k] - lr * mom * accB[k];
+          }
+          s.run(op.trainOp());
+          float[] w = read(s, m.vars.get("dense/kernel"));
+          float[] b = read(s, m.vars.get("dense/bias"));
+          for (int i = 0; i < 3; i++) {
+            for (int k = 0; k < 2; k++) {
+              assertEquals(p.w[i][k], w[i * 2 + k], TOL, "w[" + i + "," + k + "] step " + t);
+              if (t < frozenUntil) {
+                assertEquals(w0[i][k], w[i * 2 + k], 0.0, "kernel moved while frozen, step " + t);
+              }
+            }
+          }
+          assertEquals(p.b[0], b[0], TOL, "b[0] step " + t);
+          assertEquals(p.b[1], b[1], TOL, "b[1] step " + t);
+          float[] acc = read(s, m.vars.get("dense/kernel/momentum"));
+          assertEquals(accW[2][1], acc[5], TOL, "kernel momentum step " + t);
+        }
+      }
+    }
+    assertThrows(IllegalArgumentException.class,
+        () -> new Optimizers.Layerwise(java.util.Set.of(), -1, 0));
+    assertThrows(IllegalArgumentException.class,
+        () -> new Optimizers.Layerwise(java.util.Set.of(), 1, -1));
+  }
+
   @Test
   void adamWithDecayMatchesHandComputation() {
     OptimizerConfig c = OptimizerConfig.adam(0.1, 0, 10).withWeightDecay(0.05);
