@@ -75,8 +75,12 @@ public final class Experiment {
       double probeFraction,
       int threads,
       Path pretrained,
-      String command) {
+      String command,
+      Arms arms) {
     public Options {
+      if (arms == null) {
+        arms = Arms.defaults();
+      }
       Objects.requireNonNull(out, "--out is required");
       if (fractions == null || fractions.isEmpty()) {
         throw new IllegalArgumentException("--fractions: give at least one label fraction");
@@ -98,6 +102,40 @@ public final class Experiment {
         throw new IllegalArgumentException("--probe-fraction must be in [0, 1], got " + probeFraction);
       }
     }
+    /** Options with {@link Arms#defaults()}. */
+    public Options(String dataset, Path dataDir, String preset, List<Double> fractions,
+        int seeds, Path out, long pretrainSteps, long finetuneSteps, int batchSize,
+        double pretrainLr, double finetuneLr, int numMasked, double weightDecay, boolean augment,
+        double probeFraction, int threads, Path pretrained, String command) {
+      this(dataset, dataDir, preset, fractions, seeds, out, pretrainSteps, finetuneSteps,
+          batchSize, pretrainLr, finetuneLr, numMasked, weightDecay, augment, probeFraction,
+          threads, pretrained, command, Arms.defaults());
+    }
+  }
+
+  /**
+   * How the two arms finetune beyond the shared budget: each arm is tuned on its own (best-tuned
+   * vs best-tuned), on the validation split of {@code recipe}.
+   *
+   * @param recipe validation split, test-set reading, and the Selfie arm's treatment of its
+   *     pretrained layers (learning-rate scale, head-first steps)
+   * @param baselineLr the baseline's finetuning learning rate; 0 = the same as Selfie's
+   * @param baselineSteps the baseline's finetuning steps; 0 = the same as Selfie's
+   */
+  public record Arms(Finetune.Recipe recipe, double baselineLr, long baselineSteps) {
+    public Arms {
+      if (recipe == null) {
+        recipe = Finetune.Recipe.defaults();
+      }
+      if (!(baselineLr >= 0) || baselineSteps < 0) {
+        throw new IllegalArgumentException("--baseline-lr and --baseline-steps must be >= 0 (0 ="
+            + " same as Selfie), got " + baselineLr + ", " + baselineSteps);
+      }
+    }
+
+    public static Arms defaults() {
+      return new Arms(Finetune.Recipe.defaults(), 0, 0);
+    }
   }
 
   /**
@@ -106,12 +144,18 @@ public final class Experiment {
    */
   public record Budget(String dataset, String preset, long pretrainSteps, long finetuneSteps,
       int batchSize, double pretrainLr, double finetuneLr, int numMasked, double weightDecay,
-      boolean augment, String pretrained) {
+      boolean augment, String pretrained, Arms arms) {
+    public Budget {
+      if (arms == null) {
+        arms = Arms.defaults(); // experiment.json written before the arms existed
+      }
+    }
+
     static Budget of(Options o) {
       return new Budget(o.dataset(), o.preset(), o.pretrainSteps(), o.finetuneSteps(),
           o.batchSize(), o.pretrainLr(), o.finetuneLr(), o.numMasked(), o.weightDecay(),
           o.augment(), o.pretrained() == null ? null
-              : o.pretrained().toAbsolutePath().normalize().toString());
+              : o.pretrained().toAbsolutePath().normalize().toString(), o.arms());
     }
   }
 
@@ -125,7 +169,8 @@ public final class Experiment {
       @JsonProperty("test_examples") long testExamples,
       long steps,
       @JsonProperty("wall_seconds") double wallSeconds,
-      String dir) {}
+      String dir,
+      @JsonProperty("validation_accuracy") Double validationAccuracy) {}
 
   /** One label fraction: mean and (sample) std over seeds, in percent; gain = Selfie - baseline. */
   public record Cell(
@@ -278,13 +323,18 @@ public final class Experiment {
     }
     log.printf("== [%d/%d] %s finetune, %s labels, seed %d -> %s%n", index, total, model,
         pct(fraction), seed, dir);
-    long steps = o.finetuneSteps();
+    Arms arms = o.arms();
+    boolean baseline = pretrained == null;
+    long steps = baseline && arms.baselineSteps() > 0 ? arms.baselineSteps() : o.finetuneSteps();
+    double lr = baseline && arms.baselineLr() > 0 ? arms.baselineLr() : o.finetuneLr();
     Finetune.Result r = Finetune.run(new Finetune.Options(o.dataset(), o.dataDir(), o.preset(),
         fraction, manifest, seed, dir, pretrained, Classifier.Head.RESNET, steps, o.batchSize(),
-        "sgd", o.finetuneLr(), Math.max(1, steps / 10), o.weightDecay(), o.augment(), false,
-        true, Math.max(1, steps / 2), 1, 100, 100, 500, o.threads()), log);
-    Run run = new Run(fraction, seed, model, 100 * r.testAccuracy(), r.labeledExamples(),
-        r.testExamples(), r.steps(), r.wallSeconds(), dir.toString());
+        "sgd", lr, Math.max(1, steps / 10), o.weightDecay(), o.augment(), false,
+        true, Math.max(1, steps / 2), 1, 100, 100, 500, o.threads(), arms.recipe()), log);
+    double headline = arms.recipe().test() ? r.testAccuracy() : r.validationAccuracy();
+    Run run = new Run(fraction, seed, model, 100 * headline, r.labeledExamples(),
+        arms.recipe().test() ? r.testExamples() : 0, r.steps(), r.wallSeconds(), dir.toString(),
+        arms.recipe().validation() > 0 ? 100 * r.validationAccuracy() : null);
     Json.writeAtomic(marker, run);
     return run;
   }
@@ -372,14 +422,34 @@ public final class Experiment {
     sb.append(String.format(Locale.ROOT, "# Selfie vs supervised: %s, preset %s%n%n",
         r.dataset(), r.preset()));
     sb.append("Command:\n\n```\n").append(r.command()).append("\n```\n\n");
+    Arms arms = b.arms();
+    Finetune.Recipe recipe = arms.recipe();
+    boolean sameArms = arms.baselineLr() == 0 && arms.baselineSteps() == 0;
     sb.append(String.format(Locale.ROOT, "Budget: one pretraining run of %d steps (batch %d, lr %s,"
-            + " %s masked patches, augmentation %s); every finetune (Selfie and baseline) %d steps"
-            + " at batch %d, lr %s, weight decay %s, same seed and label manifest per cell."
-            + " Test accuracy on the full test split, percent, mean +- sample std over seeds.%n%n",
+            + " %s masked patches, augmentation %s); Selfie finetunes %d steps at batch %d, lr %s"
+            + "%s; %s; weight decay %s, same seed and label manifest per cell.%n%n",
         b.pretrainSteps(), b.batchSize(), trim(b.pretrainLr()),
         b.numMasked() == 0 ? "the preset's" : String.valueOf(b.numMasked()),
         b.augment() ? "on" : "off", b.finetuneSteps(), b.batchSize(), trim(b.finetuneLr()),
+        (recipe.pretrainedLrScale() != 1 ? ", pretrained layers at " + trim(
+            recipe.pretrainedLrScale()) + " x lr" : "")
+            + (recipe.headSteps() > 0 ? ", head only for the first " + recipe.headSteps()
+            + " steps" : ""),
+        sameArms ? "the baseline the same" : String.format(Locale.ROOT,
+            "the baseline %d steps at lr %s",
+            arms.baselineSteps() > 0 ? arms.baselineSteps() : b.finetuneSteps(),
+            trim(arms.baselineLr() > 0 ? arms.baselineLr() : b.finetuneLr())),
         trim(b.weightDecay())));
+    if (recipe.validation() > 0) {
+      sb.append(String.format(Locale.ROOT, "A validation split of %d training images (seed %d)"
+              + " is held out of every label subset; the settings were tuned on it. ",
+          recipe.validation(), recipe.validationSeed()));
+    }
+    sb.append(recipe.test()
+        ? "Test accuracy on the full test split (read once per run), percent, mean +- sample std"
+            + " over seeds.\n\n"
+        : "**Validation** accuracy (the test set was not read), percent, mean +- sample std over"
+            + " seeds.\n\n");
     if (r.pretrain() != null) {
       sb.append(String.format(Locale.ROOT, "Pretraining: %d steps, loss %.3f, patch-selection"
               + " accuracy %.1f%% (chance %.1f%%), %.0f images/s, %.1f min.%n%n",
@@ -434,6 +504,28 @@ public final class Experiment {
     }
     if (!o.augment()) {
       sb.append(" --no-augment");
+    }
+    Finetune.Recipe recipe = o.arms().recipe();
+    if (recipe.validation() > 0) {
+      sb.append(" --validation ").append(recipe.validation());
+      if (recipe.validationSeed() != 0) {
+        sb.append(" --validation-seed ").append(recipe.validationSeed());
+      }
+    }
+    if (!recipe.test()) {
+      sb.append(" --no-test");
+    }
+    if (recipe.pretrainedLrScale() != 1) {
+      sb.append(" --pretrained-lr-scale ").append(trim(recipe.pretrainedLrScale()));
+    }
+    if (recipe.headSteps() > 0) {
+      sb.append(" --head-steps ").append(recipe.headSteps());
+    }
+    if (o.arms().baselineLr() > 0) {
+      sb.append(" --baseline-lr ").append(trim(o.arms().baselineLr()));
+    }
+    if (o.arms().baselineSteps() > 0) {
+      sb.append(" --baseline-steps ").append(o.arms().baselineSteps());
     }
     sb.append(" --probe-fraction ").append(trim(o.probeFraction()))
         .append(" --out ").append(o.out());

@@ -111,9 +111,29 @@ class ExperimentTest {
 
     // --pretrained: another experiment reuses this pretraining run instead of pretraining.
     Path out2 = tmp.resolve("exp2");
+    // Tuning mode on a validation split, the baseline with its own learning rate and steps.
+    Experiment.Arms arms = new Experiment.Arms(
+        Finetune.Recipe.defaults().withValidation(50, false).withPretrainedLrScale(0.5), 0.07, 4);
     Experiment.Result reuse = Experiment.run(new Experiment.Options("cifar10", home, "tiny",
         List.of(0.1), 1, out2, 4, 3, 16, 0.1, 0.02, 0, 1e-4, true, 0, 2,
-        out.resolve("pretrain"), null), new PrintStream(new ByteArrayOutputStream()));
+        out.resolve("pretrain"), null, arms), new PrintStream(new ByteArrayOutputStream()));
+    Path cell2 = out2.resolve("f0.1").resolve("seed1");
+    Finetune.Config base = Json.read(cell2.resolve("baseline").resolve("config.json"),
+        Finetune.Config.class);
+    Finetune.Config self = Json.read(cell2.resolve("selfie").resolve("config.json"),
+        Finetune.Config.class);
+    assertEquals(0.07, base.optimizer().baseLr(), 1e-12);
+    assertEquals(4, base.steps());
+    assertEquals(0.02, self.optimizer().baseLr(), 1e-12);
+    assertEquals(3, self.steps());
+    assertEquals(arms.recipe(), self.recipe());
+    for (Experiment.Run run : reuse.cells().get(0).runs()) {
+      assertEquals(0, run.testExamples(), "tuning mode must not read the test set");
+      assertEquals(run.accuracy(), run.validationAccuracy(), 1e-9);
+    }
+    assertTrue(Files.readString(out2.resolve("results.md")).contains("**Validation** accuracy"));
+    assertTrue(reuse.command().contains("--validation 50 --no-test --pretrained-lr-scale 0.5"),
+        reuse.command());
     assertTrue(Files.notExists(out2.resolve("pretrain")), "must not pretrain again");
     assertEquals(r.pretrain().steps(), reuse.pretrain().steps());
     JsonNode transfer = Json.MAPPER.readTree(out2.resolve("f0.1").resolve("seed1")

@@ -83,6 +83,17 @@ public final class ExperimentCommand implements Callable<Integer> {
           + " instead of pretraining; the pretraining flags are then ignored.")
   Path pretrained;
 
+  @CommandLine.Mixin RecipeOptions recipe;
+
+  @Option(names = "--baseline-lr", defaultValue = "0", paramLabel = "LR",
+      description = "Finetuning learning rate of the supervised baseline (0 = --finetune-lr):"
+          + " each arm gets its own tuned value.")
+  double baselineLr;
+
+  @Option(names = "--baseline-steps", defaultValue = "0", paramLabel = "N",
+      description = "Finetuning steps of the supervised baseline (0 = --finetune-steps).")
+  long baselineSteps;
+
   @Override
   public Integer call() throws Exception {
     List<String> args = new ArrayList<>(List.of("selfie"));
@@ -90,7 +101,8 @@ public final class ExperimentCommand implements Callable<Integer> {
     args.addAll(spec.commandLine().getParseResult().originalArgs());
     Experiment.run(new Experiment.Options(dataset, dataDir, preset, fractions, seeds, out,
         pretrainSteps, finetuneSteps, batchSize, pretrainLr, finetuneLr, numMasked, weightDecay,
-        !noAugment, probeFraction, threads, pretrained, String.join(" ", args)), System.out);
+        !noAugment, probeFraction, threads, pretrained, String.join(" ", args),
+        new Experiment.Arms(recipe.recipe(), baselineLr, baselineSteps)), System.out);
     return 0;
   }
 }
