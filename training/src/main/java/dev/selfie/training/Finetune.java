@@ -202,9 +202,13 @@ public final class Finetune {
 
   /** The model config of the pretraining run at {@code path} (run dir or its savedmodel dir). */
   public static Pretrain.Config pretrainedConfig(Path path) {
-    for (Path p : List.of(path.resolve("config.json"),
+    List<Path> candidates = new java.util.ArrayList<>(List.of(path.resolve("config.json"),
         path.resolve("assets.extra").resolve("config.json"),
-        path.resolveSibling("config.json"))) {
+        path.resolveSibling("config.json")));
+    if (isCheckpointDir(path)) {
+      candidates.add(0, path.toAbsolutePath().getParent().resolveSibling("config.json"));
+    }
+    for (Path p : candidates) {
       if (Files.isRegularFile(p)) {
         return Json.read(p, Pretrain.Config.class);
       }
@@ -213,8 +217,22 @@ public final class Finetune {
         + " a pretraining run directory or its savedmodel directory)");
   }
 
-  /** The weights of a pretraining run: its newest checkpoint, or the SavedModel's variables. */
+  /** True for one checkpoint of a run, {@code RUN/checkpoints/ckpt-N} (holding model.index). */
+  static boolean isCheckpointDir(Path path) {
+    Path parent = path.toAbsolutePath().getParent();
+    return Files.isRegularFile(path.resolve(CheckpointManager.PREFIX + ".index"))
+        && parent != null && parent.getFileName().toString().equals("checkpoints");
+  }
+
+  /**
+   * The weights of a pretraining run: its newest checkpoint, one checkpoint given as {@code
+   * RUN/checkpoints/ckpt-N} (to finetune from an earlier point of a run), or the SavedModel's
+   * variables.
+   */
   static Path pretrainedWeights(Path path) {
+    if (isCheckpointDir(path)) {
+      return path.resolve(CheckpointManager.PREFIX);
+    }
     if (Files.isDirectory(path.resolve("checkpoints"))) {
       Optional<CheckpointManager.Checkpoint> c =
           new CheckpointManager(path.resolve("checkpoints"), Integer.MAX_VALUE).latest();

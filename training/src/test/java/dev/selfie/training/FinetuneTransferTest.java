@@ -197,6 +197,22 @@ class FinetuneTransferTest {
     assertTrue(e.getMessage().contains("--no-test"), e.getMessage());
   }
 
+  /** --pretrained RUN/checkpoints/ckpt-N finetunes from that checkpoint (config from RUN). */
+  @Test
+  void finetunesFromOneCheckpointOfARun() throws Exception {
+    Path ckpt = pretrained.resolve("checkpoints").resolve("ckpt-20");
+    assertTrue(Finetune.isCheckpointDir(ckpt));
+    assertFalse(Finetune.isCheckpointDir(pretrained));
+    assertEquals(Finetune.pretrainedConfig(pretrained), Finetune.pretrainedConfig(ckpt));
+    assertEquals(ckpt.resolve("model"), Finetune.pretrainedWeights(ckpt));
+    Path ft = tmp.resolve("finetune-from-ckpt");
+    Finetune.Result r = Finetune.run(
+        PretrainFixtures.finetune(home, ft, ckpt, 0.2, 1, 16, 1e-30, 0), QUIET);
+    assertFalse(r.restored().isEmpty());
+    JsonNode transfer = Json.MAPPER.readTree(ft.resolve("transfer.json").toFile());
+    assertEquals(ckpt.resolve("model").toString(), transfer.get("source").asText());
+  }
+
   @Test
   void anUnfinishedPretrainingRunIsReported() throws Exception {
     java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();

@@ -49,7 +49,8 @@ public final class FinetuneCommand implements Callable<Integer> {
   Path out;
 
   @Option(names = "--pretrained",
-      description = "Pretraining run directory, or its savedmodel directory. Omit for the baseline.")
+      description = "Pretraining run directory (its newest checkpoint), one checkpoint of it"
+          + " (RUN/checkpoints/ckpt-N), or its savedmodel directory. Omit for the baseline.")
   Path pretrained;
 
   @Option(names = "--head", defaultValue = "resnet",
