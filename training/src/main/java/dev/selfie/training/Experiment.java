@@ -1,6 +1,8 @@
 package dev.selfie.training;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
+import dev.selfie.data.Datasets;
+import dev.selfie.data.Split;
 import dev.selfie.graph.Classifier;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -76,10 +78,20 @@ public final class Experiment {
       int threads,
       Path pretrained,
       String command,
-      Arms arms) {
+      Arms arms,
+      List<Long> curveSteps) {
     public Options {
       if (arms == null) {
         arms = Arms.defaults();
+      }
+      curveSteps = curveSteps == null ? List.of()
+          : curveSteps.stream().distinct().sorted().toList();
+      for (long c : curveSteps) {
+        if (c < 1 || c >= pretrainSteps) {
+          throw new IllegalArgumentException("--curve-steps: each must be in [1, "
+              + (pretrainSteps - 1) + "] (a checkpoint before the last pretraining step), got "
+              + c);
+        }
       }
       Objects.requireNonNull(out, "--out is required");
       if (fractions == null || fractions.isEmpty()) {
@@ -109,7 +121,7 @@ public final class Experiment {
         double probeFraction, int threads, Path pretrained, String command) {
       this(dataset, dataDir, preset, fractions, seeds, out, pretrainSteps, finetuneSteps,
           batchSize, pretrainLr, finetuneLr, numMasked, weightDecay, augment, probeFraction,
-          threads, pretrained, command, Arms.defaults());
+          threads, pretrained, command, Arms.defaults(), List.of());
     }
   }
 
@@ -243,12 +255,52 @@ public final class Experiment {
         probes.add(probe(o, out, null, log));
       }
     }
+    if (!o.curveSteps().isEmpty()) {
+      curve(o, out, pretrainDir, runs, command, log);
+    }
     Result r = new Result(o.dataset(), o.preset(), command, Budget.of(o), true, pre,
         cells(o, runs), probes, (System.nanoTime() - t0) / 1e9);
     write(out, r);
     log.println();
     log.print(markdown(r));
     return r;
+  }
+
+  /**
+   * Selfie finetunes from the pretraining run's checkpoints at {@code o.curveSteps()} (every
+   * fraction and seed, same label subsets as the main cells), then curve.{json,md,png}.
+   */
+  private static void curve(Options o, Path out, Path pretrainDir, List<Run> mainRuns,
+      String command, PrintStream log) throws IOException {
+    long finalSteps = new RunDir(pretrainDir).readConfig(Pretrain.Config.class).steps();
+    int trainImages = Datasets.open(o.dataset(), o.dataDir()).size(Split.TRAIN);
+    List<Run> baselines = mainRuns.stream().filter(r -> r.model().equals(BASELINE)).toList();
+    List<PretrainingCurve.Point> points = new ArrayList<>();
+    int total = o.curveSteps().size() * o.seeds() * o.fractions().size();
+    int done = 0;
+    for (long steps : o.curveSteps()) {
+      Path ckpt = PretrainingCurve.checkpoint(pretrainDir, steps);
+      List<Run> selfie = new ArrayList<>();
+      for (int seed = 1; seed <= o.seeds(); seed++) {
+        for (double fraction : o.fractions()) {
+          Path manifest = out.resolve(fractionName(fraction)).resolve("seed" + seed)
+              .resolve(SELFIE).resolve("labels.json");
+          selfie.add(cellRun(o, out.resolve("curve").resolve("ckpt-" + steps)
+                  .resolve(fractionName(fraction)).resolve("seed" + seed).resolve(SELFIE),
+              fraction, seed, ckpt, manifest, log, ++done, total));
+        }
+      }
+      points.addAll(PretrainingCurve.points(steps, (double) steps * o.batchSize() / trainImages,
+          selfie, baselines, o.fractions()));
+    }
+    points.addAll(PretrainingCurve.points(finalSteps,
+        (double) finalSteps * o.batchSize() / trainImages,
+        mainRuns.stream().filter(r -> r.model().equals(SELFIE)).toList(), baselines,
+        o.fractions()));
+    PretrainingCurve.write(out, new PretrainingCurve.Curve(command, trainImages, o.batchSize(),
+        points));
+    log.print(PretrainingCurve.markdown(new PretrainingCurve.Curve(command, trainImages,
+        o.batchSize(), points)));
   }
 
   /** "f0.05", "f1" (directory of a fraction). */
@@ -282,10 +334,21 @@ public final class Experiment {
     log.println("== pretraining (" + o.preset() + ", " + o.pretrainSteps() + " steps, batch "
         + o.batchSize() + ") -> " + dir);
     long steps = o.pretrainSteps();
+    // With --curve-steps every curve point must be a kept checkpoint.
+    long every = Math.max(1, steps / 4);
+    int keep = 1;
+    if (!o.curveSteps().isEmpty()) {
+      every = steps;
+      for (long c : o.curveSteps()) {
+        every = java.math.BigInteger.valueOf(every).gcd(java.math.BigInteger.valueOf(c))
+            .longValue();
+      }
+      keep = (int) Math.min(Integer.MAX_VALUE, steps / every + 1);
+    }
     Pretrain.Result r = Pretrain.run(new Pretrain.Options(o.dataset(), o.dataDir(), o.preset(),
         steps, o.batchSize(), dir, false, true, 1, "sgd", o.pretrainLr(),
         Math.max(1, steps / 10), o.weightDecay(), o.numMasked(), o.augment(),
-        Math.max(1, steps / 4), 1, 50, 50, o.threads()), log);
+        every, keep, 50, 50, o.threads()), log);
     PretrainSummary s = new PretrainSummary(r.steps(), r.finalLoss(), 100 * r.patchAccuracy(),
         100 * r.chanceAccuracy(), r.imagesPerSecond(), r.wallSeconds());
     Json.writeAtomic(marker, s);
@@ -526,6 +589,10 @@ public final class Experiment {
     }
     if (o.arms().baselineSteps() > 0) {
       sb.append(" --baseline-steps ").append(o.arms().baselineSteps());
+    }
+    if (!o.curveSteps().isEmpty()) {
+      sb.append(" --curve-steps ").append(String.join(",",
+          o.curveSteps().stream().map(String::valueOf).toList()));
     }
     sb.append(" --probe-fraction ").append(trim(o.probeFraction()))
         .append(" --out ").append(o.out());

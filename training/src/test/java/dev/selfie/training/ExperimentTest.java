@@ -32,7 +32,8 @@ class ExperimentTest {
 
   static Experiment.Options options(Path home, Path out, long finetuneSteps) {
     return new Experiment.Options("cifar10", home, "tiny", List.of(0.1, 1.0), 1, out, 4,
-        finetuneSteps, 16, 0.1, 0.05, 0, 1e-4, true, 0.5, 2, null, null);
+        finetuneSteps, 16, 0.1, 0.05, 0, 1e-4, true, 0.5, 2, null, null,
+        Experiment.Arms.defaults(), List.of(2L));
   }
 
   @Test
@@ -81,6 +82,25 @@ class ExperimentTest {
     assertEquals(800, png.getWidth());
     assertEquals(520, png.getHeight());
 
+    // The curve: Selfie from ckpt-2 (kept by the experiment's pretraining) and from the final
+    // step 4, against the same baselines.
+    JsonNode curve = Json.MAPPER.readTree(out.resolve("curve.json").toFile());
+    assertEquals(4, curve.get("points").size(), curve.toString());
+    JsonNode first = curve.get("points").get(0);
+    assertEquals(2, first.get("pretrain_steps").asLong());
+    assertEquals(2 * 16 / 300.0, first.get("epochs").asDouble(), 1e-9);
+    assertEquals(r.cells().get(0).baselineMean(), first.get("baseline_mean").asDouble(), 1e-9);
+    JsonNode last = curve.get("points").get(2);
+    assertEquals(4, last.get("pretrain_steps").asLong());
+    assertEquals(r.cells().get(0).gain(), last.get("gain").asDouble(), 1e-9);
+    assertTrue(Files.isRegularFile(out.resolve("curve").resolve("ckpt-2").resolve("f0.1")
+        .resolve("seed1").resolve("selfie").resolve("run.json")));
+    assertEquals(800, ImageIO.read(out.resolve("curve.png").toFile()).getWidth());
+    assertTrue(Files.readString(out.resolve("curve.md")).contains("| 2 | 0.1 | 10% | 1 |"));
+    assertThrows(IllegalArgumentException.class, () -> new Experiment.Options("cifar10", home,
+        "tiny", List.of(0.1), 1, out, 4, 3, 16, 0.1, 0.05, 0, 1e-4, true, 0.5, 2, null, null,
+        Experiment.Arms.defaults(), List.of(4L)));
+
     // The baseline trained on exactly the Selfie run's labeled examples.
     Path cellDir = out.resolve("f0.1").resolve("seed1");
     LabelManifest selfie = LabelManifest.read(cellDir.resolve("selfie").resolve("labels.json"));
@@ -97,7 +117,7 @@ class ExperimentTest {
     Experiment.Result again = Experiment.run(o, new PrintStream(log, true, StandardCharsets.UTF_8));
     String text = log.toString(StandardCharsets.UTF_8);
     assertTrue(text.contains("pretraining: done"), text);
-    assertEquals(4, text.split("skipped", -1).length - 1, text);
+    assertEquals(6, text.split("skipped", -1).length - 1, text); // 4 cells + 2 curve runs
     for (Map.Entry<String, Path> e : Experiment.runMarkers(o).entrySet()) {
       assertEquals(before.get(e.getKey()), Files.getLastModifiedTime(e.getValue()), e.getKey());
     }
@@ -116,7 +136,7 @@ class ExperimentTest {
         Finetune.Recipe.defaults().withValidation(50, false).withPretrainedLrScale(0.5), 0.07, 4);
     Experiment.Result reuse = Experiment.run(new Experiment.Options("cifar10", home, "tiny",
         List.of(0.1), 1, out2, 4, 3, 16, 0.1, 0.02, 0, 1e-4, true, 0, 2,
-        out.resolve("pretrain"), null, arms), new PrintStream(new ByteArrayOutputStream()));
+        out.resolve("pretrain"), null, arms, null), new PrintStream(new ByteArrayOutputStream()));
     Path cell2 = out2.resolve("f0.1").resolve("seed1");
     Finetune.Config base = Json.read(cell2.resolve("baseline").resolve("config.json"),
         Finetune.Config.class);

@@ -94,6 +94,13 @@ public final class ExperimentCommand implements Callable<Integer> {
       description = "Finetuning steps of the supervised baseline (0 = --finetune-steps).")
   long baselineSteps;
 
+  @Option(names = "--curve-steps", split = ",", paramLabel = "S",
+      description = "Also finetune Selfie from these earlier checkpoints of the pretraining run"
+          + " (every fraction and seed) and write curve.{json,md,png}: the gain vs pretraining"
+          + " epochs. The pretraining run must have kept them (the experiment's own pretraining"
+          + " does).")
+  List<Long> curveSteps;
+
   @Override
   public Integer call() throws Exception {
     List<String> args = new ArrayList<>(List.of("selfie"));
@@ -102,7 +109,7 @@ public final class ExperimentCommand implements Callable<Integer> {
     Experiment.run(new Experiment.Options(dataset, dataDir, preset, fractions, seeds, out,
         pretrainSteps, finetuneSteps, batchSize, pretrainLr, finetuneLr, numMasked, weightDecay,
         !noAugment, probeFraction, threads, pretrained, String.join(" ", args),
-        new Experiment.Arms(recipe.recipe(), baselineLr, baselineSteps)), System.out);
+        new Experiment.Arms(recipe.recipe(), baselineLr, baselineSteps), curveSteps), System.out);
     return 0;
   }
 }
