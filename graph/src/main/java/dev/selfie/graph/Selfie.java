@@ -198,14 +198,20 @@ public final class Selfie {
   /**
    * MLP queries (query mode MLP): {@code v_j = fc2(gelu(fc1(LN(u) + e_j)))}, hidden width d:
    * u [B, d], masked [B, m] -> [B, m, d]. Variables {@code query/ln/{gamma,beta}}, {@code
-   * query/mlp/fc1,fc2/{kernel,bias}} [d, d], used only in pretraining.
+   * query/mlp/fc1,fc2/{kernel,bias}} [d, d], used only in pretraining. The kernels start at
+   * stddev 1/sqrt(d) (not the transformer's 0.02), so v starts at the scale of u as in ADD: at
+   * 0.02 the two small layers gave v ~ 0.01, logits ~ 0 and a loss stuck at ln m for hundreds of
+   * steps (tiny preset).
    */
   public static Operand<TFloat32> mlpQueries(
       Ops tf, VarStore vars, ModelConfig c, Operand<TFloat32> u, Operand<TInt32> masked) {
     Operand<TFloat32> lnU = Layers.layerNorm(tf, vars, QUERY + "/ln", u, c.lnEpsilon()); // [B, d]
     Operand<TFloat32> x = tf.math.add(tf.expandDims(lnU, tf.constant(1)),
         positionEmbeddings(tf, vars, c, masked));                          // [B, m, d]
-    return tf.reshape(Attention.mlp(tf, vars, QUERY + "/mlp", x, c.d()),
+    double stddev = 1 / Math.sqrt(c.d());
+    Operand<TFloat32> hidden = Layers.gelu(tf,
+        Layers.dense(tf, vars, QUERY + "/mlp/fc1", x, c.d(), true, stddev));
+    return tf.reshape(Layers.dense(tf, vars, QUERY + "/mlp/fc2", hidden, c.d(), true, stddev),
         tf.constant(new int[] {-1, c.numMasked(), c.d()}));             // [B, m, d]
   }
 
