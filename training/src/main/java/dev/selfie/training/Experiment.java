@@ -56,6 +56,7 @@ public final class Experiment {
    *     {@code out/pretrain} (e.g. to try finetuning settings without pretraining again); null =
    *     pretrain
    * @param command the command line recorded in the results (null = a description)
+   * @param variants pretraining variants ({@code --context-positions} etc.; null = the paper's)
    */
   public record Options(
       String dataset,
@@ -75,8 +76,23 @@ public final class Experiment {
       double probeFraction,
       int threads,
       Path pretrained,
-      String command) {
+      String command,
+      Pretrain.Variants variants) {
+
+    /** The paper's pretraining formulation. */
+    public Options(String dataset, Path dataDir, String preset, List<Double> fractions, int seeds,
+        Path out, long pretrainSteps, long finetuneSteps, int batchSize, double pretrainLr,
+        double finetuneLr, int numMasked, double weightDecay, boolean augment,
+        double probeFraction, int threads, Path pretrained, String command) {
+      this(dataset, dataDir, preset, fractions, seeds, out, pretrainSteps, finetuneSteps,
+          batchSize, pretrainLr, finetuneLr, numMasked, weightDecay, augment, probeFraction,
+          threads, pretrained, command, Pretrain.Variants.PAPER);
+    }
+
     public Options {
+      if (variants == null) {
+        variants = Pretrain.Variants.PAPER;
+      }
       Objects.requireNonNull(out, "--out is required");
       if (fractions == null || fractions.isEmpty()) {
         throw new IllegalArgumentException("--fractions: give at least one label fraction");
@@ -106,12 +122,14 @@ public final class Experiment {
    */
   public record Budget(String dataset, String preset, long pretrainSteps, long finetuneSteps,
       int batchSize, double pretrainLr, double finetuneLr, int numMasked, double weightDecay,
-      boolean augment, String pretrained) {
+      boolean augment, String pretrained, String variants) {
+    /** {@code variants}: the variant flags, null for the paper's (as in budgets written before). */
     static Budget of(Options o) {
       return new Budget(o.dataset(), o.preset(), o.pretrainSteps(), o.finetuneSteps(),
           o.batchSize(), o.pretrainLr(), o.finetuneLr(), o.numMasked(), o.weightDecay(),
           o.augment(), o.pretrained() == null ? null
-              : o.pretrained().toAbsolutePath().normalize().toString());
+              : o.pretrained().toAbsolutePath().normalize().toString(),
+          o.variants().equals(Pretrain.Variants.PAPER) ? null : o.variants().flags().trim());
     }
   }
 
@@ -240,7 +258,7 @@ public final class Experiment {
     Pretrain.Result r = Pretrain.run(new Pretrain.Options(o.dataset(), o.dataDir(), o.preset(),
         steps, o.batchSize(), dir, false, true, 1, "sgd", o.pretrainLr(),
         Math.max(1, steps / 10), o.weightDecay(), o.numMasked(), o.augment(),
-        Math.max(1, steps / 4), 1, 50, 50, o.threads()), log);
+        Math.max(1, steps / 4), 1, 50, 50, o.threads(), null, o.variants()), log);
     PretrainSummary s = new PretrainSummary(r.steps(), r.finalLoss(), 100 * r.patchAccuracy(),
         100 * r.chanceAccuracy(), r.imagesPerSecond(), r.wallSeconds());
     Json.writeAtomic(marker, s);
@@ -380,6 +398,9 @@ public final class Experiment {
         b.numMasked() == 0 ? "the preset's" : String.valueOf(b.numMasked()),
         b.augment() ? "on" : "off", b.finetuneSteps(), b.batchSize(), trim(b.finetuneLr()),
         trim(b.weightDecay())));
+    if (b.variants() != null) {
+      sb.append("Pretraining variants: `").append(b.variants()).append("`.\n\n");
+    }
     if (r.pretrain() != null) {
       sb.append(String.format(Locale.ROOT, "Pretraining: %d steps, loss %.3f, patch-selection"
               + " accuracy %.1f%% (chance %.1f%%), %.0f images/s, %.1f min.%n%n",
@@ -429,6 +450,7 @@ public final class Experiment {
     if (o.numMasked() > 0) {
       sb.append(" --num-masked ").append(o.numMasked());
     }
+    sb.append(o.variants().flags());
     if (o.pretrained() != null) {
       sb.append(" --pretrained ").append(o.pretrained());
     }

@@ -71,6 +71,24 @@ class PretrainVariantsTest {
   }
 
   @Test
+  void experimentAndQuickstartPassTheVariantsToPretraining() {
+    Path out = Path.of("experiment-out");
+    Experiment.Options with = new Experiment.Options("fashion-mnist", null, "small",
+        List.of(0.05), 1, out, 10, 10, 8, 0.1, 0.05, 8, 1e-4, true, 0, 1, null, null, ALL);
+    Experiment.Options paper = new Experiment.Options("fashion-mnist", null, "small",
+        List.of(0.05), 1, out, 10, 10, 8, 0.1, 0.05, 8, 1e-4, true, 0, 1, null, null);
+    assertTrue(Experiment.describe(with).contains(ALL.flags() + " "), Experiment.describe(with));
+    assertFalse(Experiment.describe(paper).contains("--query-mode"));
+    assertEquals(ALL.flags().trim(), Experiment.Budget.of(with).variants());
+    assertNull(Experiment.Budget.of(paper).variants(), "budgets written before stay equal");
+    Quickstart.Options q = new Quickstart.Options(out, "fashion-mnist", null, "small", 10, 10, 8,
+        0.05, 1, 1, 8, 0.05, ALL);
+    assertEquals(ALL, Quickstart.pretrainOptions(q, out).variants());
+    assertEquals(Pretrain.Variants.PAPER, Quickstart.pretrainOptions(new Quickstart.Options(out,
+        "fashion-mnist", null, "small", 10, 10, 8, 0.05, 1, 1, 8, 0.05), out).variants());
+  }
+
+  @Test
   void badVariantFlagsNameTheFlag() {
     var e = assertThrows(IllegalArgumentException.class,
         () -> Pretrain.Variants.parse(false, "dot", false, 0));

@@ -83,6 +83,9 @@ public final class ExperimentCommand implements Callable<Integer> {
           + " instead of pretraining; the pretraining flags are then ignored.")
   Path pretrained;
 
+  @picocli.CommandLine.Mixin
+  VariantFlags variants;
+
   @Override
   public Integer call() throws Exception {
     List<String> args = new ArrayList<>(List.of("selfie"));
@@ -90,7 +93,8 @@ public final class ExperimentCommand implements Callable<Integer> {
     args.addAll(spec.commandLine().getParseResult().originalArgs());
     Experiment.run(new Experiment.Options(dataset, dataDir, preset, fractions, seeds, out,
         pretrainSteps, finetuneSteps, batchSize, pretrainLr, finetuneLr, numMasked, weightDecay,
-        !noAugment, probeFraction, threads, pretrained, String.join(" ", args)), System.out);
+        !noAugment, probeFraction, threads, pretrained, String.join(" ", args),
+        variants.variants()), System.out);
     return 0;
   }
 }
