@@ -47,6 +47,17 @@ public final class Attention {
   public static Operand<TFloat32> multiHeadAttention(
       Ops tf, VarStore vars, String name, Operand<TFloat32> x, int heads, double dropout,
       Operand<TInt64> seed, boolean training) {
+    return multiHeadAttention(tf, vars, name, x, heads, dropout, null, seed, training);
+  }
+
+  /**
+   * Multi-head self-attention with an additive attention bias {@code bias} [T, T] (added to every
+   * head's scores before the softmax; a large negative entry hides key t' from query t), or none
+   * when {@code bias} is null (then the graph is exactly the unbiased one).
+   */
+  public static Operand<TFloat32> multiHeadAttention(
+      Ops tf, VarStore vars, String name, Operand<TFloat32> x, int heads, double dropout,
+      Operand<TFloat32> bias, Operand<TInt64> seed, boolean training) {
     int dim = Layers.lastDim(x, name);
     int t = (int) x.shape().size(1);
     int dh = dim / heads;
@@ -59,6 +70,9 @@ public final class Attention {
     Operand<TFloat32> scores = tf.math.mul(
         tf.train.batchMatMul(q, k, TFloat32.class, BatchMatMul.adjY(true)),
         tf.constant((float) (1 / Math.sqrt(dh))));                     // [B, H, T, T]
+    if (bias != null) {
+      scores = tf.math.add(scores, bias);                              // [T, T] broadcast
+    }
     Operand<TFloat32> probs = Layers.dropout(tf, tf.nn.softmax(scores), dropout,
         training ? Layers.subSeed(tf, seed, 0) : null, training);
     Operand<TFloat32> ctx = tf.train.batchMatMul(probs, v, TFloat32.class); // [B, H, T, dh]
@@ -92,10 +106,17 @@ public final class Attention {
   public static Operand<TFloat32> transformerLayer(
       Ops tf, VarStore vars, String name, Operand<TFloat32> x, ModelConfig c,
       Operand<TInt64> seed, boolean training) {
+    return transformerLayer(tf, vars, name, x, c, null, seed, training);
+  }
+
+  /** {@link #transformerLayer} whose self-attention adds {@code bias} [T, T] (null: none). */
+  public static Operand<TFloat32> transformerLayer(
+      Ops tf, VarStore vars, String name, Operand<TFloat32> x, ModelConfig c,
+      Operand<TFloat32> bias, Operand<TInt64> seed, boolean training) {
     boolean drop = training && c.dropout() > 0;
     Operand<TFloat32> a = multiHeadAttention(tf, vars, name + "/attn",
         Layers.layerNorm(tf, vars, name + "/ln1", x, c.lnEpsilon()), c.heads(), c.dropout(),
-        drop ? Layers.subSeed(tf, seed, 1) : null, drop);
+        bias, drop ? Layers.subSeed(tf, seed, 1) : null, drop);
     x = tf.math.add(x, Layers.dropout(tf, a, c.dropout(), drop ? Layers.subSeed(tf, seed, 2) : null,
         drop));
     Operand<TFloat32> m = mlp(tf, vars, name + "/mlp",
@@ -113,25 +134,98 @@ public final class Attention {
   public static Operand<TFloat32> attentionPool(
       Ops tf, VarStore vars, ModelConfig c, Operand<TFloat32> h, Operand<TInt64> seed,
       boolean training) {
+    int d = checkWidth(h, c);
+    Operand<TFloat32> x = encoder(tf, vars, c,
+        tf.concat(List.of(u0Tokens(tf, vars, h, d), h), tf.constant(1)), null, seed, training);
+    Operand<TFloat32> first =
+        tf.slice(x, tf.constant(new int[] {0, 0, 0}), tf.constant(new int[] {-1, 1, -1}));
+    return tf.reshape(first, tf.constant(new int[] {-1, d}));         // [B, d]
+  }
+
+  /**
+   * A's outputs with query tokens: u [B, d] and v [B, m, d].
+   *
+   * @param u output at u0's slot
+   * @param queries outputs at the query tokens' slots
+   */
+  public record PooledWithQueries(Operand<TFloat32> u, Operand<TFloat32> queries) {}
+
+  /**
+   * Attention pooling with query tokens (query mode ATTEND): the sequence {@code [u0, h_1..h_T,
+   * q_1..q_m]} [B, 1+T+m, d] through the same L layers and final layer norm as {@link
+   * #attentionPool}. The attention bias ({@link #queryBias}) lets each query token see u0, the
+   * h's and itself, and hides every query token from all other slots, so u (slot 0) is exactly
+   * {@code attentionPool(h)} and the queries cannot see each other.
+   *
+   * @param h [B, T, d] the context tokens
+   * @param q [B, m, d] the query tokens (positions of the masked locations, no content)
+   */
+  public static PooledWithQueries attentionPoolWithQueries(
+      Ops tf, VarStore vars, ModelConfig c, Operand<TFloat32> h, Operand<TFloat32> q,
+      Operand<TInt64> seed, boolean training) {
+    int d = checkWidth(h, c);
+    int t = (int) h.shape().size(1);
+    int m = (int) q.shape().size(1);
+    if (t < 0 || m < 0) {
+      throw new IllegalArgumentException("attentionPoolWithQueries: need static T and m, got "
+          + h.shape() + ", " + q.shape());
+    }
+    Operand<TFloat32> x = encoder(tf, vars, c,
+        tf.concat(List.of(u0Tokens(tf, vars, h, d), h, q), tf.constant(1)),
+        tf.constant(queryBias(1 + t, m)), seed, training);           // [B, 1+T+m, d]
+    Operand<TFloat32> u = tf.reshape(
+        tf.slice(x, tf.constant(new int[] {0, 0, 0}), tf.constant(new int[] {-1, 1, -1})),
+        tf.constant(new int[] {-1, d}));                               // [B, d]
+    Operand<TFloat32> v = tf.reshape(tf.slice(x, tf.constant(new int[] {0, 1 + t, 0}),
+        tf.constant(new int[] {-1, m, -1})), tf.constant(new int[] {-1, m, d})); // [B, m, d]
+    return new PooledWithQueries(u, v);
+  }
+
+  /** Additive bias that hides a key from a query ({@code exp(-1e9)} is exactly 0 in float32). */
+  static final float HIDDEN = -1e9f;
+
+  /**
+   * Attention bias [k+m, k+m] for k visible slots followed by m query slots: 0 where query row r
+   * may attend to key column t (t < k, or t == r), {@link #HIDDEN} where t is another query slot
+   * or where a visible slot would look at any query slot.
+   */
+  static float[][] queryBias(int k, int m) {
+    float[][] b = new float[k + m][k + m];
+    for (int r = 0; r < k + m; r++) {
+      for (int t = k; t < k + m; t++) {
+        b[r][t] = r == t ? 0f : HIDDEN;
+      }
+    }
+    return b;
+  }
+
+  private static int checkWidth(Operand<TFloat32> h, ModelConfig c) {
     int d = Layers.lastDim(h, "attentionPool");
     if (d != c.d()) {
       throw new IllegalArgumentException(
           "attentionPool: input width " + d + " != config d " + c.d());
     }
+    return d;
+  }
+
+  /** u0 [d] tiled to [B, 1, d] (B from {@code h}). */
+  private static Operand<TFloat32> u0Tokens(Ops tf, VarStore vars, Operand<TFloat32> h, int d) {
     Operand<TFloat32> u0 = vars.variable(PREFIX + "/u0", Shape.of(d), VarStore.Kind.TRAINABLE,
         Layers.truncatedNormal(vars, PREFIX + "/u0", INIT_STDDEV));
     Operand<TInt32> b = Layers.batchSize(tf, h);
-    Operand<TFloat32> tokens = tf.tile(tf.reshape(u0, tf.constant(new int[] {1, 1, d})),
+    return tf.tile(tf.reshape(u0, tf.constant(new int[] {1, 1, d})),
         tf.stack(List.of(b, tf.constant(1), tf.constant(1))));           // [B, 1, d]
-    Operand<TFloat32> x = tf.concat(List.of(tokens, h), tf.constant(1)); // [B, 1+T, d]
+  }
+
+  /** L transformer layers then the final layer norm: x [B, T, d] -> [B, T, d]. */
+  private static Operand<TFloat32> encoder(
+      Ops tf, VarStore vars, ModelConfig c, Operand<TFloat32> x, Operand<TFloat32> bias,
+      Operand<TInt64> seed, boolean training) {
     for (int i = 0; i < c.layers(); i++) {
       Operand<TInt64> layerSeed =
           training && c.dropout() > 0 ? Layers.subSeed(tf, seed, 100 + i) : null;
-      x = transformerLayer(tf, vars, PREFIX + "/layer" + i, x, c, layerSeed, training);
+      x = transformerLayer(tf, vars, PREFIX + "/layer" + i, x, c, bias, layerSeed, training);
     }
-    x = Layers.layerNorm(tf, vars, PREFIX + "/final_ln", x, c.lnEpsilon());
-    Operand<TFloat32> first =
-        tf.slice(x, tf.constant(new int[] {0, 0, 0}), tf.constant(new int[] {-1, 1, -1}));
-    return tf.reshape(first, tf.constant(new int[] {-1, d}));         // [B, d]
+    return Layers.layerNorm(tf, vars, PREFIX + "/final_ln", x, c.lnEpsilon());
   }
 }

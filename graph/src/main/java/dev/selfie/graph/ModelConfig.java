@@ -50,6 +50,15 @@ import java.util.Locale;
  * @param lnEpsilon layer-norm epsilon
  * @param temperature the Selfie loss divides the dot products {@code v_j . h_k} by this; 1 is the
  *     paper's raw dot product
+ * @param contextPositions pretraining variant: add the position embedding {@code E_row[row(c)] +
+ *     E_col[col(c)]} (the queries' tables) to each visible patch h_c entering A, and to every
+ *     patch entering A in the hybrid head. false (the paper): A sees the visible patches without
+ *     their locations
+ * @param queryMode how the query v_j of a masked location is built ({@link QueryMode}); ADD is
+ *     the paper's
+ * @param maskContent pretraining variant: draw the m masked locations among the patches with
+ *     content first (pixel std over the patch above {@link #BLANK_STD}), blank ones only when an
+ *     image has fewer than m patches with content. false (the paper): uniform over all n
  */
 public record ModelConfig(
     int imageSize,
@@ -70,7 +79,31 @@ public record ModelConfig(
     double bnMomentum,
     double bnEpsilon,
     double lnEpsilon,
-    double temperature) {
+    double temperature,
+    boolean contextPositions,
+    QueryMode queryMode,
+    boolean maskContent) {
+
+  /** How the query v_j for masked location j is built from the context and j's position e_j. */
+  public enum QueryMode {
+    /** The paper: {@code v_j = u + E_row[row(j)] + E_col[col(j)]}. */
+    ADD,
+    /**
+     * {@code v_j = MLP(LN(u) + e_j)}, one hidden layer of width d with GELU (variables under
+     * {@code query/}, pretraining only).
+     */
+    MLP,
+    /**
+     * Each masked location is a query token {@code q + e_j} (q a learned d-vector) appended to
+     * A's input; v_j is A's output at that slot. The query tokens see u0, the visible patches and
+     * themselves, never a masked patch's content; u0 and the visible patches do not see the
+     * query tokens, so u is exactly what A computes without them.
+     */
+    ATTEND
+  }
+
+  /** Pixel std (after normalisation) at or below which {@code maskContent} calls a patch blank. */
+  public static final double BLANK_STD = 1e-3;
 
   /** The ResNet stem. */
   public enum Stem {
@@ -128,6 +161,9 @@ public record ModelConfig(
     require(bnEpsilon > 0, "bnEpsilon must be > 0, got " + bnEpsilon);
     require(lnEpsilon > 0, "lnEpsilon must be > 0, got " + lnEpsilon);
     require(temperature > 0, "temperature must be > 0, got " + temperature);
+    if (queryMode == null) {
+      queryMode = QueryMode.ADD; // config.json written before the query modes existed
+    }
   }
 
   private static void require(boolean ok, String message) {
@@ -148,16 +184,20 @@ public record ModelConfig(
     return switch (key) {
       case "paper" -> new ModelConfig(32, 3, 10, 8, 4, Stem.CONV3X3, 64,
           List.of(256, 512, 1024, 2048), List.of(3, 4, 6, 3),
-          1024, 3, 32, 640, 0.1, true, 0.9, 1e-5, 1e-6, 1.0);
+          1024, 3, 32, 640, 0.1, true, 0.9, 1e-5, 1e-6, 1.0,
+          false, QueryMode.ADD, false);
       case "paper224" -> new ModelConfig(224, 3, 1000, 32, 12, Stem.IMAGENET, 64,
           List.of(256, 512, 1024, 2048), List.of(3, 4, 6, 3),
-          1024, 3, 32, 640, 0.1, true, 0.9, 1e-5, 1e-6, 1.0);
+          1024, 3, 32, 640, 0.1, true, 0.9, 1e-5, 1e-6, 1.0,
+          false, QueryMode.ADD, false);
       case "small" -> new ModelConfig(32, 3, 10, 8, 4, Stem.CONV3X3, 16,
           List.of(64, 128, 256, 512), List.of(1, 1, 1, 1),
-          256, 3, 4, 160, 0.1, true, 0.9, 1e-5, 1e-6, 1.0);
+          256, 3, 4, 160, 0.1, true, 0.9, 1e-5, 1e-6, 1.0,
+          false, QueryMode.ADD, false);
       case "tiny" -> new ModelConfig(32, 3, 10, 8, 4, Stem.CONV3X3, 8,
           List.of(16, 32, 32, 64), List.of(1, 1, 1, 1),
-          32, 2, 2, 48, 0.1, false, 0.9, 1e-5, 1e-6, 1.0);
+          32, 2, 2, 48, 0.1, false, 0.9, 1e-5, 1e-6, 1.0,
+          false, QueryMode.ADD, false);
       default -> throw new IllegalArgumentException(
           "unknown model preset '" + name + "', expected one of " + PRESETS);
     };
@@ -167,28 +207,62 @@ public record ModelConfig(
   public ModelConfig withData(int channels, int numClasses) {
     return new ModelConfig(imageSize, channels, numClasses, patchSize, numMasked, stem, stemWidth,
         stageWidths, stageBlocks, d, layers, heads, ffn, dropout, zeroInitLast, bnMomentum,
-        bnEpsilon, lnEpsilon, temperature);
+        bnEpsilon, lnEpsilon, temperature, contextPositions, queryMode, maskContent);
   }
 
   /** A copy with {@code m} masked patches per image. */
   public ModelConfig withNumMasked(int m) {
     return new ModelConfig(imageSize, channels, numClasses, patchSize, m, stem, stemWidth,
         stageWidths, stageBlocks, d, layers, heads, ffn, dropout, zeroInitLast, bnMomentum,
-        bnEpsilon, lnEpsilon, temperature);
+        bnEpsilon, lnEpsilon, temperature, contextPositions, queryMode, maskContent);
   }
 
   /** A copy with another transformer dropout rate (e.g. 0 for deterministic tests). */
   public ModelConfig withDropout(double rate) {
     return new ModelConfig(imageSize, channels, numClasses, patchSize, numMasked, stem, stemWidth,
         stageWidths, stageBlocks, d, layers, heads, ffn, rate, zeroInitLast, bnMomentum,
-        bnEpsilon, lnEpsilon, temperature);
+        bnEpsilon, lnEpsilon, temperature, contextPositions, queryMode, maskContent);
   }
 
   /** A copy with the zero-init of each block's last conv switched on or off. */
   public ModelConfig withZeroInitLast(boolean on) {
     return new ModelConfig(imageSize, channels, numClasses, patchSize, numMasked, stem, stemWidth,
         stageWidths, stageBlocks, d, layers, heads, ffn, dropout, on, bnMomentum,
-        bnEpsilon, lnEpsilon, temperature);
+        bnEpsilon, lnEpsilon, temperature, contextPositions, queryMode, maskContent);
+  }
+
+  /** A copy whose Selfie loss divides the logits by {@code t}. */
+  public ModelConfig withTemperature(double t) {
+    return new ModelConfig(imageSize, channels, numClasses, patchSize, numMasked, stem, stemWidth,
+        stageWidths, stageBlocks, d, layers, heads, ffn, dropout, zeroInitLast, bnMomentum,
+        bnEpsilon, lnEpsilon, t, contextPositions, queryMode, maskContent);
+  }
+
+  /** A copy with the context position embeddings on or off. */
+  public ModelConfig withContextPositions(boolean on) {
+    return new ModelConfig(imageSize, channels, numClasses, patchSize, numMasked, stem, stemWidth,
+        stageWidths, stageBlocks, d, layers, heads, ffn, dropout, zeroInitLast, bnMomentum,
+        bnEpsilon, lnEpsilon, temperature, on, queryMode, maskContent);
+  }
+
+  /** A copy with another query mode. */
+  public ModelConfig withQueryMode(QueryMode mode) {
+    return new ModelConfig(imageSize, channels, numClasses, patchSize, numMasked, stem, stemWidth,
+        stageWidths, stageBlocks, d, layers, heads, ffn, dropout, zeroInitLast, bnMomentum,
+        bnEpsilon, lnEpsilon, temperature, contextPositions, mode, maskContent);
+  }
+
+  /** A copy with content-aware masking on or off. */
+  public ModelConfig withMaskContent(boolean on) {
+    return new ModelConfig(imageSize, channels, numClasses, patchSize, numMasked, stem, stemWidth,
+        stageWidths, stageBlocks, d, layers, heads, ffn, dropout, zeroInitLast, bnMomentum,
+        bnEpsilon, lnEpsilon, temperature, contextPositions, queryMode, on);
+  }
+
+  /** True when every pretraining variant is off: the paper's formulation. */
+  @JsonIgnore
+  public boolean isPaperFormulation() {
+    return !contextPositions && queryMode == QueryMode.ADD && !maskContent;
   }
 
   /** g: patches per row and per column. */

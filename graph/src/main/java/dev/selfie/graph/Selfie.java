@@ -5,6 +5,7 @@ import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
+import org.tensorflow.op.math.Mean;
 import org.tensorflow.op.nn.TopK;
 import org.tensorflow.op.train.BatchMatMul;
 import org.tensorflow.types.TFloat32;
@@ -22,7 +23,8 @@ import org.tensorflow.types.TInt64;
  * <p>Variables created by {@link #pretrain}: the ResNet stem and stages 1-3 ({@code resnet/stem},
  * {@code resnet/stage1..3}), P's final BN ({@code resnet/stage3_final_bn}), attention pooling
  * ({@code attention/...}) and the position embeddings ({@code position/row_embedding} [g, d],
- * {@code position/col_embedding} [g, d]). Which of them a finetuning graph reuses is decided by
+ * {@code position/col_embedding} [g, d]); with query mode MLP or ATTEND also {@code query/...}
+ * (pretraining only). Which of them a finetuning graph reuses is decided by
  * {@link #isPretrained} / {@link #pretrainedNames}.
  *
  * <p>Randomness: masking and dropout use stateless random ops seeded from one {@code seed} int64
@@ -73,11 +75,26 @@ public final class Selfie {
    */
   public static Mask randomMask(
       Ops tf, Operand<TInt32> batchSize, int n, int m, Operand<TInt64> seed) {
+    return randomMask(tf, batchSize, n, m, seed, null);
+  }
+
+  /**
+   * {@link #randomMask} with a per-location bonus: the permutation sorts {@code noise + bonus}
+   * [B, n] instead of the noise alone. A bonus of 0 or more than 1 per location ranks every
+   * location with the bonus above every location without it (uniform noise is in [0, 1)), in
+   * random order within each group. Null: the uniform mask.
+   */
+  public static Mask randomMask(
+      Ops tf, Operand<TInt32> batchSize, int n, int m, Operand<TInt64> seed,
+      Operand<TFloat32> bonus) {
     if (m < 1 || m >= n) {
       throw new IllegalArgumentException("randomMask: need 1 <= m < n, got m=" + m + ", n=" + n);
     }
     Operand<TFloat32> noise = tf.random.statelessRandomUniform(
         tf.stack(List.of(batchSize, tf.constant(n))), seed);                // [B, n]
+    if (bonus != null) {
+      noise = tf.math.add(noise, bonus);
+    }
     Operand<TInt32> perm =
         tf.nn.topK(noise, tf.constant(n), TInt32.class, TopK.sorted(true)).indices(); // [B, n]
     Operand<TInt32> masked =
@@ -85,6 +102,29 @@ public final class Selfie {
     Operand<TInt32> context =
         tf.slice(perm, tf.constant(new int[] {0, m}), tf.constant(new int[] {-1, n - m}));
     return new Mask(masked, context);
+  }
+
+  /**
+   * Content-aware masking ({@code maskContent}): locations whose patch has content get a bonus of
+   * 2, blank ones 0, so {@link #randomMask} masks m patches with content whenever an image has at
+   * least m of them, and blank patches only to fill up. A patch is blank when the std of its
+   * pixels (all p x p x C values) is at most {@link ModelConfig#BLANK_STD}.
+   *
+   * @param patches [B, n, p, p, C]
+   * @return [B, n] 2 (content) or 0 (blank), no gradient
+   */
+  public static Operand<TFloat32> contentBonus(
+      Ops tf, ModelConfig c, Operand<TFloat32> patches) {
+    int values = c.patchSize() * c.patchSize() * c.channels();
+    Operand<TFloat32> x = tf.stopGradient(tf.reshape(patches,
+        tf.constant(new int[] {-1, c.numPatches(), values})));            // [B, n, p*p*C]
+    Operand<TFloat32> mean = tf.math.mean(x, tf.constant(2), Mean.keepDims(true));
+    Operand<TFloat32> variance =
+        tf.math.mean(tf.math.squaredDifference(x, mean), tf.constant(2)); // [B, n]
+    Operand<TFloat32> content = tf.dtypes.cast(
+        tf.math.greater(variance, tf.constant((float) (ModelConfig.BLANK_STD
+            * ModelConfig.BLANK_STD))), TFloat32.class);
+    return tf.math.mul(content, tf.constant(2f));
   }
 
   /**
@@ -123,12 +163,13 @@ public final class Selfie {
   }
 
   /**
-   * Position queries {@code v_j = u + E_row[row(j)] + E_col[col(j)]}: u [B, d], masked locations
-   * [B, m] -> [B, m, d], with row = l / g, col = l % g. Embeddings {@code position/row_embedding}
-   * and {@code position/col_embedding} [g, d], TRAINABLE, truncated normal 0.02.
+   * Position embeddings {@code e_l = E_row[row(l)] + E_col[col(l)]}: locations [B, k] (or [1, k])
+   * -> [B, k, d], with row = l / g, col = l % g. Embeddings {@code position/row_embedding} and
+   * {@code position/col_embedding} [g, d], TRAINABLE, truncated normal 0.02; one pair of tables
+   * for the queries and (with {@code contextPositions}) the visible patches.
    */
-  public static Operand<TFloat32> positionQueries(
-      Ops tf, VarStore vars, ModelConfig c, Operand<TFloat32> u, Operand<TInt32> masked) {
+  public static Operand<TFloat32> positionEmbeddings(
+      Ops tf, VarStore vars, ModelConfig c, Operand<TInt32> locations) {
     int g = c.grid();
     Shape shape = Shape.of(g, c.d());
     Operand<TFloat32> rows = vars.variable(ROW_EMBEDDING, shape, VarStore.Kind.TRAINABLE,
@@ -136,10 +177,105 @@ public final class Selfie {
     Operand<TFloat32> cols = vars.variable(COL_EMBEDDING, shape, VarStore.Kind.TRAINABLE,
         Layers.truncatedNormal(vars, COL_EMBEDDING, Attention.INIT_STDDEV));
     Operand<TInt32> gg = tf.constant(g);
-    Operand<TFloat32> pos = tf.math.add(
-        tf.gather(rows, tf.math.floorDiv(masked, gg), tf.constant(0)),
-        tf.gather(cols, tf.math.floorMod(masked, gg), tf.constant(0)));   // [B, m, d]
+    return tf.math.add(
+        tf.gather(rows, tf.math.floorDiv(locations, gg), tf.constant(0)),
+        tf.gather(cols, tf.math.floorMod(locations, gg), tf.constant(0)));  // [B, k, d]
+  }
+
+  /**
+   * Position queries {@code v_j = u + E_row[row(j)] + E_col[col(j)]} (query mode ADD, the paper):
+   * u [B, d], masked locations [B, m] -> [B, m, d] (see {@link #positionEmbeddings}).
+   */
+  public static Operand<TFloat32> positionQueries(
+      Ops tf, VarStore vars, ModelConfig c, Operand<TFloat32> u, Operand<TInt32> masked) {
+    Operand<TFloat32> pos = positionEmbeddings(tf, vars, c, masked);       // [B, m, d]
     return tf.math.add(tf.expandDims(u, tf.constant(1)), pos);
+  }
+
+  /** Prefix of the pretraining-only query variables (query modes MLP and ATTEND). */
+  public static final String QUERY = "query";
+
+  /**
+   * MLP queries (query mode MLP): {@code v_j = fc2(gelu(fc1(LN(u) + e_j)))}, hidden width d:
+   * u [B, d], masked [B, m] -> [B, m, d]. Variables {@code query/ln/{gamma,beta}}, {@code
+   * query/mlp/fc1,fc2/{kernel,bias}} [d, d], used only in pretraining. The kernels start at
+   * stddev 1/sqrt(d) (not the transformer's 0.02), so v starts at the scale of u as in ADD: at
+   * 0.02 the two small layers gave v ~ 0.01, logits ~ 0 and a loss stuck at ln m for hundreds of
+   * steps (tiny preset).
+   */
+  public static Operand<TFloat32> mlpQueries(
+      Ops tf, VarStore vars, ModelConfig c, Operand<TFloat32> u, Operand<TInt32> masked) {
+    Operand<TFloat32> lnU = Layers.layerNorm(tf, vars, QUERY + "/ln", u, c.lnEpsilon()); // [B, d]
+    Operand<TFloat32> x = tf.math.add(tf.expandDims(lnU, tf.constant(1)),
+        positionEmbeddings(tf, vars, c, masked));                          // [B, m, d]
+    double stddev = 1 / Math.sqrt(c.d());
+    Operand<TFloat32> hidden = Layers.gelu(tf,
+        Layers.dense(tf, vars, QUERY + "/mlp/fc1", x, c.d(), true, stddev));
+    return tf.reshape(Layers.dense(tf, vars, QUERY + "/mlp/fc2", hidden, c.d(), true, stddev),
+        tf.constant(new int[] {-1, c.numMasked(), c.d()}));             // [B, m, d]
+  }
+
+  /**
+   * Query tokens (query mode ATTEND): {@code q + e_j} for each masked location, q the learned
+   * d-vector {@code query/token}: masked [B, m] -> [B, m, d]. Positions only, no content.
+   */
+  public static Operand<TFloat32> queryTokens(
+      Ops tf, VarStore vars, ModelConfig c, Operand<TInt32> masked) {
+    Operand<TFloat32> q = vars.variable(QUERY + "/token", Shape.of(c.d()),
+        VarStore.Kind.TRAINABLE, Layers.truncatedNormal(vars, QUERY + "/token",
+            Attention.INIT_STDDEV));
+    return tf.math.add(tf.reshape(q, tf.constant(new int[] {1, 1, c.d()})),
+        positionEmbeddings(tf, vars, c, masked));                          // [B, m, d]
+  }
+
+  /**
+   * What A sees of the visible patches: h_C [B, k, d] at locations [B, k] -> h_C, plus {@code
+   * E_row[row(c)] + E_col[col(c)]} when {@code c.contextPositions()}.
+   */
+  public static Operand<TFloat32> contextTokens(
+      Ops tf, VarStore vars, ModelConfig c, Operand<TFloat32> h, Operand<TInt32> locations) {
+    return c.contextPositions()
+        ? tf.math.add(h, positionEmbeddings(tf, vars, c, locations)) : h;
+  }
+
+  /**
+   * The encoder side of Selfie: u [B, d] and the queries v [B, m, d].
+   *
+   * @param u A's pooled context
+   * @param queries one query per masked location
+   */
+  public record Encoded(Operand<TFloat32> u, Operand<TFloat32> queries) {}
+
+  /**
+   * Pooled context and queries for {@code c.queryMode()}: context tokens [B, n-m, d] (from
+   * {@link #contextTokens}), masked locations [B, m].
+   * <ul>
+   *   <li>ADD: u = A(context), v_j = u + e_j;
+   *   <li>MLP: u = A(context), v_j = MLP(LN(u) + e_j);
+   *   <li>ATTEND: A over [u0, context, q + e_j ...], v_j = the output at j's query slot.
+   * </ul>
+   */
+  public static Encoded encode(
+      Ops tf, VarStore vars, ModelConfig c, Operand<TFloat32> context, Operand<TInt32> masked,
+      Operand<TInt64> seed, boolean training) {
+    if (c.queryMode() == ModelConfig.QueryMode.ATTEND) {
+      Attention.PooledWithQueries p = Attention.attentionPoolWithQueries(tf, vars, c, context,
+          queryTokens(tf, vars, c, masked), seed, training);
+      return new Encoded(p.u(), p.queries());
+    }
+    Operand<TFloat32> u = attentionPool(tf, vars, c, context, seed, training);  // [B, d]
+    return new Encoded(u, queriesFromPooled(tf, vars, c, u, masked));
+  }
+
+  /** v [B, m, d] from u [B, d] for query modes ADD and MLP (not ATTEND: there v is not a function of u). */
+  public static Operand<TFloat32> queriesFromPooled(
+      Ops tf, VarStore vars, ModelConfig c, Operand<TFloat32> u, Operand<TInt32> masked) {
+    return switch (c.queryMode()) {
+      case ADD -> positionQueries(tf, vars, c, u, masked);
+      case MLP -> mlpQueries(tf, vars, c, u, masked);
+      case ATTEND -> throw new IllegalArgumentException(
+          "query mode ATTEND builds its queries inside A, not from u");
+    };
   }
 
   // ------------------------------------------------------------------ the loss
@@ -220,7 +356,8 @@ public final class Selfie {
    * <ol>
    *   <li>cut into n patches, run P on all B*n patches: h [B, n, d];
    *   <li>mask m locations per image (seeded); context h_C [B, n-m, d], targets h_M [B, m, d];
-   *   <li>u = A(h_C) [B, d]; queries v_j = u + E_row + E_col [B, m, d];
+   *   <li>u = A(h_C) [B, d]; queries v_j = u + E_row + E_col [B, m, d] (the paper; the variants
+   *       of {@link ModelConfig} change what A sees, the queries and the mask);
    *   <li>loss over logits v_j . h_k, k in M.
    * </ol>
    *
@@ -241,16 +378,86 @@ public final class Selfie {
         s.constant(new int[] {-1, c.patchSize(), c.patchSize(), c.channels()}));
     Operand<TFloat32> hFlat = patchNetwork(s, vars, c, flatPatches, training); // [B*n, d]
     Operand<TFloat32> h = s.reshape(hFlat, s.constant(new int[] {-1, n, d}));  // [B, n, d]
-    Mask mask = randomMask(s, Layers.batchSize(s, images), n, c.numMasked(),
-        Layers.subSeed(s, seed, MASK_STREAM));
+    Mask mask = mask(s, c, Layers.batchSize(s, images), patches, seed);
     Operand<TFloat32> context = gatherPatches(s, hFlat, mask.context(), n);   // [B, n-m, d]
     Operand<TFloat32> targets = gatherPatches(s, hFlat, mask.masked(), n);    // [B, m, d]
-    Operand<TFloat32> u = attentionPool(s, vars, c, context,
-        Layers.subSeed(s, seed, ATTENTION_STREAM), training);               // [B, d]
-    Operand<TFloat32> v = positionQueries(s, vars, c, u, mask.masked());    // [B, m, d]
-    SelfieLoss l = selfieLoss(s, v, targets, c.temperature());
+    Encoded e = encode(s, vars, c, contextTokens(s, vars, c, context, mask.context()),
+        mask.masked(), Layers.subSeed(s, seed, ATTENTION_STREAM), training); // u [B, d], v [B, m, d]
+    SelfieLoss l = selfieLoss(s, e.queries(), targets, c.temperature());
     return new PretrainOutputs(l.loss(), l.accuracy(), l.logits(), l.labels(), mask.masked(),
-        mask.context(), h, u, v);
+        mask.context(), h, e.u(), e.queries());
+  }
+
+  /**
+   * The mask of a batch of B images cut into patches [B, n, p, p, C]: uniform, or content-first
+   * with {@code c.maskContent()} ({@link #contentBonus}).
+   */
+  static Mask mask(Ops tf, ModelConfig c, Operand<TInt32> batchSize, Operand<TFloat32> patches,
+      Operand<TInt64> seed) {
+    Operand<TFloat32> bonus = c.maskContent() ? contentBonus(tf, c, patches) : null;
+    return randomMask(tf, batchSize, c.numPatches(), c.numMasked(),
+        Layers.subSeed(tf, seed, MASK_STREAM), bonus);
+  }
+
+  // ------------------------------------------------------------------ context diagnostic
+
+  /**
+   * How much the queries use the context, in one inference-mode pass: patch-selection accuracy
+   * as trained, with the context zeroed, and with the context of another image (the batch rolled
+   * by one: image b gets image b+1's, mod B; B >= 2). "Context" is what the queries receive:
+   * u for query modes ADD and MLP (zeroed: {@code v_j = queries(0, j)}; in ADD that is the
+   * position term alone); the context tokens h_C (+ positions) for ATTEND (zeroed: zero vectors in
+   * their slots). Targets, masks and everything else are unchanged.
+   *
+   * @param normal, zeroed, shuffled scalar accuracies (chance 1/m)
+   * @param logits, zeroedLogits, shuffledLogits [B, m, m]
+   * @param u [B, d] A's pooled context; targets h_M [B, m, d]
+   */
+  public record ContextDiagnostic(
+      Operand<TFloat32> normal,
+      Operand<TFloat32> zeroed,
+      Operand<TFloat32> shuffled,
+      Operand<TFloat32> logits,
+      Operand<TFloat32> zeroedLogits,
+      Operand<TFloat32> shuffledLogits,
+      Operand<TFloat32> u,
+      Operand<TFloat32> targets) {}
+
+  /**
+   * The context diagnostic on images [B, S, S, C], BN in inference mode, no dropout; masks from
+   * {@code seed} [2] as in pretraining (same seed, same masks).
+   */
+  public static ContextDiagnostic contextDiagnostic(
+      Ops tf, VarStore vars, ModelConfig c, Operand<TFloat32> images, Operand<TInt64> seed) {
+    Ops s = tf.withSubScope("diagnostic");
+    int n = c.numPatches();
+    Operand<TFloat32> patches = cutPatches(s, c, images);                  // [B, n, p, p, C]
+    Operand<TFloat32> hFlat = patchNetwork(s, vars, c, s.reshape(patches,
+        s.constant(new int[] {-1, c.patchSize(), c.patchSize(), c.channels()})), false);
+    Mask mask = mask(s, c, Layers.batchSize(s, images), patches, seed);
+    Operand<TFloat32> context = contextTokens(s, vars, c,
+        gatherPatches(s, hFlat, mask.context(), n), mask.context());     // [B, n-m, d]
+    Operand<TFloat32> targets = gatherPatches(s, hFlat, mask.masked(), n); // [B, m, d]
+    Encoded e = encode(s, vars, c, context, mask.masked(), null, false);
+    Operand<TFloat32> zeroedV;
+    Operand<TFloat32> shuffledV;
+    if (c.queryMode() == ModelConfig.QueryMode.ATTEND) {
+      zeroedV = encode(s, vars, c, s.zerosLike(context), mask.masked(), null, false).queries();
+      shuffledV = encode(s, vars, c, rollBatch(s, context), mask.masked(), null, false).queries();
+    } else {
+      zeroedV = queriesFromPooled(s, vars, c, s.zerosLike(e.u()), mask.masked());
+      shuffledV = queriesFromPooled(s, vars, c, rollBatch(s, e.u()), mask.masked());
+    }
+    SelfieLoss normal = selfieLoss(s, e.queries(), targets, c.temperature());
+    SelfieLoss zeroed = selfieLoss(s, zeroedV, targets, c.temperature());
+    SelfieLoss shuffled = selfieLoss(s, shuffledV, targets, c.temperature());
+    return new ContextDiagnostic(normal.accuracy(), zeroed.accuracy(), shuffled.accuracy(),
+        normal.logits(), zeroed.logits(), shuffled.logits(), e.u(), targets);
+  }
+
+  /** x [B, ...] -> x rolled by one along the batch: out[b] = x[(b + 1) mod B]. */
+  static Operand<TFloat32> rollBatch(Ops tf, Operand<TFloat32> x) {
+    return tf.roll(x, tf.constant(-1), tf.constant(0));
   }
 
   /** P on every patch of the images: images [B, S, S, C] -> h [B, n, d] (row-major locations). */
@@ -265,15 +472,28 @@ public final class Selfie {
 
   /**
    * A over all n patches of each image: images [B, S, S, C] -> u [B, d] (the hybrid head's
-   * embedding). {@code seed} is needed only in training with dropout > 0.
+   * embedding, the pretraining SavedModel's {@code u}). With {@code contextPositions}, every
+   * patch gets its position embedding before A, as the visible patches did in pretraining. {@code seed} is needed only in training with dropout > 0.
    */
   public static Operand<TFloat32> attentionPoolAll(
       Ops tf, VarStore vars, ModelConfig c, Operand<TFloat32> images, Operand<TInt64> seed,
       boolean training) {
-    Operand<TFloat32> h = patchEmbeddings(tf, vars, c, images, training);
+    Operand<TFloat32> h = patchEmbeddings(tf, vars, c, images, training);   // [B, n, d]
+    if (c.contextPositions()) {
+      h = contextTokens(tf, vars, c, h, tf.constant(allLocations(c.numPatches())));
+    }
     Operand<TInt64> s = training && c.dropout() > 0
         ? Layers.subSeed(tf, seed, ATTENTION_STREAM) : null;
     return attentionPool(tf, vars, c, h, s, training);
+  }
+
+  /** [[0, 1, .., n-1]]: every location, [1, n] (broadcast over the batch). */
+  private static int[][] allLocations(int n) {
+    int[][] l = new int[1][n];
+    for (int i = 0; i < n; i++) {
+      l[0][i] = i;
+    }
+    return l;
   }
 
   /**
@@ -294,7 +514,9 @@ public final class Selfie {
    * {@code resnet/stage1/} .. {@code resnet/stage3/}), weights and BN moving statistics; stage 4,
    * {@code resnet/stage4_final_bn} and {@code classifier/} start fresh. HYBRID head: all of P
    * (also {@code resnet/stage3_final_bn/}) and all of A ({@code attention/}); {@code classifier/}
-   * starts fresh. The position embeddings are never used by a finetune graph.
+   * starts fresh. The position embeddings are used (and restored) only by the HYBRID head of a
+   * model pretrained with {@code contextPositions}. Pretraining-only variables ({@code query/})
+   * never appear in a finetune graph.
    */
   public static boolean isPretrained(String name, Classifier.Head head) {
     boolean trunk = name.startsWith(ResNet.STEM + "/")
@@ -305,7 +527,8 @@ public final class Selfie {
       case RESNET -> trunk;
       case HYBRID -> trunk
           || name.startsWith(ResNet.finalBnName(3) + "/")
-          || name.startsWith(Attention.PREFIX + "/");
+          || name.startsWith(Attention.PREFIX + "/")
+          || name.startsWith(POSITION + "/");
     };
   }
 

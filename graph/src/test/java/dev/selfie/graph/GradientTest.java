@@ -21,7 +21,7 @@ import org.tensorflow.types.TInt64;
 class GradientTest {
   private static final int BATCH = 8;
 
-  private static void assertAllGradients(Graph g, VarStore vars, Operand<TFloat32> loss,
+  static void assertAllGradients(Graph g, VarStore vars, Operand<TFloat32> loss,
       Placeholder<TFloat32> images, Placeholder<TInt64> seed, Placeholder<TInt32> labels,
       ModelConfig c) {
     List<VarStore.Entry> trainable = vars.trainable();

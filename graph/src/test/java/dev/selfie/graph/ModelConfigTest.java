@@ -53,23 +53,28 @@ class ModelConfigTest {
     ModelConfig t = ModelConfig.preset("tiny");
     assertInvalid("must equal the stage-3 width", () -> new ModelConfig(32, 3, 10, 8, 4,
         ModelConfig.Stem.CONV3X3, 8, List.of(16, 32, 32, 64), List.of(1, 1, 1, 1),
-        48, 2, 2, 48, 0.1, false, 0.9, 1e-5, 1e-6, 1.0));
+        48, 2, 2, 48, 0.1, false, 0.9, 1e-5, 1e-6, 1.0,
+        false, ModelConfig.QueryMode.ADD, false));
     assertInvalid("heads (3) must divide d (32)", () -> new ModelConfig(32, 3, 10, 8, 4,
         ModelConfig.Stem.CONV3X3, 8, List.of(16, 32, 32, 64), List.of(1, 1, 1, 1),
-        32, 2, 3, 48, 0.1, false, 0.9, 1e-5, 1e-6, 1.0));
+        32, 2, 3, 48, 0.1, false, 0.9, 1e-5, 1e-6, 1.0,
+        false, ModelConfig.QueryMode.ADD, false));
     assertInvalid("numMasked must be in [2, n-1]", () -> t.withNumMasked(17));
     assertInvalid("numMasked must be in [2, n-1]", () -> t.withNumMasked(16));
     assertInvalid("not divisible by patchSize", () -> new ModelConfig(30, 3, 10, 8, 4,
         ModelConfig.Stem.CONV3X3, 8, List.of(16, 32, 32, 64), List.of(1, 1, 1, 1),
-        32, 2, 2, 48, 0.1, false, 0.9, 1e-5, 1e-6, 1.0));
+        32, 2, 2, 48, 0.1, false, 0.9, 1e-5, 1e-6, 1.0,
+        false, ModelConfig.QueryMode.ADD, false));
     assertInvalid("IMAGENET stem", () -> new ModelConfig(32, 3, 10, 8, 4,
         ModelConfig.Stem.IMAGENET, 8, List.of(16, 32, 32, 64), List.of(1, 1, 1, 1),
-        32, 2, 2, 48, 0.1, false, 0.9, 1e-5, 1e-6, 1.0));
+        32, 2, 2, 48, 0.1, false, 0.9, 1e-5, 1e-6, 1.0,
+        false, ModelConfig.QueryMode.ADD, false));
     assertInvalid("dropout", () -> t.withDropout(1.0));
     assertInvalid("channels", () -> t.withData(0, 10));
     assertInvalid("stageWidths must list 4", () -> new ModelConfig(32, 3, 10, 8, 4,
         ModelConfig.Stem.CONV3X3, 8, List.of(16, 32, 32), List.of(1, 1, 1, 1),
-        32, 2, 2, 48, 0.1, false, 0.9, 1e-5, 1e-6, 1.0));
+        32, 2, 2, 48, 0.1, false, 0.9, 1e-5, 1e-6, 1.0,
+        false, ModelConfig.QueryMode.ADD, false));
   }
 
   private static void assertInvalid(String fragment, Runnable r) {

@@ -58,6 +58,46 @@ class TransferTest {
     }
   }
 
+  /**
+   * A model pretrained with every variant: the query variables stay behind; the hybrid head of a
+   * model pretrained with context positions uses (and restores) the position embeddings, the
+   * ResNet head does not.
+   */
+  @Test
+  void variantsTransferTheirPositionsToTheHybridHeadAndNeverTheQueryVariables() {
+    for (ModelConfig.QueryMode mode : ModelConfig.QueryMode.values()) {
+      for (boolean positions : new boolean[] {false, true}) {
+        ModelConfig c = ModelConfig.preset("tiny").withQueryMode(mode)
+            .withContextPositions(positions).withMaskContent(true);
+        Set<String> pretrained;
+        try (Graph g = new Graph()) {
+          Ops tf = Ops.create(g);
+          VarStore vars = new VarStore(tf);
+          Selfie.pretrain(tf, vars, c, TestSupport.images(tf, c), TestSupport.seed(tf), true);
+          pretrained = names(vars);
+        }
+        assertEquals(mode != ModelConfig.QueryMode.ADD,
+            pretrained.stream().anyMatch(n -> n.startsWith("query/")), mode.toString());
+        for (Classifier.Head head : Classifier.Head.values()) {
+          try (Graph g = new Graph()) {
+            Ops tf = Ops.create(g);
+            VarStore vars = new VarStore(tf);
+            Classifier.build(tf, vars, c, TestSupport.images(tf, c), head, TestSupport.seed(tf),
+                false);
+            Selfie.Transfer t = Selfie.pretrainedNames(vars, head);
+            String what = mode + " positions=" + positions + " " + head;
+            assertTrue(pretrained.containsAll(t.fromPretraining()), what);
+            assertTrue(t.fromPretraining().stream().noneMatch(n -> n.startsWith("query/")), what);
+            boolean restoresPositions = t.fromPretraining().contains(Selfie.ROW_EMBEDDING)
+                && t.fromPretraining().contains(Selfie.COL_EMBEDDING);
+            assertEquals(positions && head == Classifier.Head.HYBRID, restoresPositions, what);
+            assertTrue(t.fresh().stream().noneMatch(n -> n.startsWith("position/")), what);
+          }
+        }
+      }
+    }
+  }
+
   private static Set<String> union(List<String> a, List<String> b) {
     Set<String> s = new HashSet<>(a);
     s.addAll(b);

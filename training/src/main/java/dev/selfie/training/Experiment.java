@@ -58,6 +58,7 @@ public final class Experiment {
    *     {@code out/pretrain} (e.g. to try finetuning settings without pretraining again); null =
    *     pretrain
    * @param command the command line recorded in the results (null = a description)
+   * @param variants pretraining variants ({@code --context-positions} etc.; null = the paper's)
    */
   public record Options(
       String dataset,
@@ -79,10 +80,14 @@ public final class Experiment {
       Path pretrained,
       String command,
       Arms arms,
-      List<Long> curveSteps) {
+      List<Long> curveSteps,
+      Pretrain.Variants variants) {
     public Options {
       if (arms == null) {
         arms = Arms.defaults();
+      }
+      if (variants == null) {
+        variants = Pretrain.Variants.PAPER;
       }
       curveSteps = curveSteps == null ? List.of()
           : curveSteps.stream().distinct().sorted().toList();
@@ -114,14 +119,15 @@ public final class Experiment {
         throw new IllegalArgumentException("--probe-fraction must be in [0, 1], got " + probeFraction);
       }
     }
-    /** Options with {@link Arms#defaults()}. */
+
+    /** The paper's pretraining, {@link Arms#defaults()}, no curve. */
     public Options(String dataset, Path dataDir, String preset, List<Double> fractions,
         int seeds, Path out, long pretrainSteps, long finetuneSteps, int batchSize,
         double pretrainLr, double finetuneLr, int numMasked, double weightDecay, boolean augment,
         double probeFraction, int threads, Path pretrained, String command) {
       this(dataset, dataDir, preset, fractions, seeds, out, pretrainSteps, finetuneSteps,
           batchSize, pretrainLr, finetuneLr, numMasked, weightDecay, augment, probeFraction,
-          threads, pretrained, command, Arms.defaults(), List.of());
+          threads, pretrained, command, Arms.defaults(), List.of(), Pretrain.Variants.PAPER);
     }
   }
 
@@ -156,7 +162,8 @@ public final class Experiment {
    */
   public record Budget(String dataset, String preset, long pretrainSteps, long finetuneSteps,
       int batchSize, double pretrainLr, double finetuneLr, int numMasked, double weightDecay,
-      boolean augment, String pretrained, Arms arms) {
+      boolean augment, String pretrained, Arms arms, String variants) {
+    /** {@code variants}: the variant flags, null for the paper's (as in budgets written before). */
     public Budget {
       if (arms == null) {
         arms = Arms.defaults(); // experiment.json written before the arms existed
@@ -167,7 +174,8 @@ public final class Experiment {
       return new Budget(o.dataset(), o.preset(), o.pretrainSteps(), o.finetuneSteps(),
           o.batchSize(), o.pretrainLr(), o.finetuneLr(), o.numMasked(), o.weightDecay(),
           o.augment(), o.pretrained() == null ? null
-              : o.pretrained().toAbsolutePath().normalize().toString(), o.arms());
+              : o.pretrained().toAbsolutePath().normalize().toString(), o.arms(),
+          o.variants().equals(Pretrain.Variants.PAPER) ? null : o.variants().flags().trim());
     }
   }
 
@@ -348,7 +356,7 @@ public final class Experiment {
     Pretrain.Result r = Pretrain.run(new Pretrain.Options(o.dataset(), o.dataDir(), o.preset(),
         steps, o.batchSize(), dir, false, true, 1, "sgd", o.pretrainLr(),
         Math.max(1, steps / 10), o.weightDecay(), o.numMasked(), o.augment(),
-        every, keep, 50, 50, o.threads()), log);
+        every, keep, 50, 50, o.threads(), null, o.variants()), log);
     PretrainSummary s = new PretrainSummary(r.steps(), r.finalLoss(), 100 * r.patchAccuracy(),
         100 * r.chanceAccuracy(), r.imagesPerSecond(), r.wallSeconds());
     Json.writeAtomic(marker, s);
@@ -513,6 +521,9 @@ public final class Experiment {
             + " over seeds.\n\n"
         : "**Validation** accuracy (the test set was not read), percent, mean +- sample std over"
             + " seeds.\n\n");
+    if (b.variants() != null) {
+      sb.append("Pretraining variants: `").append(b.variants()).append("`.\n\n");
+    }
     if (r.pretrain() != null) {
       sb.append(String.format(Locale.ROOT, "Pretraining: %d steps, loss %.3f, patch-selection"
               + " accuracy %.1f%% (chance %.1f%%), %.0f images/s, %.1f min.%n%n",
@@ -562,6 +573,7 @@ public final class Experiment {
     if (o.numMasked() > 0) {
       sb.append(" --num-masked ").append(o.numMasked());
     }
+    sb.append(o.variants().flags());
     if (o.pretrained() != null) {
       sb.append(" --pretrained ").append(o.pretrained());
     }

@@ -79,7 +79,24 @@ public final class Pretrain {
       int logEvery,
       int summaryEvery,
       int threads,
-      Path unlabeledDir) {
+      Path unlabeledDir,
+      Variants variants) {
+
+    public Options {
+      if (variants == null) {
+        variants = Variants.PAPER;
+      }
+    }
+
+    /** The paper's formulation (no variant flags). */
+    public Options(String dataset, Path dataDir, String preset, long steps, int batchSize, Path out,
+        boolean xla, boolean resume, long seed, String optimizer, double lr, long warmup,
+        double weightDecay, int numMasked, boolean augment, long checkpointEvery, int keep,
+        int logEvery, int summaryEvery, int threads, Path unlabeledDir) {
+      this(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed, optimizer, lr, warmup,
+          weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads,
+          unlabeledDir, Variants.PAPER);
+    }
 
     /** Without an unlabeled directory. */
     public Options(String dataset, Path dataDir, String preset, long steps, int batchSize, Path out,
@@ -88,6 +105,68 @@ public final class Pretrain {
         int logEvery, int summaryEvery, int threads) {
       this(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed, optimizer, lr, warmup,
           weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads, null);
+    }
+  }
+
+  /**
+   * The pretraining variants ({@link ModelConfig}'s {@code contextPositions}, {@code queryMode},
+   * {@code maskContent}, {@code temperature}), one flag each: {@code --context-positions},
+   * {@code --query-mode add|mlp|attend}, {@code --mask-content}, {@code --temperature T}.
+   * {@link #PAPER} (no flags) keeps the preset's formulation, the paper's.
+   *
+   * @param temperature divides the logits; 0 = the preset's (1, the raw dot product)
+   */
+  public record Variants(boolean contextPositions, ModelConfig.QueryMode queryMode,
+      boolean maskContent, double temperature) {
+    public static final Variants PAPER = new Variants(false, ModelConfig.QueryMode.ADD, false, 0);
+
+    public Variants {
+      if (queryMode == null) {
+        throw new IllegalArgumentException("--query-mode must be add, mlp or attend");
+      }
+      if (!(temperature >= 0) || Double.isInfinite(temperature)) {
+        throw new IllegalArgumentException(
+            "--temperature must be > 0 (or 0 for the preset's), got " + temperature);
+      }
+    }
+
+    /** From the flags' values; errors name the flag. */
+    public static Variants parse(boolean contextPositions, String queryMode, boolean maskContent,
+        double temperature) {
+      ModelConfig.QueryMode mode = switch (queryMode == null ? "" : queryMode.toLowerCase(
+          java.util.Locale.ROOT)) {
+        case "add" -> ModelConfig.QueryMode.ADD;
+        case "mlp" -> ModelConfig.QueryMode.MLP;
+        case "attend" -> ModelConfig.QueryMode.ATTEND;
+        default -> throw new IllegalArgumentException(
+            "--query-mode must be add, mlp or attend, got '" + queryMode + "'");
+      };
+      return new Variants(contextPositions, mode, maskContent, temperature);
+    }
+
+    /** {@code model} with these variants. */
+    public ModelConfig apply(ModelConfig model) {
+      ModelConfig m = model.withContextPositions(contextPositions).withQueryMode(queryMode)
+          .withMaskContent(maskContent);
+      return temperature > 0 ? m.withTemperature(temperature) : m;
+    }
+
+    /** The flags that select these variants ("" for {@link #PAPER}), each with a leading space. */
+    public String flags() {
+      StringBuilder sb = new StringBuilder();
+      if (contextPositions) {
+        sb.append(" --context-positions");
+      }
+      if (queryMode != ModelConfig.QueryMode.ADD) {
+        sb.append(" --query-mode ").append(queryMode.name().toLowerCase(java.util.Locale.ROOT));
+      }
+      if (maskContent) {
+        sb.append(" --mask-content");
+      }
+      if (temperature > 0) {
+        sb.append(" --temperature ").append(temperature);
+      }
+      return sb.toString();
     }
   }
 
@@ -113,6 +192,7 @@ public final class Pretrain {
     if (o.numMasked() > 0) {
       model = model.withNumMasked(o.numMasked());
     }
+    model = o.variants().apply(model);
     OptimizerConfig opt = optimizer(o.optimizer(), o.lr(), o.warmup(), o.steps(), o.weightDecay());
     return new Config("pretrain", o.dataset(), o.preset(), model, opt, o.batchSize(), o.steps(),
         o.seed(), o.augment(), o.xla());
@@ -152,6 +232,14 @@ public final class Pretrain {
       if (!cfg.dataset().equals(o.dataset())) {
         throw new IllegalArgumentException("--resume: run " + dir.root() + " was trained on "
             + cfg.dataset() + ", not " + o.dataset());
+      }
+      if (!o.variants().equals(Variants.PAPER)
+          && !o.variants().apply(cfg.model()).equals(cfg.model())) {
+        throw new IllegalArgumentException("--resume: run " + dir.root() + " was pretrained with"
+            + " other variant flags than" + o.variants().flags() + " (its config.json: "
+            + "contextPositions=" + cfg.model().contextPositions() + ", queryMode="
+            + cfg.model().queryMode() + ", maskContent=" + cfg.model().maskContent()
+            + ", temperature=" + cfg.model().temperature() + "); resume reads them from there");
       }
       resumeFrom = checkpoints.latest();
       startStep = resumeFrom.map(CheckpointManager.Checkpoint::step).orElse(0L);

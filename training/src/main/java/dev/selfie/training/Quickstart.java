@@ -30,7 +30,22 @@ public final class Quickstart {
       long seed,
       int threads,
       int numMasked,
-      double finetuneLr) {
+      double finetuneLr,
+      Pretrain.Variants variants) {
+    public Options {
+      if (variants == null) {
+        variants = Pretrain.Variants.PAPER;
+      }
+    }
+
+    /** The paper's pretraining formulation. */
+    public Options(Path out, String dataset, Path dataDir, String preset, long pretrainSteps,
+        long finetuneSteps, int batchSize, double labelFraction, long seed, int threads,
+        int numMasked, double finetuneLr) {
+      this(out, dataset, dataDir, preset, pretrainSteps, finetuneSteps, batchSize, labelFraction,
+          seed, threads, numMasked, finetuneLr, Pretrain.Variants.PAPER);
+    }
+
     /** The defaults of the CLI: 4 of 16 patches masked (the preset's), finetuning lr 0.05. */
     public Options(Path out, String dataset, Path dataDir, String preset, long pretrainSteps,
         long finetuneSteps, int batchSize, double labelFraction, long seed, int threads) {
@@ -99,7 +114,8 @@ public final class Quickstart {
   static Pretrain.Options pretrainOptions(Options o, Path out) {
     return new Pretrain.Options(o.dataset(), o.dataDir(), o.preset(), o.pretrainSteps(),
         o.batchSize(), out, false, true, o.seed(), "sgd", 0.1, Math.max(1, o.pretrainSteps() / 10),
-        1e-4, o.numMasked(), true, Math.max(1, o.pretrainSteps() / 2), 2, 50, 20, o.threads());
+        1e-4, o.numMasked(), true, Math.max(1, o.pretrainSteps() / 2), 2, 50, 20, o.threads(),
+        null, o.variants());
   }
 
   static Finetune.Options finetuneOptions(Options o, Path out, Path pretrained, Path manifest) {

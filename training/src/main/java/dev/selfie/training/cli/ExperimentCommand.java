@@ -101,6 +101,9 @@ public final class ExperimentCommand implements Callable<Integer> {
           + " does).")
   List<Long> curveSteps;
 
+  @picocli.CommandLine.Mixin
+  VariantFlags variants;
+
   @Override
   public Integer call() throws Exception {
     List<String> args = new ArrayList<>(List.of("selfie"));
@@ -109,7 +112,8 @@ public final class ExperimentCommand implements Callable<Integer> {
     Experiment.run(new Experiment.Options(dataset, dataDir, preset, fractions, seeds, out,
         pretrainSteps, finetuneSteps, batchSize, pretrainLr, finetuneLr, numMasked, weightDecay,
         !noAugment, probeFraction, threads, pretrained, String.join(" ", args),
-        new Experiment.Arms(recipe.recipe(), baselineLr, baselineSteps), curveSteps), System.out);
+        new Experiment.Arms(recipe.recipe(), baselineLr, baselineSteps), curveSteps,
+        variants.variants()), System.out);
     return 0;
   }
 }

@@ -29,6 +29,7 @@ import picocli.CommandLine.Command;
       QuickstartCommand.class,
       ProbeCommands.LinearProbe.class,
       ProbeCommands.Knn.class,
+      DiagnoseCommand.class,
       ExperimentCommand.class,
       BenchmarkCommand.class,
     })

@@ -73,6 +73,9 @@ public final class PretrainCommand implements Callable<Integer> {
       description = "Masked patches per image (0 = the preset's).")
   int numMasked;
 
+  @picocli.CommandLine.Mixin
+  VariantFlags variants;
+
   @Option(names = "--no-augment", negatable = false,
       description = "Turn off random crop + flip.")
   boolean noAugment;
@@ -118,7 +121,7 @@ public final class PretrainCommand implements Callable<Integer> {
   Pretrain.Options options() {
     return new Pretrain.Options(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed,
         optimizer, lr, warmup, weightDecay, numMasked, !noAugment, checkpointEvery, keep,
-        logEvery, summaryEvery, threads, unlabeledDir);
+        logEvery, summaryEvery, threads, unlabeledDir, variants.variants());
   }
 
   @Override

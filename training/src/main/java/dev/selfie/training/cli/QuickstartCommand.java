@@ -56,11 +56,14 @@ public final class QuickstartCommand implements Callable<Integer> {
   @Option(names = "--finetune-lr", defaultValue = "0.05", description = "Finetuning learning rate.")
   double finetuneLr;
 
+  @picocli.CommandLine.Mixin
+  VariantFlags variants;
+
   @Override
   public Integer call() throws Exception {
     Quickstart.run(new Quickstart.Options(out, dataset, dataDir, preset, pretrainSteps,
-        finetuneSteps, batchSize, labelFraction, seed, threads, numMasked, finetuneLr),
-        System.out);
+        finetuneSteps, batchSize, labelFraction, seed, threads, numMasked, finetuneLr,
+        variants.variants()), System.out);
     return 0;
   }
 }
