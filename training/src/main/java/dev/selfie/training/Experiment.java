@@ -75,8 +75,23 @@ public final class Experiment {
       double probeFraction,
       int threads,
       Path pretrained,
-      String command) {
+      String command,
+      OptimizerConfig.WeightDecayType weightDecayType) {
+
+    /** Decoupled weight decay (the default). */
+    public Options(String dataset, Path dataDir, String preset, List<Double> fractions, int seeds,
+        Path out, long pretrainSteps, long finetuneSteps, int batchSize, double pretrainLr,
+        double finetuneLr, int numMasked, double weightDecay, boolean augment,
+        double probeFraction, int threads, Path pretrained, String command) {
+      this(dataset, dataDir, preset, fractions, seeds, out, pretrainSteps, finetuneSteps,
+          batchSize, pretrainLr, finetuneLr, numMasked, weightDecay, augment, probeFraction,
+          threads, pretrained, command, OptimizerConfig.WeightDecayType.DECOUPLED);
+    }
+
     public Options {
+      if (weightDecayType == null) {
+        weightDecayType = OptimizerConfig.WeightDecayType.DECOUPLED;
+      }
       Objects.requireNonNull(out, "--out is required");
       if (fractions == null || fractions.isEmpty()) {
         throw new IllegalArgumentException("--fractions: give at least one label fraction");
@@ -106,12 +121,18 @@ public final class Experiment {
    */
   public record Budget(String dataset, String preset, long pretrainSteps, long finetuneSteps,
       int batchSize, double pretrainLr, double finetuneLr, int numMasked, double weightDecay,
-      boolean augment, String pretrained) {
+      boolean augment, String pretrained, OptimizerConfig.WeightDecayType weightDecayType) {
+    public Budget {
+      if (weightDecayType == null) {
+        weightDecayType = OptimizerConfig.WeightDecayType.DECOUPLED; // experiment.json from before
+      }
+    }
+
     static Budget of(Options o) {
       return new Budget(o.dataset(), o.preset(), o.pretrainSteps(), o.finetuneSteps(),
           o.batchSize(), o.pretrainLr(), o.finetuneLr(), o.numMasked(), o.weightDecay(),
           o.augment(), o.pretrained() == null ? null
-              : o.pretrained().toAbsolutePath().normalize().toString());
+              : o.pretrained().toAbsolutePath().normalize().toString(), o.weightDecayType());
     }
   }
 
@@ -240,7 +261,7 @@ public final class Experiment {
     Pretrain.Result r = Pretrain.run(new Pretrain.Options(o.dataset(), o.dataDir(), o.preset(),
         steps, o.batchSize(), dir, false, true, 1, "sgd", o.pretrainLr(),
         Math.max(1, steps / 10), o.weightDecay(), o.numMasked(), o.augment(),
-        Math.max(1, steps / 4), 1, 50, 50, o.threads()), log);
+        Math.max(1, steps / 4), 1, 50, 50, o.threads(), null, o.weightDecayType()), log);
     PretrainSummary s = new PretrainSummary(r.steps(), r.finalLoss(), 100 * r.patchAccuracy(),
         100 * r.chanceAccuracy(), r.imagesPerSecond(), r.wallSeconds());
     Json.writeAtomic(marker, s);
@@ -282,7 +303,7 @@ public final class Experiment {
     Finetune.Result r = Finetune.run(new Finetune.Options(o.dataset(), o.dataDir(), o.preset(),
         fraction, manifest, seed, dir, pretrained, Classifier.Head.RESNET, steps, o.batchSize(),
         "sgd", o.finetuneLr(), Math.max(1, steps / 10), o.weightDecay(), o.augment(), false,
-        true, Math.max(1, steps / 2), 1, 100, 100, 500, o.threads()), log);
+        true, Math.max(1, steps / 2), 1, 100, 100, 500, o.threads(), o.weightDecayType()), log);
     Run run = new Run(fraction, seed, model, 100 * r.testAccuracy(), r.labeledExamples(),
         r.testExamples(), r.steps(), r.wallSeconds(), dir.toString());
     Json.writeAtomic(marker, run);
@@ -374,12 +395,12 @@ public final class Experiment {
     sb.append("Command:\n\n```\n").append(r.command()).append("\n```\n\n");
     sb.append(String.format(Locale.ROOT, "Budget: one pretraining run of %d steps (batch %d, lr %s,"
             + " %s masked patches, augmentation %s); every finetune (Selfie and baseline) %d steps"
-            + " at batch %d, lr %s, weight decay %s, same seed and label manifest per cell."
+            + " at batch %d, lr %s, weight decay %s (%s), same seed and label manifest per cell."
             + " Test accuracy on the full test split, percent, mean +- sample std over seeds.%n%n",
         b.pretrainSteps(), b.batchSize(), trim(b.pretrainLr()),
         b.numMasked() == 0 ? "the preset's" : String.valueOf(b.numMasked()),
         b.augment() ? "on" : "off", b.finetuneSteps(), b.batchSize(), trim(b.finetuneLr()),
-        trim(b.weightDecay())));
+        trim(b.weightDecay()), b.weightDecayType().flagValue()));
     if (r.pretrain() != null) {
       sb.append(String.format(Locale.ROOT, "Pretraining: %d steps, loss %.3f, patch-selection"
               + " accuracy %.1f%% (chance %.1f%%), %.0f images/s, %.1f min.%n%n",

@@ -91,7 +91,27 @@ public final class Finetune {
       int logEvery,
       int summaryEvery,
       int evalBatchSize,
-      int threads) {}
+      int threads,
+      OptimizerConfig.WeightDecayType weightDecayType) {
+
+    public Options {
+      if (weightDecayType == null) {
+        weightDecayType = OptimizerConfig.WeightDecayType.DECOUPLED;
+      }
+    }
+
+    /** Decoupled weight decay (the default). */
+    public Options(String dataset, Path dataDir, String preset, double labelFraction,
+        Path labelManifest, long seed, Path out, Path pretrained, Classifier.Head head, long steps,
+        int batchSize, String optimizer, double lr, long warmup, double weightDecay,
+        boolean augment, boolean xla, boolean resume, long checkpointEvery, int keep, int logEvery,
+        int summaryEvery, int evalBatchSize, int threads) {
+      this(dataset, dataDir, preset, labelFraction, labelManifest, seed, out, pretrained, head,
+          steps, batchSize, optimizer, lr, warmup, weightDecay, augment, xla, resume,
+          checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize, threads,
+          OptimizerConfig.WeightDecayType.DECOUPLED);
+    }
+  }
 
   /**
    * What a run produced.
@@ -176,7 +196,8 @@ public final class Finetune {
           .withData(src.spec().channels(), src.spec().numClasses());
     }
     OptimizerConfig opt =
-        Pretrain.optimizer(o.optimizer(), o.lr(), o.warmup(), o.steps(), o.weightDecay());
+        Pretrain.optimizer(o.optimizer(), o.lr(), o.warmup(), o.steps(), o.weightDecay())
+            .withWeightDecayType(o.weightDecayType());
     return new Config("finetune", o.dataset(), preset, model, o.head(), opt, o.batchSize(),
         o.steps(), o.seed(), manifest.fraction(), manifest.indices().length,
         o.pretrained() == null ? null : o.pretrained().toAbsolutePath().toString(),

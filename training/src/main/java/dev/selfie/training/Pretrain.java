@@ -79,9 +79,26 @@ public final class Pretrain {
       int logEvery,
       int summaryEvery,
       int threads,
-      Path unlabeledDir) {
+      Path unlabeledDir,
+      OptimizerConfig.WeightDecayType weightDecayType) {
 
-    /** Without an unlabeled directory. */
+    public Options {
+      if (weightDecayType == null) {
+        weightDecayType = OptimizerConfig.WeightDecayType.DECOUPLED;
+      }
+    }
+
+    /** Decoupled weight decay (the default). */
+    public Options(String dataset, Path dataDir, String preset, long steps, int batchSize, Path out,
+        boolean xla, boolean resume, long seed, String optimizer, double lr, long warmup,
+        double weightDecay, int numMasked, boolean augment, long checkpointEvery, int keep,
+        int logEvery, int summaryEvery, int threads, Path unlabeledDir) {
+      this(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed, optimizer, lr, warmup,
+          weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads,
+          unlabeledDir, OptimizerConfig.WeightDecayType.DECOUPLED);
+    }
+
+    /** Without an unlabeled directory, decoupled weight decay. */
     public Options(String dataset, Path dataDir, String preset, long steps, int batchSize, Path out,
         boolean xla, boolean resume, long seed, String optimizer, double lr, long warmup,
         double weightDecay, int numMasked, boolean augment, long checkpointEvery, int keep,
@@ -113,7 +130,8 @@ public final class Pretrain {
     if (o.numMasked() > 0) {
       model = model.withNumMasked(o.numMasked());
     }
-    OptimizerConfig opt = optimizer(o.optimizer(), o.lr(), o.warmup(), o.steps(), o.weightDecay());
+    OptimizerConfig opt = optimizer(o.optimizer(), o.lr(), o.warmup(), o.steps(), o.weightDecay())
+        .withWeightDecayType(o.weightDecayType());
     return new Config("pretrain", o.dataset(), o.preset(), model, opt, o.batchSize(), o.steps(),
         o.seed(), o.augment(), o.xla());
   }

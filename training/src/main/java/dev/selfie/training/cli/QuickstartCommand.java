@@ -4,6 +4,7 @@ import dev.selfie.training.Quickstart;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code selfie quickstart}: pretrain, finetune with and without pretraining, evaluate, export. */
@@ -56,10 +57,13 @@ public final class QuickstartCommand implements Callable<Integer> {
   @Option(names = "--finetune-lr", defaultValue = "0.05", description = "Finetuning learning rate.")
   double finetuneLr;
 
+  @Mixin WeightDecayFlags weightDecay;
+
   @Override
   public Integer call() throws Exception {
     Quickstart.run(new Quickstart.Options(out, dataset, dataDir, preset, pretrainSteps,
-        finetuneSteps, batchSize, labelFraction, seed, threads, numMasked, finetuneLr),
+        finetuneSteps, batchSize, labelFraction, seed, threads, numMasked, finetuneLr,
+        weightDecay.weightDecay(), weightDecay.type()),
         System.out);
     return 0;
   }
