@@ -43,6 +43,14 @@ public final class Selfie {
   // ------------------------------------------------------------------ patches and masking
 
   /**
+   * The seed [2] of the masking drawn by {@link #pretrain} from its {@code seed} [2] operand (for
+   * graphs that must draw the same masks, e.g. a reference implementation in a test).
+   */
+  public static Operand<TInt64> maskSeed(Ops tf, Operand<TInt64> seed) {
+    return Layers.subSeed(tf, seed, MASK_STREAM);
+  }
+
+  /**
    * Cuts images [B, S, S, C] into patches [B, n, p, p, C], row-major: location l is the patch at
    * grid row {@code l / g}, column {@code l % g}.
    */
@@ -242,7 +250,7 @@ public final class Selfie {
     Operand<TFloat32> hFlat = patchNetwork(s, vars, c, flatPatches, training); // [B*n, d]
     Operand<TFloat32> h = s.reshape(hFlat, s.constant(new int[] {-1, n, d}));  // [B, n, d]
     Mask mask = randomMask(s, Layers.batchSize(s, images), n, c.numMasked(),
-        Layers.subSeed(s, seed, MASK_STREAM));
+        maskSeed(s, seed));
     Operand<TFloat32> context = gatherPatches(s, hFlat, mask.context(), n);   // [B, n-m, d]
     Operand<TFloat32> targets = gatherPatches(s, hFlat, mask.masked(), n);    // [B, m, d]
     Operand<TFloat32> u = attentionPool(s, vars, c, context,
