@@ -7,7 +7,10 @@
 #   tiny             savedmodels' InteropExportTest: a hand-made VarStore model
 #   selfie-pretrain  training's InteropCasesTest: `selfie export` of a real pretraining run
 #   selfie-finetune  training's InteropCasesTest: `selfie export` of a real finetuning run
-# Both tests run in `mvn verify`, writing into target/interop at the repository root (the poms
+# and training's ReferenceForwardExportTest writes <dir>/reference/tiny-pretrain.json (weights,
+# inputs and outputs of the tiny pretraining forward pass) for the NumPy reference
+# (ci/python/test_reference_forward.py, within 1e-5).
+# These tests run in `mvn verify`, writing into target/interop at the repository root (the poms
 # pass -Dselfie.interop.dir to surefire).
 #
 #   ci/python/run_interop.sh
@@ -29,6 +32,7 @@ missing_cases() {
   for c in $cases; do
     [ -f "$dir/$c/expected.json" ] && [ -f "$dir/$c/saved_model/saved_model.pb" ] || out="$out $c"
   done
+  [ -f "$dir/reference/tiny-pretrain.json" ] || out="$out reference/tiny-pretrain.json"
   echo "${out# }"
 }
 
@@ -44,7 +48,8 @@ else
   fi
   echo "interop: exporting SavedModels from Java into $dir" >&2
   mvn -B -q -pl savedmodels,training -am test \
-    -Dtest='InteropExportTest,InteropCasesTest' -Dsurefire.failIfNoSpecifiedTests=false \
+    -Dtest='InteropExportTest,InteropCasesTest,ReferenceForwardExportTest' \
+    -Dsurefire.failIfNoSpecifiedTests=false \
     -Dselfie.interop.dir="$dir"
 fi
 

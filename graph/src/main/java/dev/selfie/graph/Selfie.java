@@ -45,6 +45,14 @@ public final class Selfie {
   // ------------------------------------------------------------------ patches and masking
 
   /**
+   * The seed [2] of the masking drawn by {@link #pretrain} from its {@code seed} [2] operand (for
+   * graphs that must draw the same masks, e.g. a reference implementation in a test).
+   */
+  public static Operand<TInt64> maskSeed(Ops tf, Operand<TInt64> seed) {
+    return Layers.subSeed(tf, seed, MASK_STREAM);
+  }
+
+  /**
    * Cuts images [B, S, S, C] into patches [B, n, p, p, C], row-major: location l is the patch at
    * grid row {@code l / g}, column {@code l % g}.
    */
@@ -395,8 +403,7 @@ public final class Selfie {
   static Mask mask(Ops tf, ModelConfig c, Operand<TInt32> batchSize, Operand<TFloat32> patches,
       Operand<TInt64> seed) {
     Operand<TFloat32> bonus = c.maskContent() ? contentBonus(tf, c, patches) : null;
-    return randomMask(tf, batchSize, c.numPatches(), c.numMasked(),
-        Layers.subSeed(tf, seed, MASK_STREAM), bonus);
+    return randomMask(tf, batchSize, c.numPatches(), c.numMasked(), maskSeed(tf, seed), bonus);
   }
 
   // ------------------------------------------------------------------ context diagnostic

@@ -81,8 +81,12 @@ public final class Experiment {
       String command,
       Arms arms,
       List<Long> curveSteps,
-      Pretrain.Variants variants) {
+      Pretrain.Variants variants,
+      OptimizerConfig.WeightDecayType weightDecayType) {
     public Options {
+      if (weightDecayType == null) {
+        weightDecayType = OptimizerConfig.WeightDecayType.DECOUPLED;
+      }
       if (arms == null) {
         arms = Arms.defaults();
       }
@@ -127,7 +131,20 @@ public final class Experiment {
         double probeFraction, int threads, Path pretrained, String command) {
       this(dataset, dataDir, preset, fractions, seeds, out, pretrainSteps, finetuneSteps,
           batchSize, pretrainLr, finetuneLr, numMasked, weightDecay, augment, probeFraction,
-          threads, pretrained, command, Arms.defaults(), List.of(), Pretrain.Variants.PAPER);
+          threads, pretrained, command, Arms.defaults(), List.of(), Pretrain.Variants.PAPER,
+          OptimizerConfig.WeightDecayType.DECOUPLED);
+    }
+
+    /** The paper's pretraining, {@link Arms#defaults()}, no curve, the given decay type. */
+    public Options(String dataset, Path dataDir, String preset, List<Double> fractions,
+        int seeds, Path out, long pretrainSteps, long finetuneSteps, int batchSize,
+        double pretrainLr, double finetuneLr, int numMasked, double weightDecay, boolean augment,
+        double probeFraction, int threads, Path pretrained, String command,
+        OptimizerConfig.WeightDecayType weightDecayType) {
+      this(dataset, dataDir, preset, fractions, seeds, out, pretrainSteps, finetuneSteps,
+          batchSize, pretrainLr, finetuneLr, numMasked, weightDecay, augment, probeFraction,
+          threads, pretrained, command, Arms.defaults(), List.of(), Pretrain.Variants.PAPER,
+          weightDecayType);
     }
   }
 
@@ -162,11 +179,15 @@ public final class Experiment {
    */
   public record Budget(String dataset, String preset, long pretrainSteps, long finetuneSteps,
       int batchSize, double pretrainLr, double finetuneLr, int numMasked, double weightDecay,
-      boolean augment, String pretrained, Arms arms, String variants) {
+      boolean augment, String pretrained, Arms arms, String variants,
+      OptimizerConfig.WeightDecayType weightDecayType) {
     /** {@code variants}: the variant flags, null for the paper's (as in budgets written before). */
     public Budget {
       if (arms == null) {
         arms = Arms.defaults(); // experiment.json written before the arms existed
+      }
+      if (weightDecayType == null) {
+        weightDecayType = OptimizerConfig.WeightDecayType.DECOUPLED; // experiment.json from before
       }
     }
 
@@ -175,7 +196,8 @@ public final class Experiment {
           o.batchSize(), o.pretrainLr(), o.finetuneLr(), o.numMasked(), o.weightDecay(),
           o.augment(), o.pretrained() == null ? null
               : o.pretrained().toAbsolutePath().normalize().toString(), o.arms(),
-          o.variants().equals(Pretrain.Variants.PAPER) ? null : o.variants().flags().trim());
+          o.variants().equals(Pretrain.Variants.PAPER) ? null : o.variants().flags().trim(),
+          o.weightDecayType());
     }
   }
 
@@ -356,7 +378,7 @@ public final class Experiment {
     Pretrain.Result r = Pretrain.run(new Pretrain.Options(o.dataset(), o.dataDir(), o.preset(),
         steps, o.batchSize(), dir, false, true, 1, "sgd", o.pretrainLr(),
         Math.max(1, steps / 10), o.weightDecay(), o.numMasked(), o.augment(),
-        every, keep, 50, 50, o.threads(), null, o.variants()), log);
+        every, keep, 50, 50, o.threads(), null, o.variants(), o.weightDecayType()), log);
     PretrainSummary s = new PretrainSummary(r.steps(), r.finalLoss(), 100 * r.patchAccuracy(),
         100 * r.chanceAccuracy(), r.imagesPerSecond(), r.wallSeconds());
     Json.writeAtomic(marker, s);
@@ -401,7 +423,8 @@ public final class Experiment {
     Finetune.Result r = Finetune.run(new Finetune.Options(o.dataset(), o.dataDir(), o.preset(),
         fraction, manifest, seed, dir, pretrained, Classifier.Head.RESNET, steps, o.batchSize(),
         "sgd", lr, Math.max(1, steps / 10), o.weightDecay(), o.augment(), false,
-        true, Math.max(1, steps / 2), 1, 100, 100, 500, o.threads(), arms.recipe()), log);
+        true, Math.max(1, steps / 2), 1, 100, 100, 500, o.threads(), arms.recipe(),
+        o.weightDecayType()), log);
     double headline = arms.recipe().test() ? r.testAccuracy() : r.validationAccuracy();
     Run run = new Run(fraction, seed, model, 100 * headline, r.labeledExamples(),
         arms.recipe().test() ? r.testExamples() : 0, r.steps(), r.wallSeconds(), dir.toString(),
@@ -498,7 +521,7 @@ public final class Experiment {
     boolean sameArms = arms.baselineLr() == 0 && arms.baselineSteps() == 0;
     sb.append(String.format(Locale.ROOT, "Budget: one pretraining run of %d steps (batch %d, lr %s,"
             + " %s masked patches, augmentation %s); Selfie finetunes %d steps at batch %d, lr %s"
-            + "%s; %s; weight decay %s, same seed and label manifest per cell.%n%n",
+            + "%s; %s; weight decay %s (%s), same seed and label manifest per cell.%n%n",
         b.pretrainSteps(), b.batchSize(), trim(b.pretrainLr()),
         b.numMasked() == 0 ? "the preset's" : String.valueOf(b.numMasked()),
         b.augment() ? "on" : "off", b.finetuneSteps(), b.batchSize(), trim(b.finetuneLr()),
@@ -510,7 +533,7 @@ public final class Experiment {
             "the baseline %d steps at lr %s",
             arms.baselineSteps() > 0 ? arms.baselineSteps() : b.finetuneSteps(),
             trim(arms.baselineLr() > 0 ? arms.baselineLr() : b.finetuneLr())),
-        trim(b.weightDecay())));
+        trim(b.weightDecay()), b.weightDecayType().flagValue()));
     if (recipe.validation() > 0) {
       sb.append(String.format(Locale.ROOT, "A validation split of %d training images (seed %d)"
               + " is held out of every label subset; the settings were tuned on it. ",

@@ -154,14 +154,18 @@ public final class Finetune {
       int summaryEvery,
       int evalBatchSize,
       int threads,
-      Recipe recipe) {
+      Recipe recipe,
+      OptimizerConfig.WeightDecayType weightDecayType) {
     public Options {
       if (recipe == null) {
         recipe = Recipe.defaults();
       }
+      if (weightDecayType == null) {
+        weightDecayType = OptimizerConfig.WeightDecayType.DECOUPLED;
+      }
     }
 
-    /** Options with {@link Recipe#defaults()}. */
+    /** Options with {@link Recipe#defaults()} and decoupled weight decay. */
     public Options(String dataset, Path dataDir, String preset, double labelFraction,
         Path labelManifest, long seed, Path out, Path pretrained, Classifier.Head head,
         long steps, int batchSize, String optimizer, double lr, long warmup, double weightDecay,
@@ -170,13 +174,27 @@ public final class Finetune {
       this(dataset, dataDir, preset, labelFraction, labelManifest, seed, out, pretrained, head,
           steps, batchSize, optimizer, lr, warmup, weightDecay, augment, xla, resume,
           checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize, threads,
-          Recipe.defaults());
+          Recipe.defaults(), OptimizerConfig.WeightDecayType.DECOUPLED);
+    }
+
+    /** Options with {@link Recipe#defaults()} and the given weight decay type. */
+    public Options(String dataset, Path dataDir, String preset, double labelFraction,
+        Path labelManifest, long seed, Path out, Path pretrained, Classifier.Head head,
+        long steps, int batchSize, String optimizer, double lr, long warmup, double weightDecay,
+        boolean augment, boolean xla, boolean resume, long checkpointEvery, int keep,
+        int logEvery, int summaryEvery, int evalBatchSize, int threads,
+        OptimizerConfig.WeightDecayType weightDecayType) {
+      this(dataset, dataDir, preset, labelFraction, labelManifest, seed, out, pretrained, head,
+          steps, batchSize, optimizer, lr, warmup, weightDecay, augment, xla, resume,
+          checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize, threads,
+          Recipe.defaults(), weightDecayType);
     }
 
     public Options withRecipe(Recipe r) {
       return new Options(dataset, dataDir, preset, labelFraction, labelManifest, seed, out,
           pretrained, head, steps, batchSize, optimizer, lr, warmup, weightDecay, augment, xla,
-          resume, checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize, threads, r);
+          resume, checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize, threads, r,
+          weightDecayType);
     }
   }
 
@@ -282,7 +300,8 @@ public final class Finetune {
           .withData(src.spec().channels(), src.spec().numClasses());
     }
     OptimizerConfig opt =
-        Pretrain.optimizer(o.optimizer(), o.lr(), o.warmup(), o.steps(), o.weightDecay());
+        Pretrain.optimizer(o.optimizer(), o.lr(), o.warmup(), o.steps(), o.weightDecay())
+            .withWeightDecayType(o.weightDecayType());
     return new Config("finetune", o.dataset(), preset, model, o.head(), opt, o.batchSize(),
         o.steps(), o.seed(), manifest.fraction(), manifest.indices().length,
         o.pretrained() == null ? null : o.pretrained().toAbsolutePath().toString(),

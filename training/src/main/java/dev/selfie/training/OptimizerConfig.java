@@ -9,14 +9,17 @@ package dev.selfie.training;
  * @param baseLr peak learning rate, reached at the end of warmup
  * @param momentum SGD momentum coefficient in [0, 1)
  * @param nesterov SGD: Nesterov momentum
- * @param weightDecay decoupled weight decay on {@code Kind.KERNEL} variables only ({@code w <- w -
- *     lr*wd*w} before the update); 0 disables it
+ * @param weightDecay weight decay coefficient on {@code Kind.KERNEL} variables only (conv and
+ *     dense kernels), applied as {@code weightDecayType} says; 0 disables it
  * @param warmupSteps steps of linear warmup, 0 &lt;= warmupSteps &lt; totalSteps (0: none)
  * @param totalSteps step at which the cosine reaches 0
  * @param beta1 Adam first-moment decay in [0, 1)
  * @param beta2 Adam second-moment decay in [0, 1)
  * @param epsilon Adam epsilon &gt; 0
  * @param clipGlobalNorm clip the gradients to this global L2 norm; 0 disables clipping
+ * @param weightDecayType {@link WeightDecayType#DECOUPLED} (the default, also for configs written
+ *     before this field existed, where it is absent: null reads as DECOUPLED) or {@link
+ *     WeightDecayType#L2}
  */
 public record OptimizerConfig(
     Kind kind,
@@ -29,7 +32,8 @@ public record OptimizerConfig(
     double beta1,
     double beta2,
     double epsilon,
-    double clipGlobalNorm) {
+    double clipGlobalNorm,
+    WeightDecayType weightDecayType) {
 
   /** Optimizer kind. */
   public enum Kind {
@@ -37,7 +41,54 @@ public record OptimizerConfig(
     ADAM
   }
 
+  /**
+   * How {@code weightDecay} (wd) acts on a kernel w, with learning rate lr of the step.
+   */
+  public enum WeightDecayType {
+    /**
+     * Decoupled: {@code w <- w - lr*wd*w} before the optimizer update, outside the gradient and
+     * the momentum (AdamW-style). With SGD momentum 0.9 it is about 10x weaker than {@link #L2}
+     * of the same wd, which momentum amplifies by 1/(1 - 0.9). The default.
+     */
+    DECOUPLED,
+    /**
+     * L2 regularisation: {@code grad <- grad + wd*w} (the gradient of {@code wd/2 * |w|^2} added
+     * to the loss) before clipping and before the momentum/Adam update, so it goes through the
+     * momentum: the classic ResNet/SGD weight decay of DESIGN's "weight decay 1e-4, momentum 0.9".
+     */
+    L2;
+
+    /** The CLI spelling. */
+    public String flagValue() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    /** Parses {@code l2} or {@code decoupled} (any case); the error names the flag. */
+    public static WeightDecayType parse(String value) {
+      if (value != null) {
+        for (WeightDecayType t : values()) {
+          if (t.flagValue().equalsIgnoreCase(value.trim())) {
+            return t;
+          }
+        }
+      }
+      throw new IllegalArgumentException(
+          "--weight-decay-type must be l2 or decoupled, got " + value);
+    }
+  }
+
+  /** Before {@code weightDecayType} existed: decoupled weight decay. */
+  public OptimizerConfig(Kind kind, double baseLr, double momentum, boolean nesterov,
+      double weightDecay, long warmupSteps, long totalSteps, double beta1, double beta2,
+      double epsilon, double clipGlobalNorm) {
+    this(kind, baseLr, momentum, nesterov, weightDecay, warmupSteps, totalSteps, beta1, beta2,
+        epsilon, clipGlobalNorm, WeightDecayType.DECOUPLED);
+  }
+
   public OptimizerConfig {
+    if (weightDecayType == null) {
+      weightDecayType = WeightDecayType.DECOUPLED; // config.json written before the field existed
+    }
     if (kind == null) {
       throw new IllegalArgumentException("optimizer kind must be SGD or ADAM, got null");
     }
@@ -69,17 +120,22 @@ public record OptimizerConfig(
 
   public OptimizerConfig withWeightDecay(double wd) {
     return new OptimizerConfig(kind, baseLr, momentum, nesterov, wd, warmupSteps, totalSteps,
-        beta1, beta2, epsilon, clipGlobalNorm);
+        beta1, beta2, epsilon, clipGlobalNorm, weightDecayType);
+  }
+
+  public OptimizerConfig withWeightDecayType(WeightDecayType type) {
+    return new OptimizerConfig(kind, baseLr, momentum, nesterov, weightDecay, warmupSteps,
+        totalSteps, beta1, beta2, epsilon, clipGlobalNorm, type);
   }
 
   public OptimizerConfig withClipGlobalNorm(double clip) {
     return new OptimizerConfig(kind, baseLr, momentum, nesterov, weightDecay, warmupSteps,
-        totalSteps, beta1, beta2, epsilon, clip);
+        totalSteps, beta1, beta2, epsilon, clip, weightDecayType);
   }
 
   public OptimizerConfig withMomentum(double m, boolean useNesterov) {
     return new OptimizerConfig(kind, baseLr, m, useNesterov, weightDecay, warmupSteps, totalSteps,
-        beta1, beta2, epsilon, clipGlobalNorm);
+        beta1, beta2, epsilon, clipGlobalNorm, weightDecayType);
   }
 
   private static void check(boolean ok, String message) {

@@ -14,7 +14,9 @@ import org.tensorflow.types.TFloat32;
 
 /**
  * Builds the training op: gradients of the loss with {@code Graph.addGradients} over the trainable
- * variables' reads, optional global-norm clipping, decoupled weight decay on kernels, then SGD
+ * variables' reads, L2 weight decay on kernels ({@code grad += wd*w}) if configured, optional
+ * global-norm clipping, decoupled weight decay on kernels ({@code w -= lr*wd*w}, the default
+ * {@link OptimizerConfig.WeightDecayType}) if configured, then SGD
  * (Nesterov) momentum or Adam with raw {@code ApplyMomentum}/{@code ApplyAdam} ops on the
  * {@code VariableV2} refs, the model's extra updates (BN moving averages), and the step increment.
  *
@@ -128,6 +130,20 @@ public final class Optimizers {
     }
     List<Operand<TFloat32>> grads = new ArrayList<>(gradients);
     Ops opt = tf.withSubScope("optimizer");
+    boolean l2 = c.weightDecay() > 0 && c.weightDecayType() == OptimizerConfig.WeightDecayType.L2;
+    boolean decoupled =
+        c.weightDecay() > 0 && c.weightDecayType() == OptimizerConfig.WeightDecayType.DECOUPLED;
+    if (l2) {
+      // grad + wd * w: the gradient of loss + wd/2 |w|^2, so it is clipped and goes through the
+      // momentum like the loss gradient. The read happens with the gradients, before any update.
+      Operand<TFloat32> wd = opt.constant((float) c.weightDecay());
+      for (int i = 0; i < trainable.size(); i++) {
+        VarStore.Entry e = trainable.get(i);
+        if (e.kind() == VarStore.Kind.KERNEL) {
+          grads.set(i, opt.math.add(grads.get(i), opt.math.mul(wd, opt.identity(e.variable()))));
+        }
+      }
+    }
     Operand<TFloat32> lr = Schedules.warmupCosine(
         opt, step.value(), c.baseLr(), c.warmupSteps(), c.totalSteps());
     Operand<TFloat32> norm = globalNorm(opt, grads);
@@ -142,7 +158,7 @@ public final class Optimizers {
     List<Op> gradDeps = new ArrayList<>(grads);
     gradDeps.add(loss);
     Ops afterGrads = opt.withControlDependencies(gradDeps);
-    Operand<TFloat32> wdLr = c.weightDecay() > 0
+    Operand<TFloat32> wdLr = decoupled
         ? afterGrads.math.mul(lr, afterGrads.constant((float) c.weightDecay())) : null;
     // Layer-wise: gate = 1 once step >= frozenUntil, else 0; their lr = lr * scale * gate.
     Operand<TFloat32> gate = null;

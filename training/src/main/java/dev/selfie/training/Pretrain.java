@@ -80,25 +80,50 @@ public final class Pretrain {
       int summaryEvery,
       int threads,
       Path unlabeledDir,
-      Variants variants) {
+      Variants variants,
+      OptimizerConfig.WeightDecayType weightDecayType) {
 
     public Options {
       if (variants == null) {
         variants = Variants.PAPER;
       }
+      if (weightDecayType == null) {
+        weightDecayType = OptimizerConfig.WeightDecayType.DECOUPLED;
+      }
     }
 
-    /** The paper's formulation (no variant flags). */
+    /** The paper's formulation, decoupled weight decay. */
     public Options(String dataset, Path dataDir, String preset, long steps, int batchSize, Path out,
         boolean xla, boolean resume, long seed, String optimizer, double lr, long warmup,
         double weightDecay, int numMasked, boolean augment, long checkpointEvery, int keep,
         int logEvery, int summaryEvery, int threads, Path unlabeledDir) {
       this(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed, optimizer, lr, warmup,
           weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads,
-          unlabeledDir, Variants.PAPER);
+          unlabeledDir, Variants.PAPER, OptimizerConfig.WeightDecayType.DECOUPLED);
     }
 
-    /** Without an unlabeled directory. */
+    /** Pretraining variants, decoupled weight decay. */
+    public Options(String dataset, Path dataDir, String preset, long steps, int batchSize, Path out,
+        boolean xla, boolean resume, long seed, String optimizer, double lr, long warmup,
+        double weightDecay, int numMasked, boolean augment, long checkpointEvery, int keep,
+        int logEvery, int summaryEvery, int threads, Path unlabeledDir, Variants variants) {
+      this(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed, optimizer, lr, warmup,
+          weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads,
+          unlabeledDir, variants, OptimizerConfig.WeightDecayType.DECOUPLED);
+    }
+
+    /** The paper's formulation, the given weight decay type. */
+    public Options(String dataset, Path dataDir, String preset, long steps, int batchSize, Path out,
+        boolean xla, boolean resume, long seed, String optimizer, double lr, long warmup,
+        double weightDecay, int numMasked, boolean augment, long checkpointEvery, int keep,
+        int logEvery, int summaryEvery, int threads, Path unlabeledDir,
+        OptimizerConfig.WeightDecayType weightDecayType) {
+      this(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed, optimizer, lr, warmup,
+          weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads,
+          unlabeledDir, Variants.PAPER, weightDecayType);
+    }
+
+    /** Without an unlabeled directory, decoupled weight decay. */
     public Options(String dataset, Path dataDir, String preset, long steps, int batchSize, Path out,
         boolean xla, boolean resume, long seed, String optimizer, double lr, long warmup,
         double weightDecay, int numMasked, boolean augment, long checkpointEvery, int keep,
@@ -193,7 +218,8 @@ public final class Pretrain {
       model = model.withNumMasked(o.numMasked());
     }
     model = o.variants().apply(model);
-    OptimizerConfig opt = optimizer(o.optimizer(), o.lr(), o.warmup(), o.steps(), o.weightDecay());
+    OptimizerConfig opt = optimizer(o.optimizer(), o.lr(), o.warmup(), o.steps(), o.weightDecay())
+        .withWeightDecayType(o.weightDecayType());
     return new Config("pretrain", o.dataset(), o.preset(), model, opt, o.batchSize(), o.steps(),
         o.seed(), o.augment(), o.xla());
   }

@@ -14,6 +14,7 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.function.Predicate;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
@@ -21,6 +22,7 @@ import org.tensorflow.Session;
 import org.tensorflow.exceptions.TFOutOfRangeException;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.ndarray.StdArrays;
+import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.types.TFloat32;
@@ -55,7 +57,29 @@ public final class Probe {
       long seed,
       int k,
       int epochs,
-      int batchSize) {}
+      int batchSize,
+      boolean recalibrateBn,
+      int bnBatches) {
+
+    /** Default number of batches of {@link #recalibrateBatchNorm}. */
+    public static final int DEFAULT_BN_BATCHES = 100;
+
+    public Options {
+      if (bnBatches < 1) {
+        throw new IllegalArgumentException("--bn-batches must be >= 1, got " + bnBatches);
+      }
+      if (batchSize < 1) {
+        throw new IllegalArgumentException("--batch-size must be >= 1, got " + batchSize);
+      }
+    }
+
+    /** With BN recalibration of {@code image} features on, {@link #DEFAULT_BN_BATCHES}. */
+    public Options(String dataset, Path dataDir, Path pretrained, String preset,
+        Features features, double labelFraction, long seed, int k, int epochs, int batchSize) {
+      this(dataset, dataDir, pretrained, preset, features, labelFraction, seed, k, epochs,
+          batchSize, true, DEFAULT_BN_BATCHES);
+    }
+  }
 
   /** Features of a split: rows [N, D] and labels [N]. */
   public record FeatureSet(float[][] x, int[] y) {}
@@ -94,6 +118,17 @@ public final class Probe {
           trainData.images());
       Operand<TFloat32> fTest = embed(tf.withSubScope("test"), vars, model, o.features(),
           testData.images());
+      boolean recalibrate = o.recalibrateBn() && o.features() == Features.IMAGE;
+      List<Op> bnUpdates = List.of();
+      if (recalibrate) {
+        // Whole training images (all of them, labels unused), shuffled, repeated, no augmentation.
+        Pipeline bnData = Pipelines.build(tf.withSubScope("bn_data"), src, Split.TRAIN,
+            PipelineOptions.train(o.batchSize(), o.seed()).withAugment(false));
+        int before = vars.updates().size();
+        Selfie.imageEmbedding(tf.withSubScope("bn_recalibration"), vars, model, bnData.images(),
+            true);
+        bnUpdates = List.copyOf(vars.updates().subList(before, vars.updates().size()));
+      }
       try (Session s = new Session(g)) {
         s.initialize();
         if (weights != null) {
@@ -105,6 +140,19 @@ public final class Probe {
         } else {
           log.println("features from a random init of preset " + o.preset()
               + " (seed " + o.seed() + ")");
+        }
+        if (recalibrate) {
+          double left = recalibrateBatchNorm(s, bnUpdates, o.bnBatches(), model.bnMomentum());
+          log.printf("BN statistics re-estimated on whole training images: %d batches of %d"
+              + " (weight of the pretraining statistics left: %.1e)%n", o.bnBatches(),
+              o.batchSize(), left);
+          if (left > 1e-3) {
+            log.printf("warning: --bn-batches %d is too few for BN momentum %s: use at least %d%n",
+                o.bnBatches(), model.bnMomentum(), batchesToConverge(model.bnMomentum()));
+          }
+        } else if (o.features() == Features.IMAGE) {
+          log.println("BN statistics: as collected on patches during pretraining"
+              + " (not re-estimated on whole images)");
         }
         train = extract(s, trainData, fTrain);
         test = extract(s, testData, fTest);
@@ -119,6 +167,34 @@ public final class Probe {
         train.y().length, test.y().length);
     return new Result(name, o.features().name().toLowerCase(), linear, knn, train.y().length,
         test.y().length, dim);
+  }
+
+  /**
+   * Re-estimates BN moving statistics: runs {@code updates} (the moving-average updates of a
+   * training-mode forward graph, see {@code ResNet.batchNorm}) {@code batches} times; no gradient,
+   * no weight changes. Each run moves every statistic to {@code momentum * old + (1 - momentum) *
+   * batch}, so after k runs the old statistics keep weight {@code momentum^k} (returned) and the
+   * rest is an exponential average of the last ~1/(1 - momentum) batches.
+   *
+   * @return {@code momentum^batches}, the weight the previous statistics keep
+   */
+  public static double recalibrateBatchNorm(
+      Session s, List<Op> updates, int batches, double momentum) {
+    if (updates.isEmpty()) {
+      throw new IllegalArgumentException("recalibrateBatchNorm: no BN updates in the graph"
+          + " (was the embedding built in training mode?)");
+    }
+    for (int i = 0; i < batches; i++) {
+      Session.Runner r = s.runner();
+      updates.forEach(r::addTarget);
+      r.run().close();
+    }
+    return Math.pow(momentum, batches);
+  }
+
+  /** Batches after which the previous BN statistics keep a weight below 1e-3. */
+  static int batchesToConverge(double momentum) {
+    return (int) Math.ceil(Math.log(1e-3) / Math.log(momentum));
   }
 
   static Operand<TFloat32> embed(Ops tf, VarStore vars, ModelConfig model, Features f,

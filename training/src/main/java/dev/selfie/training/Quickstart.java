@@ -31,19 +31,47 @@ public final class Quickstart {
       int threads,
       int numMasked,
       double finetuneLr,
-      Pretrain.Variants variants) {
+      Pretrain.Variants variants,
+      double weightDecay,
+      OptimizerConfig.WeightDecayType weightDecayType) {
     public Options {
       if (variants == null) {
         variants = Pretrain.Variants.PAPER;
       }
+      if (weightDecayType == null) {
+        weightDecayType = OptimizerConfig.WeightDecayType.DECOUPLED;
+      }
+      if (!(weightDecay >= 0 && Double.isFinite(weightDecay))) {
+        throw new IllegalArgumentException("--weight-decay must be >= 0, got " + weightDecay);
+      }
     }
 
-    /** The paper's pretraining formulation. */
+    /** Pretraining variants; weight decay 1e-4, decoupled. */
+    public Options(Path out, String dataset, Path dataDir, String preset, long pretrainSteps,
+        long finetuneSteps, int batchSize, double labelFraction, long seed, int threads,
+        int numMasked, double finetuneLr, Pretrain.Variants variants) {
+      this(out, dataset, dataDir, preset, pretrainSteps, finetuneSteps, batchSize, labelFraction,
+          seed, threads, numMasked, finetuneLr, variants, 1e-4,
+          OptimizerConfig.WeightDecayType.DECOUPLED);
+    }
+
+    /** The paper's pretraining formulation, the given weight decay. */
+    public Options(Path out, String dataset, Path dataDir, String preset, long pretrainSteps,
+        long finetuneSteps, int batchSize, double labelFraction, long seed, int threads,
+        int numMasked, double finetuneLr, double weightDecay,
+        OptimizerConfig.WeightDecayType weightDecayType) {
+      this(out, dataset, dataDir, preset, pretrainSteps, finetuneSteps, batchSize, labelFraction,
+          seed, threads, numMasked, finetuneLr, Pretrain.Variants.PAPER, weightDecay,
+          weightDecayType);
+    }
+
+    /** The paper's pretraining formulation; weight decay 1e-4, decoupled. */
     public Options(Path out, String dataset, Path dataDir, String preset, long pretrainSteps,
         long finetuneSteps, int batchSize, double labelFraction, long seed, int threads,
         int numMasked, double finetuneLr) {
       this(out, dataset, dataDir, preset, pretrainSteps, finetuneSteps, batchSize, labelFraction,
-          seed, threads, numMasked, finetuneLr, Pretrain.Variants.PAPER);
+          seed, threads, numMasked, finetuneLr, Pretrain.Variants.PAPER, 1e-4,
+          OptimizerConfig.WeightDecayType.DECOUPLED);
     }
 
     /** The defaults of the CLI: 4 of 16 patches masked (the preset's), finetuning lr 0.05. */
@@ -114,15 +142,16 @@ public final class Quickstart {
   static Pretrain.Options pretrainOptions(Options o, Path out) {
     return new Pretrain.Options(o.dataset(), o.dataDir(), o.preset(), o.pretrainSteps(),
         o.batchSize(), out, false, true, o.seed(), "sgd", 0.1, Math.max(1, o.pretrainSteps() / 10),
-        1e-4, o.numMasked(), true, Math.max(1, o.pretrainSteps() / 2), 2, 50, 20, o.threads(),
-        null, o.variants());
+        o.weightDecay(), o.numMasked(), true, Math.max(1, o.pretrainSteps() / 2), 2, 50, 20,
+        o.threads(), null, o.variants(), o.weightDecayType());
   }
 
   static Finetune.Options finetuneOptions(Options o, Path out, Path pretrained, Path manifest) {
     return new Finetune.Options(o.dataset(), o.dataDir(), o.preset(), o.labelFraction(),
         manifest, o.seed(), out, pretrained, Classifier.Head.RESNET, o.finetuneSteps(),
-        o.batchSize(), "sgd", o.finetuneLr(), Math.max(1, o.finetuneSteps() / 10), 1e-4, true,
-        false, true, Math.max(1, o.finetuneSteps()), 1, 50, 20, 500, o.threads());
+        o.batchSize(), "sgd", o.finetuneLr(), Math.max(1, o.finetuneSteps() / 10),
+        o.weightDecay(), true, false, true, Math.max(1, o.finetuneSteps()), 1, 50, 20, 500,
+        o.threads(), o.weightDecayType());
   }
 
   static String table(Options o, Result r) {

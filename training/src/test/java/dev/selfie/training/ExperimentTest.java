@@ -33,7 +33,7 @@ class ExperimentTest {
   static Experiment.Options options(Path home, Path out, long finetuneSteps) {
     return new Experiment.Options("cifar10", home, "tiny", List.of(0.1, 1.0), 1, out, 4,
         finetuneSteps, 16, 0.1, 0.05, 0, 1e-4, true, 0.5, 2, null, null,
-        Experiment.Arms.defaults(), List.of(2L), null);
+        Experiment.Arms.defaults(), List.of(2L), null, null);
   }
 
   @Test
@@ -99,7 +99,7 @@ class ExperimentTest {
     assertTrue(Files.readString(out.resolve("curve.md")).contains("| 2 | 0.1 | 10% | 1 |"));
     assertThrows(IllegalArgumentException.class, () -> new Experiment.Options("cifar10", home,
         "tiny", List.of(0.1), 1, out, 4, 3, 16, 0.1, 0.05, 0, 1e-4, true, 0.5, 2, null, null,
-        Experiment.Arms.defaults(), List.of(4L), null));
+        Experiment.Arms.defaults(), List.of(4L), null, null));
 
     // The baseline trained on exactly the Selfie run's labeled examples.
     Path cellDir = out.resolve("f0.1").resolve("seed1");
@@ -136,7 +136,7 @@ class ExperimentTest {
         Finetune.Recipe.defaults().withValidation(50, false).withPretrainedLrScale(0.5), 0.07, 4);
     Experiment.Result reuse = Experiment.run(new Experiment.Options("cifar10", home, "tiny",
         List.of(0.1), 1, out2, 4, 3, 16, 0.1, 0.02, 0, 1e-4, true, 0, 2,
-        out.resolve("pretrain"), null, arms, null, null), new PrintStream(new ByteArrayOutputStream()));
+        out.resolve("pretrain"), null, arms, null, null, null), new PrintStream(new ByteArrayOutputStream()));
     Path cell2 = out2.resolve("f0.1").resolve("seed1");
     Finetune.Config base = Json.read(cell2.resolve("baseline").resolve("config.json"),
         Finetune.Config.class);

@@ -2,6 +2,7 @@ package dev.selfie.training;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.selfie.graph.VarStore;
 import java.util.List;
@@ -142,6 +143,91 @@ class OptimizersTest {
         () -> new Optimizers.Layerwise(java.util.Set.of(), -1, 0));
     assertThrows(IllegalArgumentException.class,
         () -> new Optimizers.Layerwise(java.util.Set.of(), 1, -1));
+  }
+
+  @Test
+  void sgdNesterovWithL2DecayMatchesHandComputation() {
+    // L2: grad <- grad + wd*w, which then goes through the momentum (no decoupled decay).
+    OptimizerConfig c = OptimizerConfig.sgd(0.5, 2, 5).withWeightDecay(0.1)
+        .withWeightDecayType(OptimizerConfig.WeightDecayType.L2);
+    try (Graph g = new Graph()) {
+      TinyModel m = new TinyModel(g);
+      GlobalStep step = GlobalStep.create(m.tf);
+      Optimizers.TrainOp op = Optimizers.minimize(m.tf, g, m.loss, m.vars, c, step);
+      try (Session s = new Session(g)) {
+        s.initialize();
+        TinyModel.Params p = new TinyModel.Params();
+        TinyModel.Params decoupled = new TinyModel.Params();
+        double[][] accW = new double[3][2];
+        double[][] accD = new double[3][2];
+        double[] accB = new double[2];
+        double mom = c.momentum();
+        double wd = c.weightDecay();
+        for (int t = 0; t < 4; t++) {
+          double lr = Schedules.warmupCosine(t, c.baseLr(), c.warmupSteps(), c.totalSteps());
+          double[][][] gr = TinyModel.grads(p);
+          double[][][] grD = TinyModel.grads(decoupled);
+          for (int i = 0; i < 3; i++) {
+            for (int k = 0; k < 2; k++) {
+              double gw = gr[0][i][k] + wd * p.w[i][k];
+              accW[i][k] = mom * accW[i][k] + gw;
+              p.w[i][k] = p.w[i][k] - lr * gw - lr * mom * accW[i][k];
+              // the decoupled rule on the same data, to show the test tells them apart
+              double w = decoupled.w[i][k] * (1 - lr * wd);
+              accD[i][k] = mom * accD[i][k] + grD[0][i][k];
+              decoupled.w[i][k] = w - lr * grD[0][i][k] - lr * mom * accD[i][k];
+            }
+          }
+          for (int k = 0; k < 2; k++) {
+            accB[k] = mom * accB[k] + gr[1][0][k]; // biases: no decay
+            p.b[k] = p.b[k] - lr * gr[1][0][k] - lr * mom * accB[k];
+            decoupled.b[k] = p.b[k];
+          }
+          s.run(op.trainOp());
+          float[] w = read(s, m.vars.get("dense/kernel"));
+          float[] b = read(s, m.vars.get("dense/bias"));
+          float[] acc = read(s, m.vars.get("dense/kernel/momentum"));
+          double apart = 0;
+          for (int i = 0; i < 3; i++) {
+            for (int k = 0; k < 2; k++) {
+              assertEquals(p.w[i][k], w[i * 2 + k], TOL, "w[" + i + "," + k + "] step " + t);
+              assertEquals(accW[i][k], acc[i * 2 + k], TOL, "momentum of w step " + t);
+              apart = Math.max(apart, Math.abs(p.w[i][k] - decoupled.w[i][k]));
+            }
+          }
+          assertEquals(p.b[0], b[0], TOL);
+          assertEquals(p.b[1], b[1], TOL);
+          if (t > 0) {
+            assertTrue(apart > 100 * TOL, "L2 and decoupled must differ by step " + t);
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void weightDecayTypeDefaultsToDecoupledAndOldConfigsLoad() throws Exception {
+    assertEquals(OptimizerConfig.WeightDecayType.DECOUPLED,
+        OptimizerConfig.sgd(0.1, 0, 10).weightDecayType());
+    assertEquals(OptimizerConfig.WeightDecayType.DECOUPLED,
+        OptimizerConfig.adam(0.1, 0, 10).weightDecayType());
+    // an optimizer block of a config.json written before the field existed
+    String old = "{\"kind\":\"SGD\",\"baseLr\":0.1,\"momentum\":0.9,\"nesterov\":true,"
+        + "\"weightDecay\":1.0E-4,\"warmupSteps\":200,\"totalSteps\":12000,\"beta1\":0.9,"
+        + "\"beta2\":0.999,\"epsilon\":1.0E-8,\"clipGlobalNorm\":0.0}";
+    OptimizerConfig c = Json.MAPPER.readValue(old, OptimizerConfig.class);
+    assertEquals(OptimizerConfig.WeightDecayType.DECOUPLED, c.weightDecayType());
+    assertEquals(1e-4, c.weightDecay());
+    OptimizerConfig l2 = c.withWeightDecayType(OptimizerConfig.WeightDecayType.L2);
+    String json = Json.MAPPER.writeValueAsString(l2);
+    assertTrue(json.contains("\"weightDecayType\" : \"L2\""), json);
+    assertEquals(l2, Json.MAPPER.readValue(json, OptimizerConfig.class));
+    assertEquals(OptimizerConfig.WeightDecayType.L2, OptimizerConfig.WeightDecayType.parse("L2"));
+    assertEquals(OptimizerConfig.WeightDecayType.DECOUPLED,
+        OptimizerConfig.WeightDecayType.parse("decoupled"));
+    var e = assertThrows(IllegalArgumentException.class,
+        () -> OptimizerConfig.WeightDecayType.parse("adamw"));
+    assertTrue(e.getMessage().contains("--weight-decay-type"), e.getMessage());
   }
 
   @Test

@@ -75,7 +75,7 @@ class PretrainVariantsTest {
     Path out = Path.of("experiment-out");
     Experiment.Options with = new Experiment.Options("fashion-mnist", null, "small",
         List.of(0.05), 1, out, 10, 10, 8, 0.1, 0.05, 8, 1e-4, true, 0, 1, null, null,
-        Experiment.Arms.defaults(), List.of(), ALL);
+        Experiment.Arms.defaults(), List.of(), ALL, null);
     Experiment.Options paper = new Experiment.Options("fashion-mnist", null, "small",
         List.of(0.05), 1, out, 10, 10, 8, 0.1, 0.05, 8, 1e-4, true, 0, 1, null, null);
     assertTrue(Experiment.describe(with).contains(ALL.flags() + " "), Experiment.describe(with));

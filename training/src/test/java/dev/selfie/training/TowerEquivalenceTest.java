@@ -104,9 +104,9 @@ class TowerEquivalenceTest {
           Placeholder.shape(Shape.of(B, 32, 32, 3)));
       Operand<TInt32> half = tf.constant(B / 2);
       Selfie.Mask m0 = Selfie.randomMask(tf, half, c.numPatches(), c.numMasked(),
-          Towers.towerSeed(tf, seed, 0));
+          Selfie.maskSeed(tf, Towers.towerSeed(tf, seed, 0)));
       Selfie.Mask m1 = Selfie.randomMask(tf, half, c.numPatches(), c.numMasked(),
-          Towers.towerSeed(tf, seed, 1));
+          Selfie.maskSeed(tf, Towers.towerSeed(tf, seed, 1)));
       Selfie.Mask both = new Selfie.Mask(
           tf.concat(List.of(m0.masked(), m1.masked()), tf.constant(0)),
           tf.concat(List.of(m0.context(), m1.context()), tf.constant(0)));

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code selfie experiment}: the paper's label-fraction experiment, Selfie vs supervised. */
@@ -65,8 +66,7 @@ public final class ExperimentCommand implements Callable<Integer> {
       description = "Masked patches per image in pretraining (0 = the preset's).")
   int numMasked;
 
-  @Option(names = "--weight-decay", defaultValue = "1e-4", description = "Decoupled weight decay.")
-  double weightDecay;
+  @Mixin WeightDecayFlags weightDecay;
 
   @Option(names = "--no-augment", description = "Turn off random crop + flip.")
   boolean noAugment;
@@ -110,10 +110,10 @@ public final class ExperimentCommand implements Callable<Integer> {
     // The subcommand's parse result holds the whole command line, "experiment" included.
     args.addAll(spec.commandLine().getParseResult().originalArgs());
     Experiment.run(new Experiment.Options(dataset, dataDir, preset, fractions, seeds, out,
-        pretrainSteps, finetuneSteps, batchSize, pretrainLr, finetuneLr, numMasked, weightDecay,
-        !noAugment, probeFraction, threads, pretrained, String.join(" ", args),
-        new Experiment.Arms(recipe.recipe(), baselineLr, baselineSteps), curveSteps,
-        variants.variants()), System.out);
+        pretrainSteps, finetuneSteps, batchSize, pretrainLr, finetuneLr, numMasked,
+        weightDecay.weightDecay(), !noAugment, probeFraction, threads, pretrained,
+        String.join(" ", args), new Experiment.Arms(recipe.recipe(), baselineLr, baselineSteps),
+        curveSteps, variants.variants(), weightDecay.type()), System.out);
     return 0;
   }
 }

@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code selfie finetune}: supervised finetuning on a label fraction, from pretraining or not. */
@@ -72,8 +73,7 @@ public final class FinetuneCommand implements Callable<Integer> {
   @Option(names = "--warmup", defaultValue = "100", description = "Linear warmup steps.")
   long warmup;
 
-  @Option(names = "--weight-decay", defaultValue = "1e-4", description = "Decoupled weight decay on kernels.")
-  double weightDecay;
+  @Mixin WeightDecayFlags weightDecay;
 
   @Option(names = "--no-augment", description = "Turn off random crop + flip.")
   boolean noAugment;
@@ -114,9 +114,9 @@ public final class FinetuneCommand implements Callable<Integer> {
 
   Finetune.Options options() {
     return new Finetune.Options(dataset, dataDir, preset, labelFraction, labelManifest, seed, out,
-        pretrained, head(head), steps, batchSize, optimizer, lr, warmup, weightDecay, !noAugment,
-        xla, resume, checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize, threads,
-        recipe.recipe());
+        pretrained, head(head), steps, batchSize, optimizer, lr, warmup, weightDecay.weightDecay(),
+        !noAugment, xla, resume, checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize,
+        threads, recipe.recipe(), weightDecay.type());
   }
 
   @Override

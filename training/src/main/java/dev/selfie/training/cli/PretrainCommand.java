@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code selfie pretrain}: Selfie pretraining on a dataset's training split, labels unused. */
@@ -65,9 +66,7 @@ public final class PretrainCommand implements Callable<Integer> {
   @Option(names = "--warmup", defaultValue = "200", description = "Linear warmup steps.")
   long warmup;
 
-  @Option(names = "--weight-decay", defaultValue = "1e-4",
-      description = "Decoupled weight decay on conv/dense kernels.")
-  double weightDecay;
+  @Mixin WeightDecayFlags weightDecay;
 
   @Option(names = "--num-masked", defaultValue = "0",
       description = "Masked patches per image (0 = the preset's).")
@@ -120,8 +119,9 @@ public final class PretrainCommand implements Callable<Integer> {
 
   Pretrain.Options options() {
     return new Pretrain.Options(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed,
-        optimizer, lr, warmup, weightDecay, numMasked, !noAugment, checkpointEvery, keep,
-        logEvery, summaryEvery, threads, unlabeledDir, variants.variants());
+        optimizer, lr, warmup, weightDecay.weightDecay(), numMasked, !noAugment, checkpointEvery,
+        keep, logEvery, summaryEvery, threads, unlabeledDir, variants.variants(),
+        weightDecay.type());
   }
 
   @Override

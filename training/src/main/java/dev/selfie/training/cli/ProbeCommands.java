@@ -50,6 +50,19 @@ final class ProbeCommands {
     @Option(names = "--batch-size", defaultValue = "500", description = "Feature extraction batch size.")
     int batchSize;
 
+    @Option(names = "--recalibrate-bn", negatable = true, defaultValue = "true",
+        fallbackValue = "true",
+        description = "image features: re-estimate P's BN statistics on whole training images"
+            + " before probing (pretraining collected them on patches); --no-recalibrate-bn keeps"
+            + " the pretraining statistics. attention features run P on patches and never"
+            + " recalibrate.")
+    boolean recalibrateBn;
+
+    @Option(names = "--bn-batches", defaultValue = "" + Probe.Options.DEFAULT_BN_BATCHES,
+        description = "Batches (of --batch-size whole training images, forward only) of the BN"
+            + " recalibration.")
+    int bnBatches;
+
     Probe.Options options() {
       Probe.Features f = switch (features.toLowerCase()) {
         case "image" -> Probe.Features.IMAGE;
@@ -58,7 +71,7 @@ final class ProbeCommands {
             "--features must be image or attention, got " + features);
       };
       return new Probe.Options(dataset, dataDir, model, preset, f, labelFraction, seed, k, epochs,
-          batchSize);
+          batchSize, recalibrateBn, bnBatches);
     }
   }
 

@@ -4,6 +4,7 @@ import dev.selfie.training.Quickstart;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code selfie quickstart}: pretrain, finetune with and without pretraining, evaluate, export. */
@@ -59,11 +60,13 @@ public final class QuickstartCommand implements Callable<Integer> {
   @picocli.CommandLine.Mixin
   VariantFlags variants;
 
+  @Mixin WeightDecayFlags weightDecay;
+
   @Override
   public Integer call() throws Exception {
     Quickstart.run(new Quickstart.Options(out, dataset, dataDir, preset, pretrainSteps,
         finetuneSteps, batchSize, labelFraction, seed, threads, numMasked, finetuneLr,
-        variants.variants()), System.out);
+        variants.variants(), weightDecay.weightDecay(), weightDecay.type()), System.out);
     return 0;
   }
 }
