@@ -89,8 +89,8 @@ public record ModelConfig(
     /** The paper: {@code v_j = u + E_row[row(j)] + E_col[col(j)]}. */
     ADD,
     /**
-     * {@code v_j = MLP(LN(u) + e_j)}, one hidden layer of width d with GELU (variables under
-     * {@code query/}, pretraining only).
+     * {@code v_j = u + e_j + MLP(LN(u) + e_j)}, one hidden layer of width d with GELU (variables
+     * under {@code query/}, pretraining only).
      */
     MLP,
     /**

@@ -17,7 +17,7 @@ public final class VariantFlags {
 
   @Option(names = "--query-mode", defaultValue = "add",
       description = "Query of a masked location j: add (the paper: v = u + e_row + e_col), mlp"
-          + " (v = MLP(LN(u) + e_j), one GELU hidden layer of width d), attend (a query token"
+          + " (v = u + e_j + MLP(LN(u) + e_j), one GELU hidden layer of width d), attend (a query token"
           + " q + e_j per masked location appended to A's input; v_j = A's output there; query"
           + " tokens see only positions and the visible patches).")
   String queryMode;
