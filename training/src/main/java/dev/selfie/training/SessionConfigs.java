@@ -10,7 +10,6 @@ import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.proto.ConfigProto;
-import org.tensorflow.proto.GPUOptions;
 import org.tensorflow.proto.GraphOptions;
 import org.tensorflow.proto.OptimizerOptions;
 import org.tensorflow.types.TFloat32;
@@ -52,8 +51,8 @@ public final class SessionConfigs {
    * {@code cpu_global_jit = true}. Measured with TF Java 1.1.0: the two together make the CPU
    * session compile clusters ({@code _XlaCompile}/{@code _XlaRun} in the step stats, "Compiled
    * cluster using XLA!" in the log) without {@code TF_XLA_FLAGS}; global_jit_level alone does not
-   * on CPU. GPU: {@code allow_soft_placement} (ops without a GPU kernel fall back to the CPU) and
-   * {@code gpu_options.allow_growth}.
+   * on CPU. GPU: {@code allow_soft_placement} (ops without a GPU kernel fall back to the CPU).
+   * Every config gets this process's GPU memory options ({@link DeviceOptions#applyTo}).
    */
   public static ConfigProto configProto(Options o) {
     ConfigProto.Builder b = ConfigProto.newBuilder()
@@ -66,9 +65,10 @@ public final class SessionConfigs {
               .setCpuGlobalJit(true)));
     }
     if (o.gpu()) {
-      b.setAllowSoftPlacement(true)
-          .setGpuOptions(GPUOptions.newBuilder().setAllowGrowth(true));
+      b.setAllowSoftPlacement(true);
     }
+    // GPU memory options (the same in every session: the first one fixes them) and --device cpu.
+    DeviceOptions.current().applyTo(b);
     return b.build();
   }
 
