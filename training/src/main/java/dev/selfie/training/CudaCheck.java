@@ -52,7 +52,7 @@ public final class CudaCheck {
    * needed.
    */
   public static final List<Library> LIBRARIES = List.of(
-      new Library("NVIDIA driver", "libcuda.so.1", null, true),
+      new Library("NVIDIA driver library", "libcuda.so.1", null, true),
       new Library("CUDA runtime", "libcudart.so.12", CUDA_MIN, true),
       new Library("cuBLAS", "libcublas.so.12", null, true),
       new Library("cuBLASLt", "libcublasLt.so.12", null, true),

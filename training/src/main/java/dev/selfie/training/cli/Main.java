@@ -33,6 +33,7 @@ import picocli.CommandLine.Command;
       ProbeCommands.Knn.class,
       ExperimentCommand.class,
       BenchmarkCommand.class,
+      DoctorCommand.class,
     })
 public final class Main implements Runnable {
 
