@@ -95,7 +95,7 @@ public final class Doctor {
     List<String> have = CPU_FLAGS.stream().filter(flags::contains).toList();
     List<String> lack = CPU_FLAGS.stream().filter(f -> !flags.contains(f)).toList();
     out.add(new Check("cpu", Status.INFO, (model.isEmpty() ? "" : model + ", ")
-        + Runtime.getRuntime().availableProcessors() + " cores available; has " + have
+        + "cores available: " + Runtime.getRuntime().availableProcessors() + "; has " + have
         + ", lacks " + lack
         + (flags.contains("avx512_bf16") || flags.contains("amx_bf16")
             ? " (bfloat16 kernels usable)" : " (no bfloat16 speedup on this CPU)")));
