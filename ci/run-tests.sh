@@ -3,7 +3,9 @@
 #   1. mvn -B verify: unit tests of every module, the training tests, the ci regression run,
 #      and the Java side of the Python interop check (writes target/interop);
 #   2. the gpu profile resolves to TensorFlow's GPU native library (checked on the effective
-#      POM: no GPU and no 526 MB download needed);
+#      POM: no GPU and no 526 MB download needed), and every module's classpath holds exactly
+#      one native jar, in full and module-only builds, with and without -Pgpu
+#      (ci/check-native-jars.sh);
 #   3. Python TensorFlow loads the Java-exported SavedModels and reproduces Java's outputs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,5 +29,6 @@ if [ "$gpu" != "linux-x86_64-gpu" ] || [ "$cpu" != "linux-x86_64" ] \
   exit 1
 fi
 echo "gpu profile: ok (-Pgpu -> $gpu, default -> $cpu)" >&2
+bash ci/check-native-jars.sh
 
 SELFIE_INTEROP_REUSE=1 bash ci/python/run_interop.sh

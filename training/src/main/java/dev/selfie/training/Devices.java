@@ -85,9 +85,18 @@ public final class Devices {
     return out;
   }
 
-  /** Devices of a default session. */
+  /**
+   * Devices of a session with this process's GPU options ({@link DeviceOptions#current()}; with
+   * {@code --device cpu} no GPU is listed). Often the process's first session, which fixes
+   * TensorFlow's GPU allocator options: so it carries the same ones as every other session.
+   */
   public static List<Device> list() {
-    return list(ConfigProto.getDefaultInstance());
+    return list(listConfig());
+  }
+
+  /** The config of {@link #list()}'s session. */
+  static ConfigProto listConfig() {
+    return DeviceOptions.current().applyTo(ConfigProto.newBuilder()).build();
   }
 
   public static boolean hasGpu(List<Device> devices) {
@@ -117,18 +126,79 @@ public final class Devices {
   }
 
   /**
-   * Resolves the session options against the machine: {@code gpu} is set iff a GPU is listed
-   * (unless {@code allowGpu} is false), and prints {@link #describe} once per process to {@code
-   * out}.
+   * Resolves the session options against the machine and {@link DeviceOptions#current()}:
+   * {@code gpu} is set when {@link #choose} picks the GPU (never when {@code allowGpu} is false),
+   * and fails when a GPU was asked for and none is listed. Prints the native library, the devices
+   * and {@link #describe} once per process to {@code out}.
    */
   public static SessionConfigs.Options resolve(
       int intraOpThreads, int interOpThreads, boolean xla, boolean allowGpu, PrintStream out) {
     List<Device> devices = list();
-    boolean gpu = allowGpu && hasGpu(devices);
+    NativeLibrary lib = NativeLibrary.loaded();
+    boolean gpu = allowGpu
+        && choose(DeviceOptions.current().device(), lib, devices, CudaCheck::check);
     SessionConfigs.Options o = new SessionConfigs.Options(intraOpThreads, interOpThreads, xla, gpu);
     if (ANNOUNCED.compareAndSet(false, true)) {
+      out.println(announce(lib, devices));
       out.println(describe(devices, o));
     }
     return o;
+  }
+
+  /**
+   * Checks {@link DeviceOptions#current()} against the machine, before a command writes
+   * anything: fails as {@link #choose} does. Creates the process's first session (device listing)
+   * with the configured GPU memory options.
+   *
+   * @return whether the model goes to the GPU
+   */
+  public static boolean check() {
+    return choose(DeviceOptions.current().device(), NativeLibrary.loaded(), list(),
+        CudaCheck::check);
+  }
+
+  /**
+   * Where the model goes: {@code cpu} never uses a GPU; {@code gpu} needs TensorFlow's GPU
+   * library and a listed GPU; {@code auto} uses the GPU when the GPU library is loaded (and then
+   * requires one: a GPU build that finds no GPU is a broken installation, not a reason to train
+   * for days on the CPU) and the CPU otherwise.
+   *
+   * @param whyNoGpu called only when a GPU was asked for and none is listed
+   * @throws IllegalStateException naming {@code --device}, what is missing, and the way out
+   */
+  public static boolean choose(DeviceOptions.Device mode, NativeLibrary lib, List<Device> devices,
+      java.util.function.Supplier<CudaCheck.Report> whyNoGpu) {
+    if (mode == DeviceOptions.Device.CPU) {
+      return false;
+    }
+    if (mode == DeviceOptions.Device.GPU && !lib.gpu()) {
+      throw new IllegalStateException("--device gpu: this build loaded TensorFlow's CPU library ("
+          + lib.classifier() + "); build with the GPU library (SELFIE_MAVEN_ARGS=-Pgpu ./selfie ..."
+          + ", or mvn -Pgpu -B -DskipTests install), or pass --device cpu");
+    }
+    if (hasGpu(devices)) {
+      return true;
+    }
+    if (mode == DeviceOptions.Device.AUTO && !lib.gpu()) {
+      return false;
+    }
+    String asked = mode == DeviceOptions.Device.GPU ? "--device gpu"
+        : "--device auto with TensorFlow's GPU library (" + lib.classifier() + ")";
+    throw new IllegalStateException(asked + ": no GPU found: " + whyNoGpu.get().explain()
+        + ". `selfie doctor` shows the full check; to train on the CPU on purpose pass"
+        + " --device cpu");
+  }
+
+  /** {@code tensorflow 2.18.0, native library linux-x86_64 (CPU build); devices: CPU:0}. */
+  public static String announce(NativeLibrary lib, List<Device> devices) {
+    return "tensorflow " + TensorFlow.version() + ", native library " + lib.describe()
+        + "; devices: " + devices.stream().map(d -> shortName(d.name()))
+            .reduce((a, b) -> a + ", " + b).orElse("none");
+  }
+
+  /** {@code /job:localhost/replica:0/task:0/device:GPU:0} -> {@code GPU:0}. */
+  static String shortName(String name) {
+    int i = name.lastIndexOf("/device:");
+    return i >= 0 ? name.substring(i + "/device:".length()) : name;
   }
 }

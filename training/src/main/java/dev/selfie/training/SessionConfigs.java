@@ -10,7 +10,6 @@ import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.proto.ConfigProto;
-import org.tensorflow.proto.GPUOptions;
 import org.tensorflow.proto.GraphOptions;
 import org.tensorflow.proto.OptimizerOptions;
 import org.tensorflow.types.TFloat32;
@@ -52,8 +51,8 @@ public final class SessionConfigs {
    * {@code cpu_global_jit = true}. Measured with TF Java 1.1.0: the two together make the CPU
    * session compile clusters ({@code _XlaCompile}/{@code _XlaRun} in the step stats, "Compiled
    * cluster using XLA!" in the log) without {@code TF_XLA_FLAGS}; global_jit_level alone does not
-   * on CPU. GPU: {@code allow_soft_placement} (ops without a GPU kernel fall back to the CPU) and
-   * {@code gpu_options.allow_growth}.
+   * on CPU. GPU: {@code allow_soft_placement} (ops without a GPU kernel fall back to the CPU).
+   * Every config gets this process's GPU memory options ({@link DeviceOptions#applyTo}).
    */
   public static ConfigProto configProto(Options o) {
     ConfigProto.Builder b = ConfigProto.newBuilder()
@@ -66,9 +65,10 @@ public final class SessionConfigs {
               .setCpuGlobalJit(true)));
     }
     if (o.gpu()) {
-      b.setAllowSoftPlacement(true)
-          .setGpuOptions(GPUOptions.newBuilder().setAllowGrowth(true));
+      b.setAllowSoftPlacement(true);
     }
+    // GPU memory options (the same in every session: the first one fixes them) and --device cpu.
+    DeviceOptions.current().applyTo(b);
     return b.build();
   }
 
@@ -85,11 +85,25 @@ public final class SessionConfigs {
 
   /**
    * Whether sessions of this process run oneDNN kernels: runs one traced 3x3 convolution on a fed
-   * [4, 16, 16, 8] batch and looks for a {@code _Mkl*} op type in its step stats (~0.1 s).
+   * [4, 16, 16, 8] batch, pinned to CPU:0 (on a GPU machine it would otherwise run on GPU:0), and
+   * looks for a {@code _Mkl*} op type in its step stats (~0.1 s).
    */
   public static boolean onednnActive() {
+    return onednnProbe().opTypes().stream().anyMatch(t -> t.startsWith("_Mkl"));
+  }
+
+  /**
+   * The probe's traced step.
+   *
+   * @param opTypes op types that ran
+   * @param convDevices devices the convolution ran on (step stats device names)
+   */
+  record OnednnProbe(java.util.Set<String> opTypes, java.util.Set<String> convDevices) {}
+
+  /** Runs the probe of {@link #onednnActive}. */
+  static OnednnProbe onednnProbe() {
     try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
+      Ops tf = Ops.create(g).withDevice(Devices.modelDevice(false));
       // Fed, not constant: grappler would fold a constant convolution away.
       Placeholder<TFloat32> x = tf.placeholder(TFloat32.class);
       Placeholder<TFloat32> w = tf.placeholder(TFloat32.class);
@@ -100,12 +114,21 @@ public final class SessionConfigs {
           TFloat32 filter = TFloat32.tensorOf(Shape.of(3, 3, 8, 16));
           Result r = s.runner().feed(x, in).feed(w, filter).fetch(y)
               .setOptions(Xla.traceOptions()).runAndFetchMetadata()) {
-        Map<String, Double> byType = Xla.opTypeMillis(r.getMetadata().orElseThrow());
+        org.tensorflow.proto.RunMetadata meta = r.getMetadata().orElseThrow();
+        Map<String, Double> byType = Xla.opTypeMillis(meta);
         if (byType.keySet().stream().noneMatch(t -> t.contains("Conv2D"))) {
           throw new IllegalStateException("oneDNN probe: no convolution in the traced step: "
               + byType.keySet());
         }
-        return byType.keySet().stream().anyMatch(t -> t.startsWith("_Mkl"));
+        java.util.Set<String> convDevices = new java.util.TreeSet<>();
+        for (org.tensorflow.proto.DeviceStepStats d : meta.getStepStats().getDevStatsList()) {
+          for (org.tensorflow.proto.NodeExecStats n : d.getNodeStatsList()) {
+            if (n.getTimelineLabel().contains("Conv2D")) {
+              convDevices.add(d.getDevice());
+            }
+          }
+        }
+        return new OnednnProbe(byType.keySet(), convDevices);
       }
     }
   }

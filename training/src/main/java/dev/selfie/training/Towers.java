@@ -150,7 +150,7 @@ public final class Towers {
    * Builds K towers on shares of {@code images} and their averaged gradients. The first
    * dimension of {@code images} must be divisible by K at run time.
    *
-   * @param tf ops for the split and the averages (no device needed)
+   * @param tf ops for the split and the averages (both placed on the variables' device)
    * @param images the whole batch [B, ...]
    * @param seed int64 [2] step seed
    * @throws IllegalArgumentException if a trainable variable gets no gradient from a tower
@@ -162,7 +162,11 @@ public final class Towers {
     if (k == 1) {
       shares.add(images);
     } else {
-      Split<TFloat32> split = tf.withSubScope("split_batch").split(tf.constant(0), images, (long) k);
+      // On the variables' device (this machine's or the chief's CPU, where the input pipeline
+      // runs): left unplaced, the placer would put the split of the whole batch on GPU:0, which
+      // then sends every other GPU its share.
+      Ops onHost = tf.withDevice(placement.variables()).withSubScope("split_batch");
+      Split<TFloat32> split = onHost.split(onHost.constant(0), images, (long) k);
       shares.addAll(split.output());
     }
     List<TowerOutputs> outs = new ArrayList<>();

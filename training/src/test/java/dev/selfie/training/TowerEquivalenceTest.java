@@ -103,6 +103,8 @@ class TowerEquivalenceTest {
       Placeholder<TFloat32> x = tf.withName("images").placeholder(TFloat32.class,
           Placeholder.shape(Shape.of(B, 32, 32, 3)));
       Operand<TInt32> half = tf.constant(B / 2);
+      // Selfie.pretrain draws its mask from stream 0 of the tower's seed (Layers.subSeed: since
+      // the multiply-add stream mix, stream 0 is no longer the seed itself).
       Selfie.Mask m0 = Selfie.randomMask(tf, half, c.numPatches(), c.numMasked(),
           Selfie.maskSeed(tf, Towers.towerSeed(tf, seed, 0)));
       Selfie.Mask m1 = Selfie.randomMask(tf, half, c.numPatches(), c.numMasked(),

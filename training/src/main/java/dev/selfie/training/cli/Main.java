@@ -1,5 +1,7 @@
 package dev.selfie.training.cli;
 
+import dev.selfie.training.DeviceOptions;
+import dev.selfie.training.Devices;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import picocli.CommandLine;
@@ -32,22 +34,73 @@ import picocli.CommandLine.Command;
       DiagnoseCommand.class,
       ExperimentCommand.class,
       BenchmarkCommand.class,
+      DoctorCommand.class,
     })
 public final class Main implements Runnable {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @CommandLine.Option(names = "--device", defaultValue = "auto",
+      scope = CommandLine.ScopeType.INHERIT,
+      description = "cpu, gpu or auto: auto trains on GPU:0 when TensorFlow's GPU library is"
+          + " loaded (and then stops if no GPU is found), else on the CPU.")
+  String device;
+
+  @CommandLine.Option(names = "--gpu-memory-fraction", scope = CommandLine.ScopeType.INHERIT,
+      description = "Reserve this fraction (0-1] of each GPU's memory at start (default: grow on"
+          + " demand).")
+  Double gpuMemoryFraction;
+
+  /**
+   * Commands that run no TensorFlow session on a device: no device check before them ({@code
+   * doctor} reports on the devices instead of failing).
+   */
+  static final java.util.Set<String> NO_DEVICE_CHECK = java.util.Set.of("help", "doctor", "model",
+      "data");
 
   @Override
   public void run() {
     spec.commandLine().usage(spec.commandLine().getOut());
   }
 
-  /** The configured command line (exception handling, help with defaults). */
+  /** The configured command line (exception handling, help with defaults, device check). */
   public static CommandLine commandLine() {
-    CommandLine cl = new CommandLine(new Main());
+    Main main = new Main();
+    CommandLine cl = new CommandLine(main);
     cl.setUsageHelpAutoWidth(true);
     cl.setExecutionExceptionHandler(Main::handleError);
+    cl.setExecutionStrategy(main::execute);
     return cl;
+  }
+
+  /**
+   * Sets the process's {@link DeviceOptions} from {@code --device} and {@code
+   * --gpu-memory-fraction}, then, before the command writes anything, checks the device choice
+   * against the machine ({@link Devices#check}: a GPU was asked for and none is found -> error
+   * with the reason). The check creates the process's first TensorFlow session, with the GPU
+   * memory options every later session also gets.
+   */
+  int execute(CommandLine.ParseResult parsed) {
+    CommandLine.ParseResult leaf = parsed;
+    boolean help = false;
+    for (CommandLine.ParseResult p = parsed; p != null; p = p.subcommand()) {
+      leaf = p;
+      help |= p.isUsageHelpRequested() || p.isVersionHelpRequested();
+    }
+    if (!help && leaf != parsed) {
+      CommandLine command = leaf.commandSpec().commandLine();
+      try {
+        DeviceOptions.set(new DeviceOptions(DeviceOptions.Device.parse(device),
+            gpuMemoryFraction));
+        String top = parsed.subcommand().commandSpec().name();
+        if (!NO_DEVICE_CHECK.contains(top)) {
+          Devices.check();
+        }
+      } catch (RuntimeException e) {
+        throw new CommandLine.ExecutionException(command, e.getMessage(), e);
+      }
+    }
+    return new CommandLine.RunLast().execute(parsed);
   }
 
   /**
