@@ -52,9 +52,9 @@ class HostTensorTest {
   @Test
   void halfPrecisionConversions() {
     for (float f : new float[] {0f, 1f, -2.5f, 65504f, 6.1035156e-5f, 5.9604645e-8f}) {
-      assertEquals(f, HostTensor.halfToFloat(RestServer.JsonTensors.floatToHalf(f)), 0f, "" + f);
+      assertEquals(f, HostTensor.halfToFloat(JsonTensorCodec.floatToHalf(f)), 0f, "" + f);
     }
-    assertEquals(Float.POSITIVE_INFINITY, HostTensor.halfToFloat(RestServer.JsonTensors.floatToHalf(1e6f)));
-    assertEquals(true, Float.isNaN(HostTensor.halfToFloat(RestServer.JsonTensors.floatToHalf(Float.NaN))));
+    assertEquals(Float.POSITIVE_INFINITY, HostTensor.halfToFloat(JsonTensorCodec.floatToHalf(1e6f)));
+    assertEquals(true, Float.isNaN(HostTensor.halfToFloat(JsonTensorCodec.floatToHalf(Float.NaN))));
   }
 }

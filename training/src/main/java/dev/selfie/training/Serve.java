@@ -25,9 +25,14 @@ public final class Serve {
    * @param maxBatch most rows one session run takes (requests are batched up to it)
    * @param maxLatency longest a request waits for others to join its batch
    * @param threads HTTP request threads
+   * @param maxBodyMb largest request body in MiB (larger: 413)
+   * @param requestTimeout longest a client may stall while sending a request, and longest a
+   *     request waits for the model (then 504)
+   * @param idleTimeout keep-alive connections idle this long are closed
    */
   public record Options(Path model, String host, int port, String name, int maxBatch,
-      Duration maxLatency, int threads) {
+      Duration maxLatency, int threads, int maxBodyMb, Duration requestTimeout,
+      Duration idleTimeout) {
     public Options {
       if (model == null) {
         throw new IllegalArgumentException("--model must be given");
@@ -48,6 +53,23 @@ public final class Serve {
       if (threads < 1) {
         throw new IllegalArgumentException("--threads must be >= 1, got " + threads);
       }
+      if (maxBodyMb < 1 || maxBodyMb > 2047) {
+        throw new IllegalArgumentException("--max-body-mb must be in 1..2047, got " + maxBodyMb);
+      }
+      if (requestTimeout == null || requestTimeout.toMillis() < 1) {
+        throw new IllegalArgumentException("--request-timeout-s must be > 0, got "
+            + requestTimeout);
+      }
+      if (idleTimeout == null || idleTimeout.toMillis() < 1) {
+        throw new IllegalArgumentException("--idle-timeout-s must be > 0, got " + idleTimeout);
+      }
+    }
+
+    /** With the default body limit (64 MiB) and timeouts (request 30 s, idle 60 s). */
+    public Options(Path model, String host, int port, String name, int maxBatch,
+        Duration maxLatency, int threads) {
+      this(model, host, port, name, maxBatch, maxLatency, threads, 64, Duration.ofSeconds(30),
+          Duration.ofSeconds(60));
     }
 
     /** 127.0.0.1:8501, name {@code selfie}, batches of up to 64 rows, 2 ms, 16 threads. */
@@ -56,7 +78,14 @@ public final class Serve {
     }
 
     public Options withPort(int p) {
-      return new Options(model, host, p, name, maxBatch, maxLatency, threads);
+      return new Options(model, host, p, name, maxBatch, maxLatency, threads, maxBodyMb,
+          requestTimeout, idleTimeout);
+    }
+
+    /** The HTTP server's options. */
+    RestServer.Options rest() {
+      return new RestServer.Options(host, port, (long) maxBodyMb << 20, threads, 1,
+          Math.max(64, 16 * threads), requestTimeout, idleTimeout);
     }
   }
 
@@ -105,8 +134,7 @@ public final class Serve {
         new ModelServer.Options(o.maxBatch(), o.maxLatency(), 4096, 1));
     RestServer rest;
     try {
-      rest = RestServer.start(Map.of(o.name(), model),
-          new RestServer.Options(o.host(), o.port(), 64L << 20, o.threads(), 1));
+      rest = RestServer.start(Map.of(o.name(), model), o.rest());
     } catch (IOException e) {
       model.close();
       throw new UncheckedIOException("cannot listen on " + o.host() + ":" + o.port() + ": "

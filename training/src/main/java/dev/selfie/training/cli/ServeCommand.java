@@ -46,13 +46,26 @@ public final class ServeCommand implements Callable<Integer> {
   @Option(names = "--threads", defaultValue = "16", description = "HTTP request threads.")
   int threads;
 
+  @Option(names = "--max-body-mb", defaultValue = "64",
+      description = "Largest request body in MiB (larger: 413).")
+  int maxBodyMb;
+
+  @Option(names = "--request-timeout-s", defaultValue = "30",
+      description = "Longest a client may stall while sending a request, and longest a request"
+          + " waits for the model (then 504).")
+  long requestTimeoutS;
+
+  @Option(names = "--idle-timeout-s", defaultValue = "60",
+      description = "Keep-alive connections without a request for this long are closed.")
+  long idleTimeoutS;
+
   /** The options as a record (no I/O): call after parsing. */
   public Serve.Options options() {
     if (maxLatencyMs < 0) {
       throw new IllegalArgumentException("--max-latency-ms must be >= 0, got " + maxLatencyMs);
     }
     return new Serve.Options(model, host, port, name, maxBatch, Duration.ofMillis(maxLatencyMs),
-        threads);
+        threads, maxBodyMb, Duration.ofSeconds(requestTimeoutS), Duration.ofSeconds(idleTimeoutS));
   }
 
   @Override
