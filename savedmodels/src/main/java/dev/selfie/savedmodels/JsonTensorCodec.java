@@ -58,6 +58,7 @@ final class JsonTensorCodec {
     final DataType dtype;
     final long[] shape;
     final ByteBuffer buf;
+    final List<byte[]> strings;
 
     Filler(String input, DataType dtype, long[] shape) throws HttpError {
       this.input = input;
@@ -70,6 +71,12 @@ final class JsonTensorCodec {
       for (long d : shape) {
         n *= d;
       }
+      if (dtype == DataType.DT_STRING) {
+        strings = new ArrayList<>();
+        buf = null;
+        return;
+      }
+      strings = null;
       long bytes = n * HostTensor.elementSize(dtype);
       if (bytes > Integer.MAX_VALUE - 8) {
         throw new HttpError(413, "input '" + input + "' is too large");
@@ -96,6 +103,10 @@ final class JsonTensorCodec {
 
     private void put(JsonNode v) throws HttpError {
       String want = ModelServer.dtypeName(dtype);
+      if (dtype == DataType.DT_STRING) {
+        strings.add(bytesOf(v));
+        return;
+      }
       if (v.isObject() && v.has("b64")) {
         throw new HttpError(
             400, "input '" + input + "': {\"b64\": ...} values are only for string inputs; this"
@@ -158,7 +169,29 @@ final class JsonTensorCodec {
       return new HttpError(400, "input '" + input + "' must hold " + want + " values, got " + got);
     }
 
+    /** {@code {"b64": "..."}} (base64, standard or URL-safe alphabet) or a plain UTF-8 string. */
+    private byte[] bytesOf(JsonNode v) throws HttpError {
+      if (v.isTextual()) {
+        return v.asText().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      }
+      if (v.isObject() && v.size() == 1 && v.get("b64") != null && v.get("b64").isTextual()) {
+        String b64 = v.get("b64").asText();
+        try {
+          return b64.indexOf('-') >= 0 || b64.indexOf('_') >= 0
+              ? java.util.Base64.getUrlDecoder().decode(b64)
+              : java.util.Base64.getDecoder().decode(b64.replaceAll("\\s", ""));
+        } catch (IllegalArgumentException e) {
+          throw new HttpError(400, "input '" + input + "': {\"b64\": ...} is not valid base64: "
+              + e.getMessage());
+        }
+      }
+      throw wrong(v, "string ({\"b64\": \"...\"} or text)");
+    }
+
     HostTensor done() {
+      if (dtype == DataType.DT_STRING) {
+        return HostTensor.ofStrings(shape, strings);
+      }
       return new HostTensor(dtype, shape, buf.array());
     }
   }
@@ -218,6 +251,11 @@ final class JsonTensorCodec {
 
   private static void writeScalar(JsonGenerator g, HostTensor t, long i) throws IOException {
     switch (t.dtype()) {
+      case DT_STRING -> {
+        g.writeStartObject();
+        g.writeStringField("b64", java.util.Base64.getEncoder().encodeToString(t.strings()[(int) i]));
+        g.writeEndObject();
+      }
       case DT_BOOL -> g.writeBoolean(t.getLong(i) != 0);
       case DT_UINT8, DT_UINT16, DT_INT32, DT_INT64 -> g.writeNumber(t.getLong(i));
       case DT_FLOAT, DT_HALF, DT_BFLOAT16 -> {

@@ -2,6 +2,7 @@ package dev.selfie.training;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.selfie.data.DatasetSpec;
+import dev.selfie.data.ImageBytes;
 import dev.selfie.data.Preprocess;
 import dev.selfie.graph.Classifier;
 import dev.selfie.graph.Endpoints;
@@ -23,6 +24,7 @@ import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt64;
+import org.tensorflow.types.TString;
 import org.tensorflow.types.TUint8;
 
 /**
@@ -53,10 +55,6 @@ public final class Export {
   /** Re-exports the run in {@code runDir} from its newest checkpoint. */
   public static Path run(Path runDir, PrintStream log) throws IOException {
     RunDir dir = new RunDir(runDir);
-    if (!Files.isRegularFile(dir.config())) {
-      throw new IllegalArgumentException("--run " + runDir + ": no config.json (expected a"
-          + " pretraining or finetuning run directory)");
-    }
     JsonNode cfg = Json.MAPPER.readTree(dir.config().toFile());
     String kind = cfg.path("kind").asText();
     CheckpointManager.Checkpoint ckpt = new CheckpointManager(dir.checkpoints(), Integer.MAX_VALUE)
@@ -83,8 +81,14 @@ public final class Export {
     DatasetSpec spec = RunData.spec(dir, dataset);
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
-      Placeholder<TUint8> images = tf.withName(Endpoints.IMAGES).placeholder(TUint8.class,
-          Placeholder.shape(Shape.of(-1, spec.height(), spec.width(), spec.channels())));
+      // Encoded images decoded and fitted in the graph (serving_bytes) are the default of the
+      // uint8 images input: feeding `images` (serving_default) skips the decoding.
+      Placeholder<TString> imageBytes = tf.withName(Endpoints.IMAGE_BYTES)
+          .placeholder(TString.class, Placeholder.shape(Shape.of(-1)));
+      Operand<TUint8> decoded = ImageBytes.decodeAndFit(tf.withSubScope("decode"), imageBytes,
+          spec.height(), spec.width(), spec.channels(), evalResize(spec.name()));
+      Operand<TUint8> images = tf.withName(Endpoints.IMAGES).placeholderWithDefault(decoded,
+          Shape.of(-1, spec.height(), spec.width(), spec.channels()));
       Operand<TFloat32> x = Preprocess.fromUint8(tf.withSubScope("preprocess"), images, spec);
       VarStore vars = new VarStore(Ops.create(g));
       java.util.List<Signature> signatures = new java.util.ArrayList<>();
@@ -96,6 +100,8 @@ public final class Export {
         Operand<TFloat32> pooled = tf.withName(Endpoints.POOLED_OUTPUT)
             .identity(Selfie.attentionPoolAll(tf, vars, model, x, null, false));
         signatures.add(signature(Endpoints.SERVING_DEFAULT, images)
+            .output(Endpoints.EMBEDDING_OUTPUT, embedding).build());
+        signatures.add(bytesSignature(imageBytes)
             .output(Endpoints.EMBEDDING_OUTPUT, embedding).build());
         signatures.add(signature(Endpoints.PATCH_EMBEDDINGS, images)
             .output(Endpoints.PATCH_EMBEDDINGS_OUTPUT, patches).build());
@@ -111,6 +117,10 @@ public final class Export {
         Operand<TFloat32> embedding =
             tf.withName(Endpoints.EMBEDDING_OUTPUT).identity(out.embedding());
         signatures.add(signature(Endpoints.SERVING_DEFAULT, images)
+            .output(Endpoints.LOGITS, logits)
+            .output(Endpoints.PROBABILITIES, probabilities)
+            .output(Endpoints.CLASSES, classes).build());
+        signatures.add(bytesSignature(imageBytes)
             .output(Endpoints.LOGITS, logits)
             .output(Endpoints.PROBABILITIES, probabilities)
             .output(Endpoints.CLASSES, classes).build());
@@ -133,6 +143,18 @@ public final class Export {
         return target;
       }
     }
+  }
+
+  /** serving_default's outputs from encoded images [N] (decoded and fitted in the graph). */
+  private static Signature.Builder bytesSignature(Operand<TString> imageBytes) {
+    return Signature.builder().key(Endpoints.SERVING_BYTES)
+        .methodName(SavedModelExporter.PREDICT_METHOD).input(Endpoints.IMAGE_BYTES, imageBytes);
+  }
+
+  /** How image files are zoomed before the centre crop: the dataset's evaluation resize. */
+  private static double evalResize(String dataset) {
+    return dev.selfie.data.Datasets.names().contains(dataset)
+        ? dev.selfie.data.Datasets.provider(dataset).evalResize() : 1.0;
   }
 
   private static Signature.Builder signature(String key, Operand<TUint8> images) {

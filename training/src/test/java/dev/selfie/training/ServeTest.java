@@ -204,6 +204,46 @@ class ServeTest {
         .statusCode());
   }
 
+  /** {"b64": ...} image files through serving_bytes: what selfie predict answers, or a 400. */
+  @Test
+  void b64ImageFilesThroughServingBytesAgreeWithPredict(@org.junit.jupiter.api.io.TempDir Path tmp)
+      throws Exception {
+    List<Path> files = ServingBytesTest.files(tmp);
+    List<String> b64 = new ArrayList<>();
+    for (Path f : files) {
+      b64.add("{\"b64\": \"" + java.util.Base64.getEncoder()
+          .encodeToString(java.nio.file.Files.readAllBytes(f)) + "\"}");
+    }
+    List<Predict.Result> want = Predict.run(new Predict.Options(finetuneRun, files, 10, 64));
+    HttpResponse<String> rows = post(predictUri(server.modelUri()),
+        "{\"signature_name\": \"serving_bytes\", \"instances\": [" + String.join(",", b64)
+            + "]}");
+    assertEquals(200, rows.statusCode(), rows.body());
+    HttpResponse<String> cols = post(predictUri(server.modelUri()),
+        "{\"signature_name\": \"serving_bytes\", \"inputs\": {\"image_bytes\": ["
+            + String.join(",", b64) + "]}}");
+    assertEquals(200, cols.statusCode(), cols.body());
+    JsonNode p = Json.MAPPER.readTree(rows.body()).path("predictions");
+    JsonNode o = Json.MAPPER.readTree(cols.body()).path("outputs").path("probabilities");
+    for (int i = 0; i < files.size(); i++) {
+      for (Predict.Prediction top : want.get(i).top()) {
+        assertEquals(top.probability(), p.get(i).path("probabilities").get(top.index())
+            .asDouble(), 2e-3, files.get(i) + " class " + top.index());
+        assertEquals(top.probability(), o.get(i).get(top.index()).asDouble(), 2e-3);
+      }
+      assertEquals(want.get(i).top().get(0).index(), p.get(i).path("classes").asInt());
+    }
+    for (String bad : List.of("{\"b64\": \"%%%not base64\"}", "{\"b64\": \"bm90IGFuIGltYWdl\"}",
+        "[1, 2]", "{\"b64\": 7}")) {
+      HttpResponse<String> r = post(predictUri(server.modelUri()),
+          "{\"signature_name\": \"serving_bytes\", \"instances\": [" + bad + "]}");
+      assertEquals(400, r.statusCode(), bad + " -> " + r.body());
+      assertTrue(Json.MAPPER.readTree(r.body()).path("error").asText().length() > 0, r.body());
+    }
+    assertEquals(200, post(predictUri(server.modelUri()), "{\"signature_name\": \"serving_bytes\","
+        + " \"instances\": [" + b64.get(0) + "]}").statusCode());
+  }
+
   static Serve.Options parse(String... args) {
     ServeCommand cmd = new ServeCommand();
     new CommandLine(cmd).parseArgs(args);
