@@ -28,7 +28,8 @@ import org.tensorflow.types.TString;
 import org.tensorflow.types.TUint8;
 
 /**
- * Exports a run's newest checkpoint as a SavedModel in {@code RUN_DIR/savedmodel}: a fresh
+ * Exports a run's newest checkpoint as a SavedModel in {@code RUN_DIR/savedmodel/<version>}
+ * (TensorFlow Serving's layout; version 1 unless given): a fresh
  * inference graph (BN in inference mode, no optimizer ops) whose input is the dataset's raw uint8
  * images {@code [N, H, W, C]}; padding and normalisation are inside the graph.
  *
@@ -52,9 +53,30 @@ public final class Export {
   public static final String CONFIG_FILE = "config.json";
   public static final String CLASS_NAMES_FILE = "class_names.txt";
 
-  /** Re-exports the run in {@code runDir} from its newest checkpoint. */
+  /** Exports the run in {@code runDir} from its newest checkpoint as version 1. */
   public static Path run(Path runDir, PrintStream log) throws IOException {
+    return run(runDir, 1, log);
+  }
+
+  /**
+   * Exports the run in {@code runDir} from its newest checkpoint into {@code
+   * RUN/savedmodel/<version>/} (replacing that version if it exists), the layout TensorFlow
+   * Serving and {@code selfie serve} load.
+   */
+  public static Path run(Path runDir, long version, PrintStream log) throws IOException {
+    if (version < 1) {
+      throw new IllegalArgumentException("--version must be >= 1, got " + version);
+    }
     RunDir dir = new RunDir(runDir);
+    if (SavedModelExporter.isSavedModel(dir.savedModel())) {
+      throw new IllegalArgumentException(dir.savedModel() + " holds an unversioned SavedModel"
+          + " from an older export; models now live in savedmodel/<version>/: move its files"
+          + " into " + dir.savedModel(1) + "/ (or delete it) and export again");
+    }
+    if (!Files.isRegularFile(dir.config())) {
+      throw new IllegalArgumentException("--run " + runDir + ": no config.json (expected a"
+          + " pretraining or finetuning run directory)");
+    }
     JsonNode cfg = Json.MAPPER.readTree(dir.config().toFile());
     String kind = cfg.path("kind").asText();
     CheckpointManager.Checkpoint ckpt = new CheckpointManager(dir.checkpoints(), Integer.MAX_VALUE)
@@ -136,7 +158,7 @@ public final class Export {
             .extraFile(CONFIG_FILE, Files.readAllBytes(dir.config()))
             .extraFile(CLASS_NAMES_FILE, String.join("\n", spec.classNames()) + "\n")
             .extraFile(RunData.FILE, Json.MAPPER.writeValueAsBytes(spec))
-            .export(dir.savedModel());
+            .export(dir.savedModel(version));
         log.printf("exported %s (%s run, checkpoint step %d, %d variables) to %s%n",
             String.join(", ", signatures.stream().map(Signature::key).toList()), kind,
             ckpt.step(), report.restored().size(), target);

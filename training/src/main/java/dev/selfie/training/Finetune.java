@@ -114,6 +114,7 @@ public final class Finetune {
 
   /** The model config of the pretraining run at {@code path} (run dir or its savedmodel dir). */
   public static Pretrain.Config pretrainedConfig(Path path) {
+    path = highestVersion(path);
     for (Path p : List.of(path.resolve("config.json"),
         path.resolve("assets.extra").resolve("config.json"),
         path.resolveSibling("config.json"))) {
@@ -125,8 +126,15 @@ public final class Finetune {
         + " a pretraining run directory or its savedmodel directory)");
   }
 
+  /** A base directory of versions ({@code savedmodel/}) stands for its highest version. */
+  static Path highestVersion(Path path) {
+    var top = dev.selfie.savedmodels.VersionedModel.versions(path).lastEntry();
+    return top == null ? path : top.getValue();
+  }
+
   /** The weights of a pretraining run: its newest checkpoint, or the SavedModel's variables. */
   static Path pretrainedWeights(Path path) {
+    path = highestVersion(path);
     if (Files.isDirectory(path.resolve("checkpoints"))) {
       Optional<CheckpointManager.Checkpoint> c =
           new CheckpointManager(path.resolve("checkpoints"), Integer.MAX_VALUE).latest();

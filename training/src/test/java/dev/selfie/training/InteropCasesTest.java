@@ -71,7 +71,7 @@ class InteropCasesTest {
     ExportTestRuns.deleteQuietly(caseDir);
     Files.createDirectories(caseDir);
     Path savedModel = caseDir.resolve("saved_model");
-    copyTree(run.resolve("savedmodel"), savedModel);
+    copyTree(run.resolve("savedmodel/1"), savedModel);
     assertTrue(SavedModelExporter.isSavedModel(savedModel));
 
     HostTensor images = HostTensor.ofUint8(new long[] {N, 28, 28, 1},

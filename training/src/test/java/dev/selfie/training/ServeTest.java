@@ -55,7 +55,7 @@ class ServeTest {
    */
   static synchronized Map<String, Map<String, float[]>> library(int n) {
     return LIBRARY.computeIfAbsent(n, k -> ExportRoundTripTest.runSavedModel(
-        finetuneRun.resolve("savedmodel"), java.util.Arrays.copyOf(images, k * 28 * 28), k,
+        finetuneRun.resolve("savedmodel/1"), java.util.Arrays.copyOf(images, k * 28 * 28), k,
         Set.of(Endpoints.SERVING_DEFAULT, Endpoints.EMBEDDING)));
   }
 

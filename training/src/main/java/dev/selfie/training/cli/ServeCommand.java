@@ -22,7 +22,9 @@ import picocli.CommandLine.Option;
 public final class ServeCommand implements Callable<Integer> {
 
   @Option(names = "--model", required = true,
-      description = "SavedModel directory, or a run directory with savedmodel/ inside.")
+      description = "A SavedModel directory (served as one version), a base directory of"
+          + " versions (1/, 2/, ...: the highest is served and new ones are picked up), or a"
+          + " run directory with savedmodel/ inside.")
   Path model;
 
   @Option(names = "--port", defaultValue = "8501", description = "TCP port (0: any free port).")
@@ -59,13 +61,18 @@ public final class ServeCommand implements Callable<Integer> {
       description = "Keep-alive connections without a request for this long are closed.")
   long idleTimeoutS;
 
+  @Option(names = "--poll-s", defaultValue = "1",
+      description = "How often a base directory is checked for a new version.")
+  long pollS;
+
   /** The options as a record (no I/O): call after parsing. */
   public Serve.Options options() {
     if (maxLatencyMs < 0) {
       throw new IllegalArgumentException("--max-latency-ms must be >= 0, got " + maxLatencyMs);
     }
     return new Serve.Options(model, host, port, name, maxBatch, Duration.ofMillis(maxLatencyMs),
-        threads, maxBodyMb, Duration.ofSeconds(requestTimeoutS), Duration.ofSeconds(idleTimeoutS));
+        threads, maxBodyMb, Duration.ofSeconds(requestTimeoutS), Duration.ofSeconds(idleTimeoutS),
+        Duration.ofSeconds(pollS));
   }
 
   @Override
