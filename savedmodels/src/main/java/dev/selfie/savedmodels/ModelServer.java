@@ -117,6 +117,7 @@ public final class ModelServer implements AutoCloseable {
   private final AtomicLong runs = new AtomicLong();
   private final AtomicLong rows = new AtomicLong();
   private volatile boolean closed;
+  private volatile java.util.function.LongConsumer batchObserver = rows -> { };
 
   private ModelServer(Path dir, SavedModelBundle bundle, Options options) {
     this.dir = dir;
@@ -179,6 +180,16 @@ public final class ModelServer implements AutoCloseable {
   /** The signatures by key (sorted). */
   public Map<String, SignatureSpec> signatures() {
     return signatures;
+  }
+
+  /** Calls {@code observer} with the rows of every session run from now on (metrics). */
+  public void onBatch(java.util.function.LongConsumer observer) {
+    batchObserver = observer;
+  }
+
+  /** Requests waiting in the queue now. */
+  public int queued() {
+    return queue.size();
   }
 
   /** Counters: requests submitted, session runs, rows run. */
@@ -408,8 +419,10 @@ public final class ModelServer implements AutoCloseable {
         }
       }
       runs.incrementAndGet();
-      rows.addAndGet(inputs.values().iterator().next().shape().length > 0
-          ? inputs.values().iterator().next().shape()[0] : 1);
+      long n = inputs.values().iterator().next().shape().length > 0
+          ? inputs.values().iterator().next().shape()[0] : 1;
+      rows.addAndGet(n);
+      batchObserver.accept(n);
       return out;
     } finally {
       fed.forEach(Tensor::close);

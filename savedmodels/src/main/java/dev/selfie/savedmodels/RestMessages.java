@@ -41,6 +41,15 @@ final class RestMessages {
      */
     static PredictRequest parse(byte[] body, Map<String, ModelServer.SignatureSpec> signatures)
         throws HttpError {
+      return parse(body, signatures, false);
+    }
+
+    /**
+     * @param classify a {@code :classify} body: TF Serving's {@code "examples"} (one object per
+     *     example, by input name) are taken as {@code "instances"}
+     */
+    static PredictRequest parse(byte[] body, Map<String, ModelServer.SignatureSpec> signatures,
+        boolean classify) throws HttpError {
       JsonNode req;
       try {
         req = JSON.readTree(body);
@@ -64,6 +73,12 @@ final class RestMessages {
       }
       JsonNode instances = req.get("instances");
       JsonNode inputs = req.get("inputs");
+      if (classify && req.has("examples")) {
+        if (instances != null) {
+          throw new HttpError(400, "request must have one of \"examples\" or \"instances\"");
+        }
+        instances = req.get("examples");
+      }
       if ((instances == null) == (inputs == null)) {
         throw new HttpError(400, "request must have exactly one of \"instances\" or \"inputs\"");
       }
@@ -173,6 +188,44 @@ final class RestMessages {
           g.writeEndObject();
         }
       }
+      g.writeEndObject();
+    }
+    return buf.toByteArray();
+  }
+
+  /**
+   * TF Serving's classify answer, {@code {"results": [[["label", score], ...], ...]}}: every class
+   * with its probability, per example.
+   *
+   * @throws HttpError 400 if the signature has no {@code probabilities} [N, K] output
+   */
+  static byte[] classifyResponse(String signature, Map<String, HostTensor> out,
+      List<String> classNames) throws HttpError, IOException {
+    HostTensor p = out.get("probabilities");
+    if (p == null || p.shape().length != 2
+        || p.dtype() != org.tensorflow.proto.DataType.DT_FLOAT) {
+      throw new HttpError(400, "signature '" + signature + "' has no float 'probabilities'"
+          + " [N, K] output (it has " + out.keySet() + "): :classify needs a classifier");
+    }
+    int n = (int) p.shape()[0];
+    int k = (int) p.shape()[1];
+    float[] v = p.floats();
+    ByteArrayOutputStream buf = new ByteArrayOutputStream();
+    try (JsonGenerator g = FACTORY.createGenerator(buf)) {
+      g.writeStartObject();
+      g.writeArrayFieldStart("results");
+      for (int i = 0; i < n; i++) {
+        g.writeStartArray();
+        for (int j = 0; j < k; j++) {
+          g.writeStartArray();
+          g.writeString(classNames != null && j < classNames.size() ? classNames.get(j)
+              : "class_" + j);
+          g.writeNumber(v[i * k + j]);
+          g.writeEndArray();
+        }
+        g.writeEndArray();
+      }
+      g.writeEndArray();
       g.writeEndObject();
     }
     return buf.toByteArray();

@@ -128,6 +128,9 @@ public final class RestServer implements AutoCloseable {
   private final GracefulShutdownHandler graceful;
   private final ThreadPoolExecutor pool;
   private final int port;
+  private final RestMetrics metrics;
+  private final Map<ModelServer, java.util.List<String>> classNames =
+      java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
 
   private RestServer(Servables models, Options options) {
     this.models = models;
@@ -140,6 +143,7 @@ public final class RestServer implements AutoCloseable {
           return t;
         },
         new ThreadPoolExecutor.AbortPolicy());
+    this.metrics = new RestMetrics(() -> pool.getQueue().size());
     this.graceful = new GracefulShutdownHandler(this::accept);
     int requestMs = (int) Math.min(Integer.MAX_VALUE, options.requestTimeout().toMillis());
     int idleMs = (int) Math.min(Integer.MAX_VALUE, options.idleTimeout().toMillis());
@@ -151,6 +155,7 @@ public final class RestServer implements AutoCloseable {
         .setServerOption(UndertowOptions.NO_REQUEST_TIMEOUT, idleMs)
         .setServerOption(UndertowOptions.ALWAYS_SET_KEEP_ALIVE, true)
         .setServerOption(UndertowOptions.ALWAYS_SET_DATE, false)
+        .setServerOption(UndertowOptions.RECORD_REQUEST_START_TIME, true)
         .setSocketOption(org.xnio.Options.READ_TIMEOUT, requestMs)
         .setSocketOption(org.xnio.Options.WRITE_TIMEOUT, requestMs)
         .setSocketOption(org.xnio.Options.TCP_NODELAY, true)
@@ -314,6 +319,9 @@ public final class RestServer implements AutoCloseable {
   }
 
   private byte[] answer(RestRoute route, byte[] body) throws HttpError, IOException {
+    if (route.isMetrics()) {
+      return metrics.scrape();
+    }
     NavigableMap<Long, ModelServer> versions = models.versions(route.name());
     ModelServer model;
     long version;
@@ -338,11 +346,14 @@ public final class RestServer implements AutoCloseable {
       return RestMessages.status(route.version() == null ? versions.keySet()
           : java.util.List.of(version));
     }
-    if (!route.verb().equals("predict")) {
-      throw new HttpError(
-          400, "unsupported verb ':" + route.verb() + "': this server implements :predict only");
+    boolean classify = route.verb().equals("classify");
+    if (!classify && !route.verb().equals("predict")) {
+      throw new HttpError(400, "unsupported verb ':" + route.verb()
+          + "': this server implements :predict and :classify");
     }
-    RestMessages.PredictRequest req = RestMessages.PredictRequest.parse(body, model.signatures());
+    metrics.watch(model);
+    RestMessages.PredictRequest req =
+        RestMessages.PredictRequest.parse(body, model.signatures(), classify);
     Map<String, HostTensor> out;
     try {
       out = model.submit(req.signature(), req.inputs())
@@ -358,12 +369,33 @@ public final class RestServer implements AutoCloseable {
       Thread.currentThread().interrupt();
       throw new HttpError(503, "server stopping");
     }
-    return RestMessages.predictResponse(req, out);
+    return classify
+        ? RestMessages.classifyResponse(req.signature(), out, classNames(model))
+        : RestMessages.predictResponse(req, out);
   }
 
-  private static void reply(HttpServerExchange ex, int status, byte[] body) {
+  /** {@code assets.extra/class_names.txt} of the model (null if it has none), read once. */
+  private java.util.List<String> classNames(ModelServer model) throws IOException {
+    java.util.List<String> names = classNames.get(model);
+    if (names == null) {
+      byte[] file = SavedModelExporter.readExtraFiles(model.directory()).get("class_names.txt");
+      names = file == null ? java.util.List.of()
+          : new String(file, java.nio.charset.StandardCharsets.UTF_8).lines()
+              .map(String::strip).filter(l -> !l.isEmpty()).toList();
+      classNames.put(model, names);
+    }
+    return names.isEmpty() ? null : names;
+  }
+
+
+  private void reply(HttpServerExchange ex, int status, byte[] body) {
+    String path = rawPath(ex);
     ex.setStatusCode(status);
-    ex.getResponseHeaders().put(Headers.CONTENT_TYPE, "application/json");
+    ex.getResponseHeaders().put(Headers.CONTENT_TYPE,
+        status == 200 && path.equals(RestRoute.METRICS) ? RestMetrics.CONTENT_TYPE
+            : "application/json");
     ex.getResponseSender().send(ByteBuffer.wrap(body));
+    long start = ex.getRequestStartTime();
+    metrics.observe(RestMetrics.kind(path), status, start < 0 ? 0 : System.nanoTime() - start);
   }
 }

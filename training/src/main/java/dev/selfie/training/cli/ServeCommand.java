@@ -14,9 +14,10 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     showDefaultValues = true,
     description = {
-      "Serve a SavedModel over TensorFlow Serving's REST API (GET /v1/models/NAME,"
-          + " /v1/models/NAME/metadata, POST /v1/models/NAME:predict with \"instances\" or"
-          + " \"inputs\"), batching concurrent requests. Runs until killed (Ctrl-C).",
+      "Serve a SavedModel over TensorFlow Serving's REST API (GET /v1/models/NAME[/versions/N],"
+          + " .../metadata, POST /v1/models/NAME:predict with \"instances\" or \"inputs\","
+          + " :classify, GET /monitoring/prometheus/metrics), batching concurrent requests."
+          + " Runs until killed (Ctrl-C or SIGTERM: requests in flight finish).",
       "Example: curl -d '{\"instances\": [[[[0], ...]]]}' http://127.0.0.1:8501/v1/models/selfie:predict"
     })
 public final class ServeCommand implements Callable<Integer> {
