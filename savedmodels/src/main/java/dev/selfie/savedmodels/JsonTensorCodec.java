@@ -102,7 +102,7 @@ final class JsonTensorCodec {
     }
 
     private void put(JsonNode v) throws HttpError {
-      String want = ModelServer.dtypeName(dtype);
+      String want = Signatures.dtypeName(dtype);
       if (dtype == DataType.DT_STRING) {
         strings.add(bytesOf(v));
         return;

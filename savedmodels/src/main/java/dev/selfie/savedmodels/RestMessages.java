@@ -120,6 +120,11 @@ final class RestMessages {
       if (inNames.size() > 1 && !named) {
         throw new HttpError(400, "\"inputs\" must be an object with inputs " + inNames);
       }
+      if (!named && inputs.isObject() && !inputs.has("b64")) {
+        List<String> given = new ArrayList<>();
+        inputs.fieldNames().forEachRemaining(given::add);
+        throw new HttpError(400, "unknown input(s) " + given + "; the signature takes " + inNames);
+      }
       Map<String, HostTensor> feed = new LinkedHashMap<>();
       for (String in : inNames) {
         JsonNode v = named ? inputs.get(in) : inputs;
@@ -158,7 +163,7 @@ final class RestMessages {
           if (s.length == 0 || s[0] != n) {
             throw new HttpError(
                 400, "output '" + e.getKey() + "' is not batch-major (shape "
-                    + ModelServer.shapeString(s) + "): use the columnar \"inputs\" format");
+                    + Signatures.shapeString(s) + "): use the columnar \"inputs\" format");
           }
         }
         g.writeArrayFieldStart("predictions");

@@ -34,6 +34,8 @@ import org.tensorflow.exceptions.TFInvalidArgumentException;
  *       {@code {"inputs": ...}} (columnar, answered with {@code {"outputs": ...}}). With one
  *       input, an instance (or {@code inputs}) is the value itself; with several, an object by
  *       input name. With one output, a prediction is the value itself; with several, an object.
+ *   <li>{@code POST .../NAME:classify}: {@code {"results": [[[label, score], ...], ...]}}; {@code
+ *       GET /monitoring/prometheus/metrics}: {@link RestMetrics}.
  * </ul>
  *
  * <p>Errors are {@code {"error": "..."}}: 400 for a malformed or mismatching request (bad JSON,
@@ -82,11 +84,6 @@ public final class RestServer implements AutoCloseable {
     public static Options defaults() {
       return new Options("127.0.0.1", 8501, 64L << 20, 16, 1, 256, Duration.ofSeconds(30),
           Duration.ofSeconds(60));
-    }
-
-    public Options withHost(String h) {
-      return new Options(h, port, maxBodyBytes, threads, version, queueCapacity, requestTimeout,
-          idleTimeout);
     }
 
     public Options withPort(int p) {

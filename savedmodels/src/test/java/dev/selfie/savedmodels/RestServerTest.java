@@ -217,6 +217,9 @@ class RestServerTest {
       String what = c[0] + " " + c[1] + " " + (c[2] == null ? "" : ((String) c[2]).substring(0, Math.min(80, ((String) c[2]).length())));
       assertEquals((int) c[3], a.status(), what + " -> " + a.body());
       assertTrue(a.body().get("error").asText().length() > 0, what);
+      if (((String) c[1]).endsWith(":predict") && c[2] != null && ((String) c[2]).contains("pixels")) {
+        assertTrue(a.body().get("error").asText().contains("unknown input(s) [pixels]"), a.body().toString());
+      }
       Answer ok = post("/v1/models/tiny:predict", good);
       assertEquals(200, ok.status(), "good request after " + what);
       assertClose(row(expected.get("logits"), 0), floats(ok.body().get("predictions").get(0).get("logits")));
