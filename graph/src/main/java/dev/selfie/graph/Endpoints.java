@@ -12,9 +12,13 @@ public final class Endpoints {
   public static final String PATCH_EMBEDDINGS = "patch_embeddings";
   public static final String ATTENTION_POOL = "attention_pool";
   public static final String EMBEDDING = "embedding";
+  /** serving_default's outputs from encoded images (input {@link #IMAGE_BYTES}). */
+  public static final String SERVING_BYTES = "serving_bytes";
 
   // Signature inputs / outputs.
   public static final String IMAGES = "images";
+  /** Encoded images (JPEG, PNG, BMP, GIF), string [N]. */
+  public static final String IMAGE_BYTES = "image_bytes";
   public static final String LOGITS = "logits";
   public static final String PROBABILITIES = "probabilities";
   public static final String CLASSES = "classes";

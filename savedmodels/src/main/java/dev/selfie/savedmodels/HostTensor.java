@@ -26,8 +26,9 @@ import org.tensorflow.types.family.TType;
  * not modify them). Unlike a {@link Tensor} it owns no native memory, so it can be queued,
  * concatenated along the batch dimension and split again without leaks.
  *
- * <p>Fixed-size dtypes only: uint8, uint16, int32, int64, float16, bfloat16, float32, float64,
- * bool. String tensors are not supported.
+ * <p>Fixed-size dtypes: uint8, uint16, int32, int64, float16, bfloat16, float32, float64, bool;
+ * and string (byte strings, e.g. encoded images): each element is stored as a 4-byte big-endian
+ * length followed by its bytes, so that rows can be concatenated and split like fixed-size ones.
  */
 public record HostTensor(DataType dtype, long[] shape, byte[] data) {
 
@@ -50,9 +51,6 @@ public record HostTensor(DataType dtype, long[] shape, byte[] data) {
    *     count that does not match {@code elementSize(dtype) * product(shape)}
    */
   public HostTensor {
-    if (!TYPES.containsKey(dtype)) {
-      throw new IllegalArgumentException("unsupported dtype " + dtype + "; supported: " + TYPES.keySet());
-    }
     long n = 1;
     for (long d : shape) {
       if (d < 0) {
@@ -60,17 +58,70 @@ public record HostTensor(DataType dtype, long[] shape, byte[] data) {
       }
       n *= d;
     }
-    long expected = n * TYPES.get(dtype).bytes();
-    if (expected != data.length) {
+    if (dtype == DataType.DT_STRING) {
+      if (stringOffsets(data, n) == null) {
+        throw new IllegalArgumentException("string data does not hold " + n
+            + " length-prefixed elements");
+      }
+    } else if (!TYPES.containsKey(dtype)) {
+      throw new IllegalArgumentException("unsupported dtype " + dtype + "; supported: "
+          + TYPES.keySet() + " and DT_STRING");
+    } else if (n * TYPES.get(dtype).bytes() != data.length) {
       throw new IllegalArgumentException(
-          "shape " + Arrays.toString(shape) + " of " + dtype + " needs " + expected
-              + " bytes, got " + data.length);
+          "shape " + Arrays.toString(shape) + " of " + dtype + " needs "
+              + n * TYPES.get(dtype).bytes() + " bytes, got " + data.length);
     }
   }
 
   /** Whether {@code dtype} can be held by a HostTensor. */
   public static boolean supports(DataType dtype) {
-    return TYPES.containsKey(dtype);
+    return TYPES.containsKey(dtype) || dtype == DataType.DT_STRING;
+  }
+
+  /** A string tensor of the given shape from its elements (row-major). */
+  public static HostTensor ofStrings(long[] shape, List<byte[]> values) {
+    int bytes = 0;
+    for (byte[] v : values) {
+      bytes = Math.addExact(bytes, 4 + v.length);
+    }
+    ByteBuffer b = ByteBuffer.allocate(bytes); // big-endian lengths
+    for (byte[] v : values) {
+      b.putInt(v.length).put(v);
+    }
+    return new HostTensor(DataType.DT_STRING, shape, b.array());
+  }
+
+  /** The elements of a string tensor, row-major. */
+  public byte[][] strings() {
+    require(DataType.DT_STRING);
+    int[] at = stringOffsets(data, size());
+    byte[][] out = new byte[at.length][];
+    for (int i = 0; i < at.length; i++) {
+      int len = ByteBuffer.wrap(data, at[i], 4).getInt();
+      out[i] = Arrays.copyOfRange(data, at[i] + 4, at[i] + 4 + len);
+    }
+    return out;
+  }
+
+  /** Where each of {@code n} length-prefixed elements starts; null if the data does not match. */
+  private static int[] stringOffsets(byte[] data, long n) {
+    if (n > data.length / 4) {
+      return n == 0 && data.length == 0 ? new int[0] : null;
+    }
+    int[] at = new int[(int) n];
+    int p = 0;
+    for (int i = 0; i < n; i++) {
+      if (data.length - p < 4) {
+        return null;
+      }
+      int len = ByteBuffer.wrap(data, p, 4).getInt();
+      if (len < 0 || len > data.length - p - 4) {
+        return null;
+      }
+      at[i] = p;
+      p += 4 + len;
+    }
+    return p == data.length ? at : null;
   }
 
   /** Bytes per element of a supported dtype. */
@@ -84,6 +135,11 @@ public record HostTensor(DataType dtype, long[] shape, byte[] data) {
 
   /** Copies a native tensor's contents (the tensor stays open; the caller closes it). */
   public static HostTensor of(Tensor t) {
+    if (t.dataType() == DataType.DT_STRING) {
+      List<byte[]> values = new java.util.ArrayList<>();
+      ((org.tensorflow.types.TString) t).asBytes().scalars().forEach(v -> values.add(v.getObject()));
+      return ofStrings(t.shape().asArray(), values);
+    }
     byte[] bytes = new byte[Math.toIntExact(t.numBytes())];
     t.asRawTensor().data().read(bytes);
     return new HostTensor(t.dataType(), t.shape().asArray(), bytes);
@@ -103,6 +159,10 @@ public record HostTensor(DataType dtype, long[] shape, byte[] data) {
 
   /** A new native tensor with a copy of the data: the caller must close it. */
   public Tensor toTensor() {
+    if (dtype == DataType.DT_STRING) {
+      return org.tensorflow.types.TString.tensorOfBytes(Shape.of(shape),
+          DataBuffers.ofObjects(strings()));
+    }
     return Tensor.of(TYPES.get(dtype).type(), Shape.of(shape), DataBuffers.of(data, true, false));
   }
 
@@ -196,9 +256,16 @@ public record HostTensor(DataType dtype, long[] shape, byte[] data) {
     if (from < 0 || to < from || to > n) {
       throw new IndexOutOfBoundsException("rows [" + from + ", " + to + ") of " + n);
     }
-    int rowBytes = Math.toIntExact(data.length / Math.max(1, n));
     long[] s = shape.clone();
     s[0] = to - from;
+    if (dtype == DataType.DT_STRING) {
+      long per = n == 0 ? 0 : size() / n;
+      int[] at = stringOffsets(data, size());
+      int a = from * per == at.length ? data.length : at[(int) (from * per)];
+      int b = to * per == at.length ? data.length : at[(int) (to * per)];
+      return new HostTensor(dtype, s, Arrays.copyOfRange(data, a, b));
+    }
+    int rowBytes = Math.toIntExact(data.length / Math.max(1, n));
     byte[] d = n == 0 ? new byte[0] : Arrays.copyOfRange(data, (int) (from * rowBytes), (int) (to * rowBytes));
     return new HostTensor(dtype, s, d);
   }

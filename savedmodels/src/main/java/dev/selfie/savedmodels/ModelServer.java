@@ -5,8 +5,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.Collections;
 import java.util.Deque;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -25,9 +23,6 @@ import org.tensorflow.SavedModelBundle;
 import org.tensorflow.Session;
 import org.tensorflow.Tensor;
 import org.tensorflow.proto.DataType;
-import org.tensorflow.proto.SignatureDef;
-import org.tensorflow.proto.TensorInfo;
-import org.tensorflow.proto.TensorShapeProto;
 
 /**
  * Serves one SavedModel from Java: loaded once, {@link #predict} callable from any number of
@@ -103,8 +98,6 @@ public final class ModelServer implements AutoCloseable {
       SignatureSpec sig, Map<String, HostTensor> inputs, long rows, long arrivedNanos,
       CompletableFuture<Map<String, HostTensor>> result) {}
 
-  private static final String INIT_OP_KEY = "__saved_model_init_op";
-
   private final Path dir;
   private final SavedModelBundle bundle;
   private final Session session;
@@ -117,23 +110,14 @@ public final class ModelServer implements AutoCloseable {
   private final AtomicLong runs = new AtomicLong();
   private final AtomicLong rows = new AtomicLong();
   private volatile boolean closed;
+  private volatile java.util.function.LongConsumer batchObserver = rows -> { };
 
   private ModelServer(Path dir, SavedModelBundle bundle, Options options) {
     this.dir = dir;
     this.bundle = bundle;
     this.session = bundle.session();
     this.options = options;
-    Map<String, SignatureSpec> sigs = new java.util.TreeMap<>();
-    bundle
-        .metaGraphDef()
-        .getSignatureDefMap()
-        .forEach(
-            (key, def) -> {
-              if (!key.equals(INIT_OP_KEY)) {
-                sigs.put(key, spec(key, def));
-              }
-            });
-    this.signatures = Collections.unmodifiableMap(sigs);
+    this.signatures = Signatures.of(bundle.metaGraphDef().getSignatureDefMap());
     for (SignatureSpec s : signatures.values()) {
       for (TensorSpec t : s.inputs().values()) {
         tensors.put(t.tensorName(), bundle.graph().outputOrThrow(t.tensorName()));
@@ -181,6 +165,16 @@ public final class ModelServer implements AutoCloseable {
     return signatures;
   }
 
+  /** Calls {@code observer} with the rows of every session run from now on (metrics). */
+  public void onBatch(java.util.function.LongConsumer observer) {
+    batchObserver = observer;
+  }
+
+  /** Requests waiting in the queue now. */
+  public int queued() {
+    return queue.size();
+  }
+
   /** Counters: requests submitted, session runs, rows run. */
   public Stats stats() {
     return new Stats(requests.get(), runs.get(), rows.get());
@@ -219,7 +213,7 @@ public final class ModelServer implements AutoCloseable {
       throw new BadRequestException(
           "unknown signature '" + key + "'; the model has " + signatures.keySet());
     }
-    long n = validate(sig, inputs);
+    long n = Signatures.validate(sig, inputs);
     if (closed) {
       throw new RejectedExecutionException("model server for " + dir + " is closed");
     }
@@ -234,49 +228,6 @@ public final class ModelServer implements AutoCloseable {
           new RejectedExecutionException("model server for " + dir + " is closed"));
     }
     return r.result();
-  }
-
-  /** Checks names, dtypes and shapes; returns the batch size (dim 0), or -1 if not batchable. */
-  private static long validate(SignatureSpec sig, Map<String, HostTensor> inputs) {
-    if (!inputs.keySet().equals(sig.inputs().keySet())) {
-      throw new BadRequestException(
-          "signature '" + sig.key() + "' takes inputs " + sig.inputs().keySet() + ", got "
-              + new java.util.TreeSet<>(inputs.keySet()));
-    }
-    long batch = -2;
-    for (Map.Entry<String, TensorSpec> e : sig.inputs().entrySet()) {
-      HostTensor t = inputs.get(e.getKey());
-      TensorSpec spec = e.getValue();
-      if (t.dtype() != spec.dtype()) {
-        throw new BadRequestException(
-            "input '" + e.getKey() + "' must be " + dtypeName(spec.dtype()) + ", got "
-                + dtypeName(t.dtype()));
-      }
-      long[] want = spec.shape();
-      if (want != null) {
-        boolean ok = want.length == t.shape().length;
-        for (int i = 0; ok && i < want.length; i++) {
-          ok = want[i] < 0 || want[i] == t.shape()[i];
-        }
-        if (!ok) {
-          throw new BadRequestException(
-              "input '" + e.getKey() + "' must have shape " + shapeString(want) + ", got "
-                  + shapeString(t.shape()));
-        }
-      }
-      if (sig.batchable()) {
-        if (t.shape()[0] == 0) {
-          throw new BadRequestException("input '" + e.getKey() + "' has an empty batch");
-        }
-        if (batch != -2 && batch != t.shape()[0]) {
-          throw new BadRequestException(
-              "inputs of signature '" + sig.key() + "' must have the same batch size, got "
-                  + batch + " and " + t.shape()[0]);
-        }
-        batch = t.shape()[0];
-      }
-    }
-    return sig.batchable() ? batch : -1;
   }
 
   private void work() {
@@ -408,8 +359,10 @@ public final class ModelServer implements AutoCloseable {
         }
       }
       runs.incrementAndGet();
-      rows.addAndGet(inputs.values().iterator().next().shape().length > 0
-          ? inputs.values().iterator().next().shape()[0] : 1);
+      long n = inputs.values().iterator().next().shape().length > 0
+          ? inputs.values().iterator().next().shape()[0] : 1;
+      rows.addAndGet(n);
+      batchObserver.accept(n);
       return out;
     } finally {
       fed.forEach(Tensor::close);
@@ -439,44 +392,5 @@ public final class ModelServer implements AutoCloseable {
       r.result().completeExceptionally(gone);
     }
     bundle.close();
-  }
-
-  private static SignatureSpec spec(String key, SignatureDef def) {
-    return new SignatureSpec(
-        key, def.getMethodName(), specs(def.getInputsMap()), specs(def.getOutputsMap()));
-  }
-
-  private static Map<String, TensorSpec> specs(Map<String, TensorInfo> infos) {
-    Map<String, TensorSpec> out = new java.util.TreeMap<>();
-    infos.forEach(
-        (name, info) -> {
-          TensorShapeProto s = info.getTensorShape();
-          long[] shape =
-              s.getUnknownRank() ? null : s.getDimList().stream().mapToLong(TensorShapeProto.Dim::getSize).toArray();
-          String tensor = info.getName().contains(":") ? info.getName() : info.getName() + ":0";
-          out.put(name, new TensorSpec(tensor, info.getDtype(), shape));
-        });
-    return Collections.unmodifiableMap(out);
-  }
-
-  /** "float32", "uint8", ... (numpy / TF Python spelling), for messages. */
-  static String dtypeName(DataType dt) {
-    return switch (dt) {
-      case DT_FLOAT -> "float32";
-      case DT_DOUBLE -> "float64";
-      case DT_HALF -> "float16";
-      case DT_BFLOAT16 -> "bfloat16";
-      case DT_INT32 -> "int32";
-      case DT_INT64 -> "int64";
-      case DT_UINT8 -> "uint8";
-      case DT_UINT16 -> "uint16";
-      case DT_BOOL -> "bool";
-      case DT_STRING -> "string";
-      default -> dt.name();
-    };
-  }
-
-  static String shapeString(long[] shape) {
-    return shape == null ? "<unknown rank>" : Arrays.toString(shape);
   }
 }

@@ -1,32 +1,25 @@
 package dev.selfie.savedmodels;
 
-import com.fasterxml.jackson.core.JsonFactory;
-import com.fasterxml.jackson.core.JsonGenerator;
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
+import io.undertow.Undertow;
+import io.undertow.UndertowOptions;
+import io.undertow.server.HttpServerExchange;
+import io.undertow.server.handlers.GracefulShutdownHandler;
+import io.undertow.util.Headers;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.util.ArrayList;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
-import java.util.List;
+import java.time.Duration;
 import java.util.Map;
+import java.util.NavigableMap;
 import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.tensorflow.exceptions.TFInvalidArgumentException;
-import org.tensorflow.proto.DataType;
 
 /**
  * An HTTP server speaking TensorFlow Serving's REST API for {@link ModelServer}s, so clients
@@ -41,16 +34,24 @@ import org.tensorflow.proto.DataType;
  *       {@code {"inputs": ...}} (columnar, answered with {@code {"outputs": ...}}). With one
  *       input, an instance (or {@code inputs}) is the value itself; with several, an object by
  *       input name. With one output, a prediction is the value itself; with several, an object.
+ *   <li>{@code POST .../NAME:classify}: {@code {"results": [[[label, score], ...], ...]}}; {@code
+ *       GET /monitoring/prometheus/metrics}: {@link RestMetrics}.
  * </ul>
  *
  * <p>Errors are {@code {"error": "..."}}: 400 for a malformed or mismatching request (bad JSON,
  * wrong shape or dtype, unknown signature), 404 for an unknown model, version or path, 405 for a
- * wrong method, 413 for a body over the limit, 503 when the model's queue is full. The server
- * keeps serving after any of them.
+ * wrong method, 413 for a body over the limit, 503 when a queue is full or the server is stopping,
+ * 504 when the model did not answer within the request timeout. The server keeps serving after
+ * any of them.
  *
- * <p>Binds 127.0.0.1 by default; port 0 picks a free port ({@link #port()}). Requests are handled
- * by a bounded pool of threads; when its queue is full the accepting thread runs the request
- * itself, which slows accepting (back-pressure) instead of failing.
+ * <p>HTTP is Undertow's: requests are parsed and bodies read on its non-blocking IO threads (a
+ * client that stalls mid-request holds no worker thread and is cut off after the request
+ * timeout), keep-alive connections idle longer than the idle timeout are closed. Complete requests
+ * go to a fixed pool of worker threads through a bounded queue; when it is full the request is
+ * answered 503 at once. Routing is {@link RestRoute}, bodies are {@link RestMessages}, tensors
+ * are {@link JsonTensorCodec}.
+ *
+ * <p>Binds 127.0.0.1 by default; port 0 picks a free port ({@link #port()}).
  */
 public final class RestServer implements AutoCloseable {
 
@@ -58,83 +59,136 @@ public final class RestServer implements AutoCloseable {
    * @param host address to bind (127.0.0.1: local only)
    * @param port TCP port, 0 for any free port
    * @param maxBodyBytes largest request body accepted (larger: 413)
-   * @param threads request-handling threads
-   * @param version the model version reported and accepted in {@code /versions/V}
+   * @param threads request-handling (worker) threads
+   * @param version the model version reported and accepted in {@code /versions/V} when serving a
+   *     fixed map of models ({@link #start(Map, Options)})
+   * @param queueCapacity complete requests waiting for a worker; beyond it: 503
+   * @param requestTimeout longest a client may take to send a request (headers, or a pause in
+   *     the body) and longest a request waits for the model (then 504)
+   * @param idleTimeout a keep-alive connection with no request for this long is closed
    */
-  public record Options(String host, int port, long maxBodyBytes, int threads, long version) {
+  public record Options(String host, int port, long maxBodyBytes, int threads, long version,
+      int queueCapacity, Duration requestTimeout, Duration idleTimeout) {
     public Options {
-      if (port < 0 || port > 65535 || maxBodyBytes < 1 || threads < 1 || version < 0) {
+      if (port < 0 || port > 65535 || maxBodyBytes < 1 || threads < 1 || version < 0
+          || queueCapacity < 1 || requestTimeout == null || requestTimeout.toMillis() < 1
+          || idleTimeout == null || idleTimeout.toMillis() < 1) {
         throw new IllegalArgumentException("bad REST server options: " + this);
       }
     }
 
-    /** 127.0.0.1:8501 (TF Serving's REST port), 64 MiB bodies, 16 threads, version 1. */
+    /**
+     * 127.0.0.1:8501 (TF Serving's REST port), 64 MiB bodies, 16 threads, version 1, 256 queued
+     * requests, 30 s request timeout, 60 s idle timeout.
+     */
     public static Options defaults() {
-      return new Options("127.0.0.1", 8501, 64L << 20, 16, 1);
+      return new Options("127.0.0.1", 8501, 64L << 20, 16, 1, 256, Duration.ofSeconds(30),
+          Duration.ofSeconds(60));
     }
 
     public Options withPort(int p) {
-      return new Options(host, p, maxBodyBytes, threads, version);
+      return new Options(host, p, maxBodyBytes, threads, version, queueCapacity, requestTimeout,
+          idleTimeout);
     }
 
     public Options withMaxBodyBytes(long n) {
-      return new Options(host, port, n, threads, version);
+      return new Options(host, port, n, threads, version, queueCapacity, requestTimeout,
+          idleTimeout);
+    }
+
+    public Options withThreads(int n, int queue) {
+      return new Options(host, port, maxBodyBytes, n, version, queue, requestTimeout,
+          idleTimeout);
+    }
+
+    public Options withTimeouts(Duration request, Duration idle) {
+      return new Options(host, port, maxBodyBytes, threads, version, queueCapacity, request,
+          idle);
     }
   }
 
-  private static final String PREFIX = "/v1/models/";
   /** Most bytes of an over-limit body read and discarded so that the 413 reaches the client. */
   private static final long DRAIN_CAP = 16L << 20;
 
+  /** Undertow, XNIO and JBoss Threads log their versions at INFO on start: warnings only. */
+  private static final java.util.List<java.util.logging.Logger> QUIET =
+      java.util.stream.Stream.of("io.undertow", "org.xnio", "org.jboss.threads")
+          .map(java.util.logging.Logger::getLogger).toList();
+
   static {
-    // The JDK server writes the response headers and body in separate packets; without
-    // TCP_NODELAY, Nagle's algorithm and the client's delayed ACK add ~40 ms to every answer.
-    if (System.getProperty("sun.net.httpserver.nodelay") == null) {
-      System.setProperty("sun.net.httpserver.nodelay", "true");
-    }
+    QUIET.forEach(l -> l.setLevel(java.util.logging.Level.WARNING));
   }
-  private static final ObjectMapper JSON = new ObjectMapper();
-  private static final JsonFactory FACTORY = JSON.getFactory();
 
-  private final Map<String, ModelServer> models;
+  private final Servables models;
   private final Options options;
-  private final HttpServer http;
+  private final Undertow http;
+  private final GracefulShutdownHandler graceful;
   private final ThreadPoolExecutor pool;
+  private final int port;
+  private final RestMetrics metrics;
+  private final Map<ModelServer, java.util.List<String>> classNames =
+      java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
 
-  private RestServer(Map<String, ModelServer> models, Options options) throws IOException {
-    this.models = Map.copyOf(models);
+  private RestServer(Servables models, Options options) {
+    this.models = models;
     this.options = options;
-    this.pool =
-        new ThreadPoolExecutor(
-            options.threads(), options.threads(), 60, TimeUnit.SECONDS,
-            new ArrayBlockingQueue<>(4 * options.threads()),
-            r -> {
-              Thread t = new Thread(r, "rest-server");
-              t.setDaemon(true);
-              return t;
-            },
-            new ThreadPoolExecutor.CallerRunsPolicy());
-    this.http = HttpServer.create(new InetSocketAddress(options.host(), options.port()), 0);
-    http.createContext("/", this::handle);
-    http.setExecutor(pool);
+    this.pool = new ThreadPoolExecutor(options.threads(), options.threads(), 60, TimeUnit.SECONDS,
+        new ArrayBlockingQueue<>(options.queueCapacity()),
+        r -> {
+          Thread t = new Thread(r, "rest-worker");
+          t.setDaemon(true);
+          return t;
+        },
+        new ThreadPoolExecutor.AbortPolicy());
+    this.metrics = new RestMetrics(() -> pool.getQueue().size());
+    this.graceful = new GracefulShutdownHandler(this::accept);
+    int requestMs = (int) Math.min(Integer.MAX_VALUE, options.requestTimeout().toMillis());
+    int idleMs = (int) Math.min(Integer.MAX_VALUE, options.idleTimeout().toMillis());
+    this.http = Undertow.builder()
+        .addHttpListener(options.port(), options.host())
+        .setIoThreads(2)
+        .setWorkerThreads(2) // Undertow's own pool is unused: requests go to `pool`
+        .setServerOption(UndertowOptions.REQUEST_PARSE_TIMEOUT, requestMs)
+        .setServerOption(UndertowOptions.NO_REQUEST_TIMEOUT, idleMs)
+        .setServerOption(UndertowOptions.ALWAYS_SET_KEEP_ALIVE, true)
+        .setServerOption(UndertowOptions.ALWAYS_SET_DATE, false)
+        .setServerOption(UndertowOptions.RECORD_REQUEST_START_TIME, true)
+        .setSocketOption(org.xnio.Options.READ_TIMEOUT, requestMs)
+        .setSocketOption(org.xnio.Options.WRITE_TIMEOUT, requestMs)
+        .setSocketOption(org.xnio.Options.TCP_NODELAY, true)
+        .setHandler(graceful)
+        .build();
     http.start();
+    this.port = ((InetSocketAddress) http.getListenerInfo().get(0).getAddress()).getPort();
   }
 
   /**
-   * Starts serving {@code models} by name. The caller keeps ownership of the model servers (close
-   * them after this server).
+   * Starts serving {@code models} by name, each as version {@code options.version()}. The caller
+   * keeps ownership of the model servers (close them after this server).
    */
   public static RestServer start(Map<String, ModelServer> models, Options options)
       throws IOException {
     if (models.isEmpty()) {
       throw new IllegalArgumentException("no model to serve");
     }
-    return new RestServer(models, options);
+    return start(Servables.of(models, options.version()), options);
+  }
+
+  /** Starts serving {@code models} (the caller keeps ownership of them). */
+  public static RestServer start(Servables models, Options options) throws IOException {
+    try {
+      return new RestServer(models, options);
+    } catch (RuntimeException e) {
+      if (e.getCause() instanceof IOException io) {
+        throw io; // port in use, unknown host
+      }
+      throw e;
+    }
   }
 
   /** The bound port. */
   public int port() {
-    return http.getAddress().getPort();
+    return port;
   }
 
   /** {@code http://host:port}. */
@@ -142,545 +196,203 @@ public final class RestServer implements AutoCloseable {
     return URI.create("http://" + options.host() + ":" + port());
   }
 
-  /** Stops accepting, waits up to 1 s for exchanges in flight, stops the threads. */
+  /**
+   * Graceful stop: new requests are answered 503, requests in flight finish (up to the request
+   * timeout), then the listener and the threads stop.
+   */
   @Override
   public void close() {
-    http.stop(1);
+    graceful.shutdown();
+    try {
+      graceful.awaitShutdown(options.requestTimeout().toMillis());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    http.stop();
     pool.shutdownNow();
   }
 
-  /** An error answered as {@code {"error": message}} with an HTTP status. */
-  static final class HttpError extends Exception {
-    final int status;
-
-    HttpError(int status, String message) {
-      super(message, null, false, false);
-      this.status = status;
+  /** On an IO thread: route, then read the body without blocking, then queue for a worker. */
+  private void accept(HttpServerExchange ex) {
+    RestRoute route;
+    try {
+      route = RestRoute.parse(ex.getRequestMethod().toString(), rawPath(ex));
+    } catch (HttpError e) {
+      reply(ex, e.status, RestMessages.error(e.getMessage()));
+      return;
     }
-  }
-
-  private void handle(HttpExchange ex) {
-    try (ex) {
-      int status = 200;
-      byte[] body;
-      try {
-        body = route(ex);
-      } catch (HttpError e) {
-        status = e.status;
-        body = error(e.getMessage());
-      } catch (ModelServer.BadRequestException | TFInvalidArgumentException e) {
-        status = 400;
-        body = error(e.getMessage());
-      } catch (RejectedExecutionException e) {
-        status = 503;
-        body = error(e.getMessage());
-      } catch (RuntimeException e) {
-        status = 500;
-        body = error("internal error: " + e);
-      }
-      ex.getResponseHeaders().set("Content-Type", "application/json");
-      ex.sendResponseHeaders(status, body.length);
-      try (OutputStream out = ex.getResponseBody()) {
-        out.write(body);
-      }
-    } catch (IOException e) {
-      // The client went away; nothing to answer.
+    if (route.verb() == null) {
+      dispatch(ex, route, null);
+      return;
     }
-  }
-
-  private byte[] route(HttpExchange ex) throws HttpError, IOException {
-    String path = ex.getRequestURI().getRawPath();
-    if (!path.startsWith(PREFIX) || path.length() == PREFIX.length()) {
-      throw new HttpError(404, "not found: " + path + " (expected /v1/models/NAME...)");
+    long limit = options.maxBodyBytes();
+    long declared = ex.getRequestContentLength();
+    if (declared > limit + DRAIN_CAP) {
+      ex.setPersistent(false);
+      reply(ex, 413, tooBig(declared));
+      return;
     }
-    String rest = path.substring(PREFIX.length());
-    String verb = null;
-    int colon = rest.lastIndexOf(':');
-    if (colon >= 0 && rest.indexOf('/', colon) < 0) {
-      verb = rest.substring(colon + 1);
-      rest = rest.substring(0, colon);
-    }
-    String[] parts = rest.split("/", -1);
-    String name = parts[0];
-    int i = 1;
-    Long version = null;
-    if (parts.length >= 3 && parts[1].equals("versions")) {
-      try {
-        version = Long.parseLong(parts[2]);
-      } catch (NumberFormatException e) {
-        throw new HttpError(400, "bad version '" + parts[2] + "': expected a number");
-      }
-      i = 3;
-    }
-    boolean metadata = false;
-    if (parts.length == i + 1 && parts[i].equals("metadata")) {
-      metadata = true;
-      i++;
-    }
-    if (parts.length != i) {
-      throw new HttpError(404, "not found: " + path);
-    }
-    ModelServer model = models.get(name);
-    String servable =
-        version == null ? "Latest(" + name + ")" : "Specific(" + name + ", " + version + ")";
-    if (model == null || (version != null && version != options.version())) {
-      throw new HttpError(404, "Servable not found for request: " + servable);
-    }
-    String method = ex.getRequestMethod();
-    if (verb == null) {
-      if (!method.equals("GET")) {
-        throw new HttpError(405, method + " not allowed on " + path + ": use GET");
-      }
-      return metadata ? metadata(name, model) : status();
-    }
-    if (metadata) {
-      throw new HttpError(404, "not found: " + path);
-    }
-    if (!method.equals("POST")) {
-      throw new HttpError(405, method + " not allowed on " + path + ": use POST");
-    }
-    if (!verb.equals("predict")) {
-      throw new HttpError(
-          400, "unsupported verb ':" + verb + "': this server implements :predict only");
-    }
-    return predict(model, readBody(ex));
-  }
-
-  private byte[] status() throws IOException {
-    ObjectNode root = JSON.createObjectNode();
-    ObjectNode v = root.putArray("model_version_status").addObject();
-    v.put("version", Long.toString(options.version()));
-    v.put("state", "AVAILABLE");
-    ObjectNode s = v.putObject("status");
-    s.put("error_code", "OK");
-    s.put("error_message", "");
-    return JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(root);
-  }
-
-  private byte[] metadata(String name, ModelServer model) throws IOException {
-    ObjectNode root = JSON.createObjectNode();
-    ObjectNode spec = root.putObject("model_spec");
-    spec.put("name", name);
-    spec.put("signature_name", "");
-    spec.put("version", Long.toString(options.version()));
-    ObjectNode defs =
-        root.putObject("metadata").putObject("signature_def").putObject("signature_def");
-    for (ModelServer.SignatureSpec sig : model.signatures().values()) {
-      ObjectNode d = defs.putObject(sig.key());
-      tensorInfos(d.putObject("inputs"), sig.inputs());
-      tensorInfos(d.putObject("outputs"), sig.outputs());
-      d.put("method_name", sig.methodName());
-    }
-    return JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(root);
-  }
-
-  private static void tensorInfos(ObjectNode node, Map<String, ModelServer.TensorSpec> specs) {
-    specs.forEach(
-        (k, t) -> {
-          ObjectNode info = node.putObject(k);
-          info.put("dtype", t.dtype().name());
-          ObjectNode shape = info.putObject("tensor_shape");
-          if (t.shape() == null) {
-            shape.put("unknown_rank", true);
-          } else {
-            for (long d : t.shape()) {
-              ObjectNode dim = shape.withArray("dim").addObject();
-              dim.put("size", Long.toString(d));
-              dim.put("name", "");
-            }
-            shape.put("unknown_rank", false);
+    ByteArrayOutputStream body = new ByteArrayOutputStream(declared > 0 && declared <= limit
+        ? (int) declared : 1024);
+    long[] seen = {0};
+    ex.getRequestReceiver().receivePartialBytes(
+        (e, chunk, last) -> {
+          seen[0] += chunk.length;
+          if (seen[0] <= limit && declared <= limit) {
+            body.write(chunk, 0, chunk.length);
+          } else if (seen[0] > limit + DRAIN_CAP) {
+            e.getRequestReceiver().pause();
+            e.setPersistent(false);
+            reply(e, 413, tooBig(declared));
+            return;
           }
-          info.put("name", t.tensorName());
+          if (last) {
+            if (seen[0] > limit || declared > limit) {
+              e.setPersistent(false);
+              reply(e, 413, tooBig(Math.max(declared, seen[0])));
+            } else {
+              dispatch(e, route, body.toByteArray());
+            }
+          }
+        },
+        (e, error) -> {
+          e.setPersistent(false);
+          if (!e.isResponseStarted()) {
+            reply(e, 400, RestMessages.error("could not read the request body: " + error));
+          } else {
+            e.endExchange();
+          }
         });
   }
 
-  private byte[] readBody(HttpExchange ex) throws HttpError, IOException {
-    long limit = options.maxBodyBytes();
-    String length = ex.getRequestHeaders().getFirst("Content-Length");
-    long declared = -1;
-    if (length != null) {
-      try {
-        declared = Long.parseLong(length.trim());
-      } catch (NumberFormatException e) {
-        throw new HttpError(400, "bad Content-Length '" + length + "'");
-      }
-    }
-    try (InputStream in = ex.getRequestBody()) {
-      if (declared > limit) {
-        drain(ex, in);
-        throw new HttpError(
-            413, "request body of " + declared + " bytes exceeds the limit of " + limit);
-      }
-      byte[] body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, limit + 1));
-      if (body.length > limit) {
-        drain(ex, in);
-        throw new HttpError(413, "request body exceeds the limit of " + limit + " bytes");
-      }
-      return body;
-    }
+  private byte[] tooBig(long bytes) {
+    return RestMessages.error("request body of " + bytes + " bytes exceeds the limit of "
+        + options.maxBodyBytes() + " bytes (--max-body-mb)");
   }
 
-  /**
-   * Reads and discards what is left of a rejected body (up to a cap), so that closing the
-   * connection does not reset it before the client has read the 413; then asks to close it.
-   */
-  private static void drain(HttpExchange ex, InputStream in) throws IOException {
-    ex.getResponseHeaders().set("Connection", "close");
-    byte[] buf = new byte[64 * 1024];
-    long left = DRAIN_CAP;
-    int n;
-    while (left > 0 && (n = in.read(buf, 0, (int) Math.min(buf.length, left))) > 0) {
-      left -= n;
+  private static String rawPath(HttpServerExchange ex) {
+    String uri = ex.getRequestURI();
+    if (uri.startsWith("http://") || uri.startsWith("https://")) {
+      int slash = uri.indexOf('/', uri.indexOf("//") + 2);
+      uri = slash < 0 ? "/" : uri.substring(slash);
     }
+    return uri;
   }
 
-  private byte[] predict(ModelServer model, byte[] body) throws HttpError, IOException {
-    JsonNode req;
-    try {
-      req = JSON.readTree(body);
-    } catch (JsonProcessingException e) {
-      throw new HttpError(400, "malformed JSON: " + e.getOriginalMessage());
-    }
-    if (req == null || !req.isObject()) {
-      throw new HttpError(400, "request body must be a JSON object");
-    }
-    JsonNode sigName = req.get("signature_name");
-    if (sigName != null && !sigName.isTextual()) {
-      throw new HttpError(400, "signature_name must be a string");
-    }
-    String key = sigName == null ? "serving_default" : sigName.asText();
-    ModelServer.SignatureSpec sig = model.signatures().get(key);
-    if (sig == null) {
-      throw new HttpError(
-          400, "Serving signature name: \"" + key + "\" not found in signature def");
-    }
-    JsonNode instances = req.get("instances");
-    JsonNode inputs = req.get("inputs");
-    if ((instances == null) == (inputs == null)) {
-      throw new HttpError(400, "request must have exactly one of \"instances\" or \"inputs\"");
-    }
-    List<String> inNames = new ArrayList<>(sig.inputs().keySet());
-    Map<String, HostTensor> feed = new LinkedHashMap<>();
-    if (instances != null) {
-      if (!instances.isArray() || instances.isEmpty()) {
-        throw new HttpError(400, "\"instances\" must be a non-empty list");
-      }
-      for (String in : inNames) {
-        List<JsonNode> rows = new ArrayList<>();
-        for (JsonNode inst : instances) {
-          JsonNode v = inst;
-          if (inNames.size() > 1 || (inst.isObject() && inst.has(in) && !inst.has("b64"))) {
-            if (!inst.isObject() || !inst.has(in)) {
-              throw new HttpError(400, "every instance must be an object with inputs " + inNames);
-            }
-            v = inst.get(in);
+  /** Queues the request for a worker; a full queue is answered 503 on this thread. */
+  private void dispatch(HttpServerExchange ex, RestRoute route, byte[] body) {
+    ex.dispatch(
+        task -> {
+          try {
+            pool.execute(task);
+          } catch (RejectedExecutionException e) {
+            reply(ex, 503, RestMessages.error("server busy: " + options.queueCapacity()
+                + " requests already waiting; retry later"));
           }
-          rows.add(v);
-        }
-        feed.put(in, JsonTensors.parse(in, rows, sig.inputs().get(in).dtype()));
+        },
+        e -> respond(e, route, body));
+  }
+
+  /** On a worker thread: the answer, or {@code {"error": ...}} with its status. */
+  private void respond(HttpServerExchange ex, RestRoute route, byte[] body) {
+    int status = 200;
+    byte[] out;
+    try {
+      out = answer(route, body);
+    } catch (HttpError e) {
+      status = e.status;
+      out = RestMessages.error(e.getMessage());
+    } catch (ModelServer.BadRequestException | TFInvalidArgumentException e) {
+      status = 400;
+      out = RestMessages.error(e.getMessage());
+    } catch (RejectedExecutionException e) {
+      status = 503;
+      out = RestMessages.error(e.getMessage());
+    } catch (IOException | RuntimeException e) {
+      status = 500;
+      out = RestMessages.error("internal error: " + e);
+    }
+    reply(ex, status, out);
+  }
+
+  private byte[] answer(RestRoute route, byte[] body) throws HttpError, IOException {
+    if (route.isMetrics()) {
+      return metrics.scrape();
+    }
+    NavigableMap<Long, ModelServer> versions = models.versions(route.name());
+    ModelServer model;
+    long version;
+    if (route.version() == null) {
+      Map.Entry<Long, ModelServer> latest = versions.lastEntry();
+      if (latest == null) {
+        throw new HttpError(404, "Servable not found for request: " + route.servable());
       }
+      version = latest.getKey();
+      model = latest.getValue();
     } else {
-      boolean named =
-          inputs.isObject() && !inputs.has("b64")
-              && (inNames.size() > 1 || inputs.has(inNames.get(0)));
-      if (inNames.size() > 1 && !named) {
-        throw new HttpError(400, "\"inputs\" must be an object with inputs " + inNames);
-      }
-      for (String in : inNames) {
-        JsonNode v = named ? inputs.get(in) : inputs;
-        if (v == null) {
-          throw new HttpError(400, "missing input '" + in + "'; the signature takes " + inNames);
-        }
-        feed.put(in, JsonTensors.parse(in, v, sig.inputs().get(in).dtype()));
-      }
-      if (named) {
-        for (Iterator<String> it = inputs.fieldNames(); it.hasNext(); ) {
-          String f = it.next();
-          if (!sig.inputs().containsKey(f)) {
-            throw new HttpError(400, "unknown input '" + f + "'; the signature takes " + inNames);
-          }
-        }
+      version = route.version();
+      model = versions.get(version);
+      if (model == null) {
+        throw new HttpError(404, "Servable not found for request: " + route.servable());
       }
     }
-    Map<String, HostTensor> out = model.predict(key, feed);
-    ByteArrayOutputStream buf = new ByteArrayOutputStream();
-    try (JsonGenerator g = FACTORY.createGenerator(buf)) {
-      g.writeStartObject();
-      if (instances != null) {
-        long n = instances.size();
-        for (Map.Entry<String, HostTensor> e : out.entrySet()) {
-          long[] s = e.getValue().shape();
-          if (s.length == 0 || s[0] != n) {
-            throw new HttpError(
-                400, "output '" + e.getKey() + "' is not batch-major (shape "
-                    + ModelServer.shapeString(s) + "): use the columnar \"inputs\" format");
-          }
-        }
-        g.writeArrayFieldStart("predictions");
-        for (long r = 0; r < n; r++) {
-          if (out.size() == 1) {
-            JsonTensors.writeRow(g, out.values().iterator().next(), r);
-          } else {
-            g.writeStartObject();
-            for (Map.Entry<String, HostTensor> e : out.entrySet()) {
-              g.writeFieldName(e.getKey());
-              JsonTensors.writeRow(g, e.getValue(), r);
-            }
-            g.writeEndObject();
-          }
-        }
-        g.writeEndArray();
-      } else {
-        g.writeFieldName("outputs");
-        if (out.size() == 1) {
-          JsonTensors.write(g, out.values().iterator().next());
-        } else {
-          g.writeStartObject();
-          for (Map.Entry<String, HostTensor> e : out.entrySet()) {
-            g.writeFieldName(e.getKey());
-            JsonTensors.write(g, e.getValue());
-          }
-          g.writeEndObject();
-        }
+    if (route.verb() == null) {
+      if (route.metadata()) {
+        return RestMessages.metadata(route.name(), version, model);
       }
-      g.writeEndObject();
+      return RestMessages.status(route.version() == null ? versions.keySet()
+          : java.util.List.of(version));
     }
-    return buf.toByteArray();
-  }
-
-  private static byte[] error(String message) {
+    boolean classify = route.verb().equals("classify");
+    if (!classify && !route.verb().equals("predict")) {
+      throw new HttpError(400, "unsupported verb ':" + route.verb()
+          + "': this server implements :predict and :classify");
+    }
+    metrics.watch(model);
+    RestMessages.PredictRequest req =
+        RestMessages.PredictRequest.parse(body, model.signatures(), classify);
+    Map<String, HostTensor> out;
     try {
-      return JSON.writeValueAsBytes(Map.of("error", message == null ? "error" : message));
-    } catch (JsonProcessingException e) {
-      throw new IllegalStateException(e);
+      out = model.submit(req.signature(), req.inputs())
+          .get(options.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof RuntimeException r) {
+        throw r;
+      }
+      throw new IllegalStateException(e.getCause());
+    } catch (TimeoutException e) {
+      throw new HttpError(504, "the model did not answer within " + options.requestTimeout());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new HttpError(503, "server stopping");
     }
+    return classify
+        ? RestMessages.classifyResponse(req.signature(), out, classNames(model))
+        : RestMessages.predictResponse(req, out);
   }
 
-  /** JSON (nested lists) to and from {@link HostTensor}. */
-  static final class JsonTensors {
-    private JsonTensors() {}
-
-    /** A tensor whose first dimension is {@code rows} (one JSON value per row). */
-    static HostTensor parse(String input, List<JsonNode> rows, DataType dtype) throws HttpError {
-      JsonNode first = rows.get(0);
-      List<Long> inner = shapeOf(first);
-      long[] shape = new long[inner.size() + 1];
-      shape[0] = rows.size();
-      for (int i = 0; i < inner.size(); i++) {
-        shape[i + 1] = inner.get(i);
-      }
-      Filler f = new Filler(input, dtype, shape);
-      for (JsonNode r : rows) {
-        f.fill(r, 1);
-      }
-      return f.done();
+  /** {@code assets.extra/class_names.txt} of the model (null if it has none), read once. */
+  private java.util.List<String> classNames(ModelServer model) throws IOException {
+    java.util.List<String> names = classNames.get(model);
+    if (names == null) {
+      byte[] file = SavedModelExporter.readExtraFiles(model.directory()).get("class_names.txt");
+      names = file == null ? java.util.List.of()
+          : new String(file, java.nio.charset.StandardCharsets.UTF_8).lines()
+              .map(String::strip).filter(l -> !l.isEmpty()).toList();
+      classNames.put(model, names);
     }
+    return names.isEmpty() ? null : names;
+  }
 
-    /** A whole tensor given as nested lists (or a scalar). */
-    static HostTensor parse(String input, JsonNode value, DataType dtype) throws HttpError {
-      List<Long> dims = shapeOf(value);
-      long[] shape = dims.stream().mapToLong(Long::longValue).toArray();
-      Filler f = new Filler(input, dtype, shape);
-      f.fill(value, 0);
-      return f.done();
-    }
 
-    private static List<Long> shapeOf(JsonNode v) {
-      List<Long> dims = new ArrayList<>();
-      while (v.isArray()) {
-        dims.add((long) v.size());
-        if (v.isEmpty()) {
-          break;
-        }
-        v = v.get(0);
-      }
-      return dims;
-    }
-
-    private static final class Filler {
-      final String input;
-      final DataType dtype;
-      final long[] shape;
-      final ByteBuffer buf;
-
-      Filler(String input, DataType dtype, long[] shape) throws HttpError {
-        this.input = input;
-        this.dtype = dtype;
-        this.shape = shape;
-        if (!HostTensor.supports(dtype)) {
-          throw new HttpError(400, "input '" + input + "' has unsupported dtype " + dtype);
-        }
-        long n = 1;
-        for (long d : shape) {
-          n *= d;
-        }
-        long bytes = n * HostTensor.elementSize(dtype);
-        if (bytes > Integer.MAX_VALUE - 8) {
-          throw new HttpError(413, "input '" + input + "' is too large");
-        }
-        buf = ByteBuffer.allocate((int) bytes).order(ByteOrder.nativeOrder());
-      }
-
-      void fill(JsonNode v, int depth) throws HttpError {
-        if (depth < shape.length) {
-          if (!v.isArray() || v.size() != shape[depth]) {
-            throw new HttpError(
-                400, "input '" + input + "': ragged or misshapen list at depth " + depth
-                    + " (expected a list of " + shape[depth] + ", got "
-                    + (v.isArray() ? "a list of " + v.size() : v.getNodeType().toString().toLowerCase())
-                    + ")");
-          }
-          for (JsonNode c : v) {
-            fill(c, depth + 1);
-          }
-          return;
-        }
-        put(v);
-      }
-
-      private void put(JsonNode v) throws HttpError {
-        String want = ModelServer.dtypeName(dtype);
-        if (v.isObject() && v.has("b64")) {
-          throw new HttpError(
-              400, "input '" + input + "': {\"b64\": ...} values are only for string inputs; this"
-                  + " input is " + want);
-        }
-        switch (dtype) {
-          case DT_BOOL -> {
-            if (!v.isBoolean()) {
-              throw wrong(v, want);
-            }
-            buf.put((byte) (v.booleanValue() ? 1 : 0));
-          }
-          case DT_FLOAT, DT_DOUBLE, DT_HALF, DT_BFLOAT16 -> {
-            double d;
-            if (v.isNumber()) {
-              d = v.doubleValue();
-            } else if (v.isTextual() && (v.asText().equals("NaN") || v.asText().endsWith("Infinity"))) {
-              d = Double.parseDouble(v.asText());
-            } else {
-              throw wrong(v, want);
-            }
-            switch (dtype) {
-              case DT_FLOAT -> buf.putFloat((float) d);
-              case DT_DOUBLE -> buf.putDouble(d);
-              case DT_HALF -> buf.putShort(floatToHalf((float) d));
-              default -> buf.putShort((short) (Float.floatToIntBits((float) d) >>> 16));
-            }
-          }
-          default -> {
-            if (!v.isIntegralNumber() || !v.canConvertToLong()) {
-              throw wrong(v, want);
-            }
-            long x = v.longValue();
-            long[] range =
-                switch (dtype) {
-                  case DT_UINT8 -> new long[] {0, 255};
-                  case DT_UINT16 -> new long[] {0, 65535};
-                  case DT_INT32 -> new long[] {Integer.MIN_VALUE, Integer.MAX_VALUE};
-                  default -> new long[] {Long.MIN_VALUE, Long.MAX_VALUE};
-                };
-            if (x < range[0] || x > range[1]) {
-              throw new HttpError(
-                  400, "input '" + input + "': " + x + " is out of range for " + want);
-            }
-            switch (dtype) {
-              case DT_UINT8 -> buf.put((byte) x);
-              case DT_UINT16 -> buf.putShort((short) x);
-              case DT_INT32 -> buf.putInt((int) x);
-              default -> buf.putLong(x);
-            }
-          }
-        }
-      }
-
-      private HttpError wrong(JsonNode v, String want) {
-        String got = v.isArray() ? "a list (too deep)" : v.toString();
-        if (got.length() > 40) {
-          got = got.substring(0, 40) + "...";
-        }
-        return new HttpError(400, "input '" + input + "' must hold " + want + " values, got " + got);
-      }
-
-      HostTensor done() {
-        return new HostTensor(dtype, shape, buf.array());
-      }
-    }
-
-    static short floatToHalf(float f) {
-      int bits = Float.floatToIntBits(f);
-      int sign = (bits >>> 16) & 0x8000;
-      int exp = ((bits >>> 23) & 0xff) - 127 + 15;
-      int mant = bits & 0x7fffff;
-      if (((bits >>> 23) & 0xff) == 0xff) {
-        return (short) (sign | 0x7c00 | (mant != 0 ? 0x200 : 0));
-      }
-      if (exp >= 0x1f) {
-        return (short) (sign | 0x7c00);
-      }
-      if (exp <= 0) {
-        if (exp < -10) {
-          return (short) sign;
-        }
-        mant |= 0x800000;
-        return (short) (sign | (mant >> (14 - exp)));
-      }
-      return (short) (sign | (exp << 10) | (mant >> 13));
-    }
-
-    /** The whole tensor as nested lists. */
-    static void write(JsonGenerator g, HostTensor t) throws IOException {
-      writeNested(g, t, t.shape(), 0, 0);
-    }
-
-    /** Row {@code r} (dim 0) as nested lists. */
-    static void writeRow(JsonGenerator g, HostTensor t, long r) throws IOException {
-      long[] s = t.shape();
-      long rowSize = 1;
-      for (int i = 1; i < s.length; i++) {
-        rowSize *= s[i];
-      }
-      writeNested(g, t, s, 1, r * rowSize);
-    }
-
-    private static void writeNested(JsonGenerator g, HostTensor t, long[] s, int depth, long at)
-        throws IOException {
-      if (depth == s.length) {
-        writeScalar(g, t, at);
-        return;
-      }
-      long stride = 1;
-      for (int i = depth + 1; i < s.length; i++) {
-        stride *= s[i];
-      }
-      g.writeStartArray();
-      for (long i = 0; i < s[depth]; i++) {
-        writeNested(g, t, s, depth + 1, at + i * stride);
-      }
-      g.writeEndArray();
-    }
-
-    private static void writeScalar(JsonGenerator g, HostTensor t, long i) throws IOException {
-      switch (t.dtype()) {
-        case DT_BOOL -> g.writeBoolean(t.getLong(i) != 0);
-        case DT_UINT8, DT_UINT16, DT_INT32, DT_INT64 -> g.writeNumber(t.getLong(i));
-        case DT_FLOAT, DT_HALF, DT_BFLOAT16 -> {
-          float f = (float) t.getDouble(i);
-          if (Float.isFinite(f)) {
-            g.writeNumber(f);
-          } else {
-            g.writeString(Float.isNaN(f) ? "NaN" : f > 0 ? "Infinity" : "-Infinity");
-          }
-        }
-        default -> {
-          double d = t.getDouble(i);
-          if (Double.isFinite(d)) {
-            g.writeNumber(d);
-          } else {
-            g.writeString(Double.isNaN(d) ? "NaN" : d > 0 ? "Infinity" : "-Infinity");
-          }
-        }
-      }
-    }
+  private void reply(HttpServerExchange ex, int status, byte[] body) {
+    String path = rawPath(ex);
+    ex.setStatusCode(status);
+    ex.getResponseHeaders().put(Headers.CONTENT_TYPE,
+        status == 200 && path.equals(RestRoute.METRICS) ? RestMetrics.CONTENT_TYPE
+            : "application/json");
+    ex.getResponseSender().send(ByteBuffer.wrap(body));
+    long start = ex.getRequestStartTime();
+    metrics.observe(RestMetrics.kind(path), status, start < 0 ? 0 : System.nanoTime() - start);
   }
 }

@@ -50,11 +50,32 @@ class HostTensorTest {
   }
 
   @Test
+  void stringsConcatSplitAndRoundTripThroughNativeTensors() {
+    byte[] png = {(byte) 0x89, 'P', 'N', 'G', 0, 0, 0, 0};
+    HostTensor a = HostTensor.ofStrings(new long[] {2},
+        List.of(png, "x".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    HostTensor b = HostTensor.ofStrings(new long[] {1}, List.of(new byte[0]));
+    HostTensor c = HostTensor.concat(List.of(a, b));
+    assertArrayEquals(new long[] {3}, c.shape());
+    assertEquals(a, c.rows(0, 2));
+    assertEquals(b, c.rows(2, 3));
+    assertArrayEquals(png, c.rows(0, 1).strings()[0]);
+    try (Tensor t = c.toTensor()) {
+      assertEquals(DataType.DT_STRING, t.dataType());
+      HostTensor back = HostTensor.of(t);
+      assertEquals(c, back);
+      assertArrayEquals(new byte[0], back.strings()[2]);
+    }
+    assertThrows(IllegalArgumentException.class,
+        () -> new HostTensor(DataType.DT_STRING, new long[] {2}, a.rows(0, 1).data()));
+  }
+
+  @Test
   void halfPrecisionConversions() {
     for (float f : new float[] {0f, 1f, -2.5f, 65504f, 6.1035156e-5f, 5.9604645e-8f}) {
-      assertEquals(f, HostTensor.halfToFloat(RestServer.JsonTensors.floatToHalf(f)), 0f, "" + f);
+      assertEquals(f, HostTensor.halfToFloat(JsonTensorCodec.floatToHalf(f)), 0f, "" + f);
     }
-    assertEquals(Float.POSITIVE_INFINITY, HostTensor.halfToFloat(RestServer.JsonTensors.floatToHalf(1e6f)));
-    assertEquals(true, Float.isNaN(HostTensor.halfToFloat(RestServer.JsonTensors.floatToHalf(Float.NaN))));
+    assertEquals(Float.POSITIVE_INFINITY, HostTensor.halfToFloat(JsonTensorCodec.floatToHalf(1e6f)));
+    assertEquals(true, Float.isNaN(HostTensor.halfToFloat(JsonTensorCodec.floatToHalf(Float.NaN))));
   }
 }

@@ -82,7 +82,7 @@ class InteropExportTest {
   /** {@code {"dtype": "float32", "shape": [...], "values": [flat row-major values]}}. */
   private static void put(ObjectNode parent, String name, HostTensor t) {
     ObjectNode o = parent.putObject(name);
-    o.put("dtype", ModelServer.dtypeName(t.dtype()));
+    o.put("dtype", Signatures.dtypeName(t.dtype()));
     ArrayNode shape = o.putArray("shape");
     for (long d : t.shape()) {
       shape.add(d);

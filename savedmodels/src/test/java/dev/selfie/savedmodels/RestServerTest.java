@@ -201,7 +201,8 @@ class RestServerTest {
       {"POST", "/v1/models/tiny:predict", "{\"instances\": [{\"b64\": \"AAAA\"}]}", 400},
       {"POST", "/v1/models/tiny:predict", "{\"signature_name\": \"nope\", \"instances\": " + img + "}", 400},
       {"POST", "/v1/models/tiny:predict", "{\"inputs\": {\"pixels\": " + img + "}}", 400},
-      {"POST", "/v1/models/tiny:classify", good, 400},
+      {"POST", "/v1/models/tiny:regress", good, 400},
+      {"POST", "/v1/models/tiny:classify", "{\"signature_name\": \"embedding\", \"instances\": " + img + "}", 400},
       {"POST", "/v1/models/other:predict", good, 404},
       {"POST", "/v1/models/tiny/versions/2:predict", good, 404},
       {"GET", "/v1/models/other", null, 404},
@@ -216,6 +217,9 @@ class RestServerTest {
       String what = c[0] + " " + c[1] + " " + (c[2] == null ? "" : ((String) c[2]).substring(0, Math.min(80, ((String) c[2]).length())));
       assertEquals((int) c[3], a.status(), what + " -> " + a.body());
       assertTrue(a.body().get("error").asText().length() > 0, what);
+      if (((String) c[1]).endsWith(":predict") && c[2] != null && ((String) c[2]).contains("pixels")) {
+        assertTrue(a.body().get("error").asText().contains("unknown input(s) [pixels]"), a.body().toString());
+      }
       Answer ok = post("/v1/models/tiny:predict", good);
       assertEquals(200, ok.status(), "good request after " + what);
       assertClose(row(expected.get("logits"), 0), floats(ok.body().get("predictions").get(0).get("logits")));
@@ -325,6 +329,53 @@ class RestServerTest {
         "REST latency batch 1 (sequential, %d requests): p50 %.2f ms, p99 %.2f ms; batch 64: %.0f images/s (%.1f ms/request)%n",
         n, lat[n / 2] / 1e6, lat[(int) (n * 0.99)] / 1e6, m * 64 / secs, secs * 1000 / m);
     assertFalse(lat[n / 2] > 5e9, "median latency over 5 s");
+  }
+
+  @Test
+  void classifyAnswersEveryClassWithItsProbability() throws Exception {
+    for (String body : List.of("{\"instances\": " + imagesJson(3, 5) + "}",
+        "{\"examples\": [{\"images\": " + imagesJson(3, 4).substring(1, imagesJson(3, 4).length() - 1)
+            + "}, {\"images\": " + imagesJson(4, 5).substring(1, imagesJson(4, 5).length() - 1) + "}]}")) {
+      Answer a = post("/v1/models/tiny:classify", body);
+      assertEquals(200, a.status(), a.body().toString());
+      JsonNode results = a.body().get("results");
+      assertEquals(2, results.size());
+      for (int i = 0; i < 2; i++) {
+        float[] want = row(expected.get("probabilities"), 3 + i);
+        assertEquals(want.length, results.get(i).size());
+        for (int k = 0; k < want.length; k++) {
+          assertEquals("class_" + k, results.get(i).get(k).get(0).asText()); // no class_names.txt
+          assertEquals(want[k], results.get(i).get(k).get(1).floatValue(), 1e-5f);
+        }
+      }
+    }
+  }
+
+  @Test
+  void prometheusMetricsCountRequestsBatchesAndQueues() throws Exception {
+    for (int i = 0; i < 3; i++) {
+      assertEquals(200, post("/v1/models/tiny:predict", "{\"instances\": " + imagesJson(0, 2) + "}").status());
+    }
+    assertEquals(404, get("/v1/models/nope").status());
+    HttpResponse<String> r = client.send(
+        HttpRequest.newBuilder(server.baseUri().resolve("/monitoring/prometheus/metrics")).GET().build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, r.statusCode());
+    assertTrue(r.headers().firstValue("Content-Type").orElse("").startsWith("text/plain"));
+    String text = r.body();
+    java.util.regex.Matcher m = java.util.regex.Pattern
+        .compile("selfie_serving_requests_total\\{code=\"200\",kind=\"predict\"\\} (\\S+)").matcher(text);
+    assertTrue(m.find(), text);
+    assertTrue(Double.parseDouble(m.group(1)) >= 3, m.group());
+    assertTrue(text.contains("selfie_serving_requests_total{code=\"404\",kind=\"status\"}"), text);
+    assertTrue(text.contains("selfie_serving_request_duration_seconds_bucket{kind=\"predict\",le=\"0.001\"}"), text);
+    java.util.regex.Matcher b = java.util.regex.Pattern
+        .compile("selfie_serving_batch_rows_count (\\S+)").matcher(text);
+    assertTrue(b.find(), text);
+    assertTrue(Double.parseDouble(b.group(1)) >= 3, b.group());
+    assertTrue(text.contains("selfie_serving_queue_depth{queue=\"http\"}"), text);
+    assertTrue(text.contains("selfie_serving_queue_depth{queue=\"model\"}"), text);
+    assertEquals(405, post("/monitoring/prometheus/metrics", "{}").status());
   }
 
   @Test

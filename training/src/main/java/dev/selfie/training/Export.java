@@ -2,6 +2,7 @@ package dev.selfie.training;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.selfie.data.DatasetSpec;
+import dev.selfie.data.ImageBytes;
 import dev.selfie.data.Preprocess;
 import dev.selfie.graph.Classifier;
 import dev.selfie.graph.Endpoints;
@@ -23,10 +24,12 @@ import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt64;
+import org.tensorflow.types.TString;
 import org.tensorflow.types.TUint8;
 
 /**
- * Exports a run's newest checkpoint as a SavedModel in {@code RUN_DIR/savedmodel}: a fresh
+ * Exports a run's newest checkpoint as a SavedModel in {@code RUN_DIR/savedmodel/<version>}
+ * (TensorFlow Serving's layout; version 1 unless given): a fresh
  * inference graph (BN in inference mode, no optimizer ops) whose input is the dataset's raw uint8
  * images {@code [N, H, W, C]}; padding and normalisation are inside the graph.
  *
@@ -50,9 +53,26 @@ public final class Export {
   public static final String CONFIG_FILE = "config.json";
   public static final String CLASS_NAMES_FILE = "class_names.txt";
 
-  /** Re-exports the run in {@code runDir} from its newest checkpoint. */
+  /** Exports the run in {@code runDir} from its newest checkpoint as version 1. */
   public static Path run(Path runDir, PrintStream log) throws IOException {
+    return run(runDir, 1, log);
+  }
+
+  /**
+   * Exports the run in {@code runDir} from its newest checkpoint into {@code
+   * RUN/savedmodel/<version>/} (replacing that version if it exists), the layout TensorFlow
+   * Serving and {@code selfie serve} load.
+   */
+  public static Path run(Path runDir, long version, PrintStream log) throws IOException {
+    if (version < 1) {
+      throw new IllegalArgumentException("--version must be >= 1, got " + version);
+    }
     RunDir dir = new RunDir(runDir);
+    if (SavedModelExporter.isSavedModel(dir.savedModel())) {
+      throw new IllegalArgumentException(dir.savedModel() + " holds an unversioned SavedModel"
+          + " from an older export; models now live in savedmodel/<version>/: move its files"
+          + " into " + dir.savedModel(1) + "/ (or delete it) and export again");
+    }
     if (!Files.isRegularFile(dir.config())) {
       throw new IllegalArgumentException("--run " + runDir + ": no config.json (expected a"
           + " pretraining or finetuning run directory)");
@@ -83,8 +103,14 @@ public final class Export {
     DatasetSpec spec = RunData.spec(dir, dataset);
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
-      Placeholder<TUint8> images = tf.withName(Endpoints.IMAGES).placeholder(TUint8.class,
-          Placeholder.shape(Shape.of(-1, spec.height(), spec.width(), spec.channels())));
+      // Encoded images decoded and fitted in the graph (serving_bytes) are the default of the
+      // uint8 images input: feeding `images` (serving_default) skips the decoding.
+      Placeholder<TString> imageBytes = tf.withName(Endpoints.IMAGE_BYTES)
+          .placeholder(TString.class, Placeholder.shape(Shape.of(-1)));
+      Operand<TUint8> decoded = ImageBytes.decodeAndFit(tf.withSubScope("decode"), imageBytes,
+          spec.height(), spec.width(), spec.channels(), evalResize(spec.name()));
+      Operand<TUint8> images = tf.withName(Endpoints.IMAGES).placeholderWithDefault(decoded,
+          Shape.of(-1, spec.height(), spec.width(), spec.channels()));
       Operand<TFloat32> x = Preprocess.fromUint8(tf.withSubScope("preprocess"), images, spec);
       VarStore vars = new VarStore(Ops.create(g));
       java.util.List<Signature> signatures = new java.util.ArrayList<>();
@@ -96,6 +122,8 @@ public final class Export {
         Operand<TFloat32> pooled = tf.withName(Endpoints.POOLED_OUTPUT)
             .identity(Selfie.attentionPoolAll(tf, vars, model, x, null, false));
         signatures.add(signature(Endpoints.SERVING_DEFAULT, images)
+            .output(Endpoints.EMBEDDING_OUTPUT, embedding).build());
+        signatures.add(bytesSignature(imageBytes)
             .output(Endpoints.EMBEDDING_OUTPUT, embedding).build());
         signatures.add(signature(Endpoints.PATCH_EMBEDDINGS, images)
             .output(Endpoints.PATCH_EMBEDDINGS_OUTPUT, patches).build());
@@ -114,6 +142,10 @@ public final class Export {
             .output(Endpoints.LOGITS, logits)
             .output(Endpoints.PROBABILITIES, probabilities)
             .output(Endpoints.CLASSES, classes).build());
+        signatures.add(bytesSignature(imageBytes)
+            .output(Endpoints.LOGITS, logits)
+            .output(Endpoints.PROBABILITIES, probabilities)
+            .output(Endpoints.CLASSES, classes).build());
         signatures.add(signature(Endpoints.EMBEDDING, images)
             .output(Endpoints.EMBEDDING_OUTPUT, embedding).build());
       }
@@ -126,13 +158,25 @@ public final class Export {
             .extraFile(CONFIG_FILE, Files.readAllBytes(dir.config()))
             .extraFile(CLASS_NAMES_FILE, String.join("\n", spec.classNames()) + "\n")
             .extraFile(RunData.FILE, Json.MAPPER.writeValueAsBytes(spec))
-            .export(dir.savedModel());
+            .export(dir.savedModel(version));
         log.printf("exported %s (%s run, checkpoint step %d, %d variables) to %s%n",
             String.join(", ", signatures.stream().map(Signature::key).toList()), kind,
             ckpt.step(), report.restored().size(), target);
         return target;
       }
     }
+  }
+
+  /** serving_default's outputs from encoded images [N] (decoded and fitted in the graph). */
+  private static Signature.Builder bytesSignature(Operand<TString> imageBytes) {
+    return Signature.builder().key(Endpoints.SERVING_BYTES)
+        .methodName(SavedModelExporter.PREDICT_METHOD).input(Endpoints.IMAGE_BYTES, imageBytes);
+  }
+
+  /** How image files are zoomed before the centre crop: the dataset's evaluation resize. */
+  private static double evalResize(String dataset) {
+    return dev.selfie.data.Datasets.names().contains(dataset)
+        ? dev.selfie.data.Datasets.provider(dataset).evalResize() : 1.0;
   }
 
   private static Signature.Builder signature(String key, Operand<TUint8> images) {

@@ -220,6 +220,7 @@ public final class Finetune {
 
   /** The model config of the pretraining run at {@code path} (run dir or its savedmodel dir). */
   public static Pretrain.Config pretrainedConfig(Path path) {
+    path = highestVersion(path);
     List<Path> candidates = new java.util.ArrayList<>(List.of(path.resolve("config.json"),
         path.resolve("assets.extra").resolve("config.json"),
         path.resolveSibling("config.json")));
@@ -233,6 +234,12 @@ public final class Finetune {
     }
     throw new IllegalArgumentException("--pretrained " + path + ": no config.json found (expected"
         + " a pretraining run directory or its savedmodel directory)");
+  }
+
+  /** A base directory of versions ({@code savedmodel/}) stands for its highest version. */
+  static Path highestVersion(Path path) {
+    var top = dev.selfie.savedmodels.VersionedModel.versions(path).lastEntry();
+    return top == null ? path : top.getValue();
   }
 
   /** True for one checkpoint of a run, {@code RUN/checkpoints/ckpt-N} (holding model.index). */
@@ -251,6 +258,7 @@ public final class Finetune {
     if (isCheckpointDir(path)) {
       return path.resolve(CheckpointManager.PREFIX);
     }
+    path = highestVersion(path);
     if (Files.isDirectory(path.resolve("checkpoints"))) {
       Optional<CheckpointManager.Checkpoint> c =
           new CheckpointManager(path.resolve("checkpoints"), Integer.MAX_VALUE).latest();

@@ -14,7 +14,7 @@ import java.nio.file.Path;
  * DIR/labels.json        the chosen labeled indices (finetuning label fractions)
  * DIR/checkpoints/       ckpt-&lt;step&gt;/ (see {@link CheckpointManager})
  * DIR/tensorboard/       events files (see {@link Summaries})
- * DIR/savedmodel/        the exported SavedModel
+ * DIR/savedmodel/N/      the exported SavedModel, version N (TF Serving's layout)
  * </pre>
  */
 public record RunDir(Path root) {
@@ -67,8 +67,14 @@ public record RunDir(Path root) {
     return root.resolve("tensorboard");
   }
 
+  /** The model base directory: {@code savedmodel/<version>/} are the exports. */
   public Path savedModel() {
     return root.resolve("savedmodel");
+  }
+
+  /** {@code savedmodel/<version>}. */
+  public Path savedModel(long version) {
+    return savedModel().resolve(Long.toString(version));
   }
 
   /** Writes the run config atomically to {@code config.json}. */

@@ -2,13 +2,13 @@ package dev.selfie.training;
 
 import dev.selfie.savedmodels.ModelServer;
 import dev.selfie.savedmodels.RestServer;
+import dev.selfie.savedmodels.VersionedModel;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Map;
 
 /**
  * Serves one SavedModel over TensorFlow Serving's REST API ({@code selfie serve}): a batching
@@ -25,9 +25,15 @@ public final class Serve {
    * @param maxBatch most rows one session run takes (requests are batched up to it)
    * @param maxLatency longest a request waits for others to join its batch
    * @param threads HTTP request threads
+   * @param maxBodyMb largest request body in MiB (larger: 413)
+   * @param requestTimeout longest a client may stall while sending a request, and longest a
+   *     request waits for the model (then 504)
+   * @param idleTimeout keep-alive connections idle this long are closed
+   * @param poll how often a base directory of versions is checked for a new version
    */
   public record Options(Path model, String host, int port, String name, int maxBatch,
-      Duration maxLatency, int threads) {
+      Duration maxLatency, int threads, int maxBodyMb, Duration requestTimeout,
+      Duration idleTimeout, Duration poll) {
     public Options {
       if (model == null) {
         throw new IllegalArgumentException("--model must be given");
@@ -48,6 +54,26 @@ public final class Serve {
       if (threads < 1) {
         throw new IllegalArgumentException("--threads must be >= 1, got " + threads);
       }
+      if (maxBodyMb < 1 || maxBodyMb > 2047) {
+        throw new IllegalArgumentException("--max-body-mb must be in 1..2047, got " + maxBodyMb);
+      }
+      if (requestTimeout == null || requestTimeout.toMillis() < 1) {
+        throw new IllegalArgumentException("--request-timeout-s must be > 0, got "
+            + requestTimeout);
+      }
+      if (idleTimeout == null || idleTimeout.toMillis() < 1) {
+        throw new IllegalArgumentException("--idle-timeout-s must be > 0, got " + idleTimeout);
+      }
+      if (poll == null || poll.toMillis() < 1) {
+        throw new IllegalArgumentException("--poll-s must be > 0, got " + poll);
+      }
+    }
+
+    /** With the default body limit (64 MiB) and timeouts (request 30 s, idle 60 s). */
+    public Options(Path model, String host, int port, String name, int maxBatch,
+        Duration maxLatency, int threads) {
+      this(model, host, port, name, maxBatch, maxLatency, threads, 64, Duration.ofSeconds(30),
+          Duration.ofSeconds(60), Duration.ofSeconds(1));
     }
 
     /** 127.0.0.1:8501, name {@code selfie}, batches of up to 64 rows, 2 ms, 16 threads. */
@@ -56,18 +82,30 @@ public final class Serve {
     }
 
     public Options withPort(int p) {
-      return new Options(model, host, p, name, maxBatch, maxLatency, threads);
+      return new Options(model, host, p, name, maxBatch, maxLatency, threads, maxBodyMb,
+          requestTimeout, idleTimeout, poll);
+    }
+
+    public Options withPoll(Duration every) {
+      return new Options(model, host, port, name, maxBatch, maxLatency, threads, maxBodyMb,
+          requestTimeout, idleTimeout, every);
+    }
+
+    /** The HTTP server's options. */
+    RestServer.Options rest() {
+      return new RestServer.Options(host, port, (long) maxBodyMb << 20, threads, 1,
+          Math.max(64, 16 * threads), requestTimeout, idleTimeout);
     }
   }
 
   /** A running server; {@link #close} stops the HTTP server, then frees the model. */
   public static final class Running implements AutoCloseable {
-    private final ModelServer model;
+    private final VersionedModel model;
     private final RestServer rest;
     private final String name;
     private boolean closed;
 
-    private Running(ModelServer model, RestServer rest, String name) {
+    private Running(VersionedModel model, RestServer rest, String name) {
       this.model = model;
       this.rest = rest;
       this.name = name;
@@ -83,8 +121,13 @@ public final class Serve {
       return rest.port();
     }
 
-    /** The model served (signatures, counters). */
+    /** The latest version served (signatures, counters). */
     public ModelServer model() {
+      return model.latest().getValue();
+    }
+
+    /** The model with its versions. */
+    public VersionedModel versions() {
       return model;
     }
 
@@ -98,15 +141,23 @@ public final class Serve {
     }
   }
 
-  /** Loads the model and starts serving; logs the URL and the signatures. */
+  /**
+   * Loads the model and starts serving; logs the URL and the signatures. A base directory of
+   * versions (or a run directory with {@code savedmodel/<version>/}) is polled for new versions.
+   */
   public static Running start(Options o, PrintStream log) {
-    Path dir = ModelDir.resolve(o.model(), "--model");
-    ModelServer model = ModelServer.load(dir,
-        new ModelServer.Options(o.maxBatch(), o.maxLatency(), 4096, 1));
+    ModelDir.Located at = ModelDir.locate(o.model(), "--model");
+    ModelServer.Options batching = new ModelServer.Options(o.maxBatch(), o.maxLatency(), 4096, 1);
+    VersionedModel model = at.base() == null
+        ? VersionedModel.fixed(o.name(), at.dir(), at.version(), batching)
+        : VersionedModel.watch(o.name(), at.base(), batching, o.poll(), o.requestTimeout(),
+            msg -> {
+              log.println(msg);
+              log.flush();
+            });
     RestServer rest;
     try {
-      rest = RestServer.start(Map.of(o.name(), model),
-          new RestServer.Options(o.host(), o.port(), 64L << 20, o.threads(), 1));
+      rest = RestServer.start(model, o.rest());
     } catch (IOException e) {
       model.close();
       throw new UncheckedIOException("cannot listen on " + o.host() + ":" + o.port() + ": "
@@ -117,9 +168,13 @@ public final class Serve {
     }
     Running r = new Running(model, rest, o.name());
     StringBuilder sigs = new StringBuilder();
-    model.signatures().forEach((k, s) -> sigs.append(sigs.length() == 0 ? "" : ", ").append(k)
-        .append(' ').append(s.inputs().keySet()).append(" -> ").append(s.outputs().keySet()));
-    log.printf("serving %s as '%s': %s%n", dir, o.name(), sigs);
+    r.model().signatures().forEach((k, s) -> sigs.append(sigs.length() == 0 ? "" : ", ")
+        .append(k).append(' ').append(s.inputs().keySet()).append(" -> ")
+        .append(s.outputs().keySet()));
+    log.printf("serving %s as '%s' version %d: %s%n", at.dir(), o.name(), at.version(), sigs);
+    if (at.base() != null) {
+      log.printf("watching %s for new versions (every %d ms)%n", at.base(), o.poll().toMillis());
+    }
     log.printf("listening on %s (batches of up to %d rows, %d ms)%n", r.modelUri(), o.maxBatch(),
         o.maxLatency().toMillis());
     log.printf("  curl -d '{\"instances\": [...]}' %s:predict%n", r.modelUri());

@@ -63,7 +63,7 @@ class ExportFinetuneTest {
   @Test
   void finetuneFromTheSavedModelRestoresTheSameWeightsAsFromTheRun() throws Exception {
     Path pretrainRun = ExportTestRuns.pretrainRun();
-    Path savedModel = pretrainRun.resolve("savedmodel");
+    Path savedModel = pretrainRun.resolve("savedmodel/1");
     Path out = ExportTestRuns.root().resolve("finetune-from-savedmodel");
 
     Finetune.Result r = ExportTestRuns.finetune(out, savedModel, 1, 0.01);

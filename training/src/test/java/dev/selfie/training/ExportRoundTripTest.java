@@ -52,7 +52,7 @@ class ExportRoundTripTest {
     Path run = ExportTestRuns.pretrainRun();
     Pretrain.Config cfg = new RunDir(run).readConfig(Pretrain.Config.class);
     byte[] images = ExportTestRuns.fixedImages(N);
-    Map<String, Map<String, float[]>> got = runSavedModel(run.resolve("savedmodel"), images,
+    Map<String, Map<String, float[]>> got = runSavedModel(run.resolve("savedmodel/1"), images,
         Set.of(Endpoints.SERVING_DEFAULT, Endpoints.PATCH_EMBEDDINGS, Endpoints.ATTENTION_POOL));
 
     Map<String, float[]> want = new LinkedHashMap<>();
@@ -82,7 +82,7 @@ class ExportRoundTripTest {
     Path run = ExportTestRuns.finetuneRun();
     Finetune.Config cfg = new RunDir(run).readConfig(Finetune.Config.class);
     byte[] images = ExportTestRuns.fixedImages(N);
-    Map<String, Map<String, float[]>> got = runSavedModel(run.resolve("savedmodel"), images,
+    Map<String, Map<String, float[]>> got = runSavedModel(run.resolve("savedmodel/1"), images,
         Set.of(Endpoints.SERVING_DEFAULT, Endpoints.EMBEDDING));
 
     Map<String, float[]> want;
@@ -115,13 +115,23 @@ class ExportRoundTripTest {
   @Test
   void signaturesTakeTheDatasetsNativeUint8Images() throws Exception {
     for (Path run : List.of(ExportTestRuns.pretrainRun(), ExportTestRuns.finetuneRun())) {
-      try (SavedModelBundle b = SavedModelBundle.load(run.resolve("savedmodel").toString(),
+      try (SavedModelBundle b = SavedModelBundle.load(run.resolve("savedmodel/1").toString(),
           SavedModelExporter.TAG)) {
         Map<String, SignatureDef> sigs = new TreeMap<>(b.metaGraphDef().getSignatureDefMap());
         sigs.remove("__saved_model_init_op");
         assertEquals(run.endsWith("pretrain")
-                ? Set.of("serving_default", "patch_embeddings", "attention_pool")
-                : Set.of("serving_default", "embedding"), sigs.keySet(), run.toString());
+                ? Set.of("serving_default", "patch_embeddings", "attention_pool", "serving_bytes")
+                : Set.of("serving_default", "embedding", "serving_bytes"), sigs.keySet(),
+            run.toString());
+        // serving_bytes: encoded images, string [-1]; its outputs are serving_default's.
+        SignatureDef bytes = sigs.remove(Endpoints.SERVING_BYTES);
+        assertEquals(Set.of(Endpoints.IMAGE_BYTES), bytes.getInputsMap().keySet());
+        assertEquals(DataType.DT_STRING, bytes.getInputsMap().get(Endpoints.IMAGE_BYTES).getDtype());
+        assertArrayEquals(new long[] {-1}, bytes.getInputsMap().get(Endpoints.IMAGE_BYTES)
+            .getTensorShape().getDimList().stream().mapToLong(TensorShapeProto.Dim::getSize)
+            .toArray());
+        assertEquals(sigs.get(Endpoints.SERVING_DEFAULT).getOutputsMap().keySet(),
+            bytes.getOutputsMap().keySet());
         for (SignatureDef def : sigs.values()) {
           assertEquals(Set.of(Endpoints.IMAGES), def.getInputsMap().keySet());
           assertEquals(DataType.DT_UINT8, def.getInputsMap().get(Endpoints.IMAGES).getDtype());
@@ -131,7 +141,7 @@ class ExportRoundTripTest {
           assertEquals(SavedModelExporter.PREDICT_METHOD, def.getMethodName());
         }
       }
-      Map<String, byte[]> extra = SavedModelExporter.readExtraFiles(run.resolve("savedmodel"));
+      Map<String, byte[]> extra = SavedModelExporter.readExtraFiles(run.resolve("savedmodel/1"));
       assertTrue(extra.keySet().containsAll(Set.of(Export.CONFIG_FILE, Export.CLASS_NAMES_FILE)),
           extra.keySet().toString());
       assertEquals(String.join("\n", FashionMnist.CLASS_NAMES) + "\n",

@@ -56,6 +56,9 @@ class InteropCasesTest {
   void finetuningCase() throws Exception {
     Path run = ExportTestRuns.finetuneRun();
     Path caseDir = writeCase("selfie-finetune", run, "finetune");
+    writePredictFiles(caseDir);
+    assertEquals(5, Json.MAPPER.readTree(caseDir.resolve("predict.json").toFile())
+        .path("probabilities").size());
     JsonNode e = Json.MAPPER.readTree(caseDir.resolve("expected.json").toFile());
     assertEquals(List.of("embedding", "serving_default"), fieldNames(e.path("signatures")));
     assertEquals("int64", e.at("/signatures/serving_default/outputs/classes/dtype").asText());
@@ -68,7 +71,7 @@ class InteropCasesTest {
     ExportTestRuns.deleteQuietly(caseDir);
     Files.createDirectories(caseDir);
     Path savedModel = caseDir.resolve("saved_model");
-    copyTree(run.resolve("savedmodel"), savedModel);
+    copyTree(run.resolve("savedmodel/1"), savedModel);
     assertTrue(SavedModelExporter.isSavedModel(savedModel));
 
     HostTensor images = HostTensor.ofUint8(new long[] {N, 28, 28, 1},
@@ -86,6 +89,9 @@ class InteropCasesTest {
     try (ModelServer model = ModelServer.load(savedModel,
         new ModelServer.Options(64, Duration.ZERO, 16, 1))) {
       for (String key : model.signatures().keySet()) {
+        if (key.equals(Endpoints.SERVING_BYTES)) {
+          continue; // takes encoded images: checked by predict.json (finetuning case)
+        }
         Map<String, HostTensor> out = model.predict(key, Map.of(Endpoints.IMAGES, images));
         ObjectNode sig = sigs.putObject(key);
         put(sig.putObject("inputs"), Endpoints.IMAGES, images);
@@ -95,6 +101,35 @@ class InteropCasesTest {
     }
     Json.writeAtomic(caseDir.resolve("expected.json"), root);
     return caseDir;
+  }
+
+  /**
+   * For {@code ci/python/test_serving_bytes.py}: a few PNG files (of other sizes and channels
+   * than the model's) in {@code <case>/image_files/} and {@code predict.json}, what
+   * {@code selfie predict} answers for them: {@code {"files": [...], "probabilities": [[...]],
+   * "classes": [...]}}.
+   */
+  static void writePredictFiles(Path caseDir) throws Exception {
+    Path files = caseDir.resolve("image_files");
+    Files.createDirectories(files);
+    List<Path> images = ServingBytesTest.files(files);
+    Path model = caseDir.resolve("saved_model");
+    ObjectNode root = Json.MAPPER.createObjectNode();
+    ArrayNode names = root.putArray("files");
+    ArrayNode probs = root.putArray("probabilities");
+    ArrayNode classes = root.putArray("classes");
+    List<Predict.Result> results = Predict.run(new Predict.Options(model, images, 10, 64));
+    for (Predict.Result r : results) {
+      names.add(r.file().getFileName().toString());
+      double[] p = new double[r.top().size()];
+      r.top().forEach(t -> p[t.index()] = t.probability());
+      ArrayNode row = probs.addArray();
+      for (double v : p) {
+        row.add(v);
+      }
+      classes.add(r.top().get(0).index());
+    }
+    Json.writeAtomic(caseDir.resolve("predict.json"), root);
   }
 
   /** {@code {"dtype": "float32", "shape": [...], "values": [flat row-major values]}}. */

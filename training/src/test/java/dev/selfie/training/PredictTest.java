@@ -67,7 +67,7 @@ class PredictTest {
 
   @Test
   void probabilitiesAreTheSavedModelsForTheSamePixels() {
-    float[] want = ExportRoundTripTest.runSavedModel(run.resolve("savedmodel"), images, 2,
+    float[] want = ExportRoundTripTest.runSavedModel(run.resolve("savedmodel/1"), images, 2,
         Set.of(Endpoints.SERVING_DEFAULT)).get(Endpoints.SERVING_DEFAULT).get("probabilities");
     List<Predict.Result> results = Predict.run(
         new Predict.Options(run, List.of(greyPng, rgbPng, jpeg), 10, 2));
@@ -95,7 +95,7 @@ class PredictTest {
 
   @Test
   void modelReportsItsNativeInput() {
-    try (Predict.Model m = Predict.Model.load(run.resolve("savedmodel"))) {
+    try (Predict.Model m = Predict.Model.load(run.resolve("savedmodel/1"))) {
       assertEquals(List.of(28, 28, 1), List.of(m.height(), m.width(), m.channels()));
       assertEquals("Ankle boot", m.className(9));
     }

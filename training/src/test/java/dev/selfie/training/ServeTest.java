@@ -55,7 +55,7 @@ class ServeTest {
    */
   static synchronized Map<String, Map<String, float[]>> library(int n) {
     return LIBRARY.computeIfAbsent(n, k -> ExportRoundTripTest.runSavedModel(
-        finetuneRun.resolve("savedmodel"), java.util.Arrays.copyOf(images, k * 28 * 28), k,
+        finetuneRun.resolve("savedmodel/1"), java.util.Arrays.copyOf(images, k * 28 * 28), k,
         Set.of(Endpoints.SERVING_DEFAULT, Endpoints.EMBEDDING)));
   }
 
@@ -202,6 +202,46 @@ class ServeTest {
     assertTrue(bad.body().contains("shape"), bad.body());
     assertEquals(404, get(URI.create("http://127.0.0.1:" + server.port() + "/v1/models/nope"))
         .statusCode());
+  }
+
+  /** {"b64": ...} image files through serving_bytes: what selfie predict answers, or a 400. */
+  @Test
+  void b64ImageFilesThroughServingBytesAgreeWithPredict(@org.junit.jupiter.api.io.TempDir Path tmp)
+      throws Exception {
+    List<Path> files = ServingBytesTest.files(tmp);
+    List<String> b64 = new ArrayList<>();
+    for (Path f : files) {
+      b64.add("{\"b64\": \"" + java.util.Base64.getEncoder()
+          .encodeToString(java.nio.file.Files.readAllBytes(f)) + "\"}");
+    }
+    List<Predict.Result> want = Predict.run(new Predict.Options(finetuneRun, files, 10, 64));
+    HttpResponse<String> rows = post(predictUri(server.modelUri()),
+        "{\"signature_name\": \"serving_bytes\", \"instances\": [" + String.join(",", b64)
+            + "]}");
+    assertEquals(200, rows.statusCode(), rows.body());
+    HttpResponse<String> cols = post(predictUri(server.modelUri()),
+        "{\"signature_name\": \"serving_bytes\", \"inputs\": {\"image_bytes\": ["
+            + String.join(",", b64) + "]}}");
+    assertEquals(200, cols.statusCode(), cols.body());
+    JsonNode p = Json.MAPPER.readTree(rows.body()).path("predictions");
+    JsonNode o = Json.MAPPER.readTree(cols.body()).path("outputs").path("probabilities");
+    for (int i = 0; i < files.size(); i++) {
+      for (Predict.Prediction top : want.get(i).top()) {
+        assertEquals(top.probability(), p.get(i).path("probabilities").get(top.index())
+            .asDouble(), 2e-3, files.get(i) + " class " + top.index());
+        assertEquals(top.probability(), o.get(i).get(top.index()).asDouble(), 2e-3);
+      }
+      assertEquals(want.get(i).top().get(0).index(), p.get(i).path("classes").asInt());
+    }
+    for (String bad : List.of("{\"b64\": \"%%%not base64\"}", "{\"b64\": \"bm90IGFuIGltYWdl\"}",
+        "[1, 2]", "{\"b64\": 7}")) {
+      HttpResponse<String> r = post(predictUri(server.modelUri()),
+          "{\"signature_name\": \"serving_bytes\", \"instances\": [" + bad + "]}");
+      assertEquals(400, r.statusCode(), bad + " -> " + r.body());
+      assertTrue(Json.MAPPER.readTree(r.body()).path("error").asText().length() > 0, r.body());
+    }
+    assertEquals(200, post(predictUri(server.modelUri()), "{\"signature_name\": \"serving_bytes\","
+        + " \"instances\": [" + b64.get(0) + "]}").statusCode());
   }
 
   static Serve.Options parse(String... args) {

@@ -14,15 +14,18 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     showDefaultValues = true,
     description = {
-      "Serve a SavedModel over TensorFlow Serving's REST API (GET /v1/models/NAME,"
-          + " /v1/models/NAME/metadata, POST /v1/models/NAME:predict with \"instances\" or"
-          + " \"inputs\"), batching concurrent requests. Runs until killed (Ctrl-C).",
+      "Serve a SavedModel over TensorFlow Serving's REST API (GET /v1/models/NAME[/versions/N],"
+          + " .../metadata, POST /v1/models/NAME:predict with \"instances\" or \"inputs\","
+          + " :classify, GET /monitoring/prometheus/metrics), batching concurrent requests."
+          + " Runs until killed (Ctrl-C or SIGTERM: requests in flight finish).",
       "Example: curl -d '{\"instances\": [[[[0], ...]]]}' http://127.0.0.1:8501/v1/models/selfie:predict"
     })
 public final class ServeCommand implements Callable<Integer> {
 
   @Option(names = "--model", required = true,
-      description = "SavedModel directory, or a run directory with savedmodel/ inside.")
+      description = "A SavedModel directory (served as one version), a base directory of"
+          + " versions (1/, 2/, ...: the highest is served and new ones are picked up), or a"
+          + " run directory with savedmodel/ inside.")
   Path model;
 
   @Option(names = "--port", defaultValue = "8501", description = "TCP port (0: any free port).")
@@ -46,13 +49,31 @@ public final class ServeCommand implements Callable<Integer> {
   @Option(names = "--threads", defaultValue = "16", description = "HTTP request threads.")
   int threads;
 
+  @Option(names = "--max-body-mb", defaultValue = "64",
+      description = "Largest request body in MiB (larger: 413).")
+  int maxBodyMb;
+
+  @Option(names = "--request-timeout-s", defaultValue = "30",
+      description = "Longest a client may stall while sending a request, and longest a request"
+          + " waits for the model (then 504).")
+  long requestTimeoutS;
+
+  @Option(names = "--idle-timeout-s", defaultValue = "60",
+      description = "Keep-alive connections without a request for this long are closed.")
+  long idleTimeoutS;
+
+  @Option(names = "--poll-s", defaultValue = "1",
+      description = "How often a base directory is checked for a new version.")
+  long pollS;
+
   /** The options as a record (no I/O): call after parsing. */
   public Serve.Options options() {
     if (maxLatencyMs < 0) {
       throw new IllegalArgumentException("--max-latency-ms must be >= 0, got " + maxLatencyMs);
     }
     return new Serve.Options(model, host, port, name, maxBatch, Duration.ofMillis(maxLatencyMs),
-        threads);
+        threads, maxBodyMb, Duration.ofSeconds(requestTimeoutS), Duration.ofSeconds(idleTimeoutS),
+        Duration.ofSeconds(pollS));
   }
 
   @Override
