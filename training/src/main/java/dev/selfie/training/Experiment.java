@@ -75,8 +75,20 @@ public final class Experiment {
       double probeFraction,
       int threads,
       Path pretrained,
-      String command) {
+      String command,
+      String precision) {
+    /** float32. */
+    public Options(String dataset, Path dataDir, String preset, List<Double> fractions, int seeds,
+        Path out, long pretrainSteps, long finetuneSteps, int batchSize, double pretrainLr,
+        double finetuneLr, int numMasked, double weightDecay, boolean augment,
+        double probeFraction, int threads, Path pretrained, String command) {
+      this(dataset, dataDir, preset, fractions, seeds, out, pretrainSteps, finetuneSteps,
+          batchSize, pretrainLr, finetuneLr, numMasked, weightDecay, augment, probeFraction,
+          threads, pretrained, command, "float32");
+    }
+
     public Options {
+      precision = Precision.checkFlag(precision);
       Objects.requireNonNull(out, "--out is required");
       if (fractions == null || fractions.isEmpty()) {
         throw new IllegalArgumentException("--fractions: give at least one label fraction");
@@ -240,7 +252,7 @@ public final class Experiment {
     Pretrain.Result r = Pretrain.run(new Pretrain.Options(o.dataset(), o.dataDir(), o.preset(),
         steps, o.batchSize(), dir, false, true, 1, "sgd", o.pretrainLr(),
         Math.max(1, steps / 10), o.weightDecay(), o.numMasked(), o.augment(),
-        Math.max(1, steps / 4), 1, 50, 50, o.threads()), log);
+        Math.max(1, steps / 4), 1, 50, 50, o.threads(), null, o.precision()), log);
     PretrainSummary s = new PretrainSummary(r.steps(), r.finalLoss(), 100 * r.patchAccuracy(),
         100 * r.chanceAccuracy(), r.imagesPerSecond(), r.wallSeconds());
     Json.writeAtomic(marker, s);
@@ -282,7 +294,7 @@ public final class Experiment {
     Finetune.Result r = Finetune.run(new Finetune.Options(o.dataset(), o.dataDir(), o.preset(),
         fraction, manifest, seed, dir, pretrained, Classifier.Head.RESNET, steps, o.batchSize(),
         "sgd", o.finetuneLr(), Math.max(1, steps / 10), o.weightDecay(), o.augment(), false,
-        true, Math.max(1, steps / 2), 1, 100, 100, 500, o.threads()), log);
+        true, Math.max(1, steps / 2), 1, 100, 100, 500, o.threads(), o.precision()), log);
     Run run = new Run(fraction, seed, model, 100 * r.testAccuracy(), r.labeledExamples(),
         r.testExamples(), r.steps(), r.wallSeconds(), dir.toString());
     Json.writeAtomic(marker, run);

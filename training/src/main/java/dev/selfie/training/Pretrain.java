@@ -29,7 +29,13 @@ import org.tensorflow.types.TInt64;
 public final class Pretrain {
   private Pretrain() {}
 
-  /** Everything needed to rebuild the graph and continue the run: saved as config.json. */
+  /**
+   * Everything needed to rebuild the graph and continue the run: saved as config.json.
+   *
+   * @param precision the precision the run started with ({@link Precision#flag}); null in
+   *     config files from before the field (they ran float32). The graph and the checkpoints are
+   *     float32 whatever it is.
+   */
   public record Config(
       String kind,
       String dataset,
@@ -40,7 +46,8 @@ public final class Pretrain {
       long steps,
       long seed,
       boolean augment,
-      boolean xla) {
+      boolean xla,
+      String precision) {
     public Config {
       if (!"pretrain".equals(kind)) {
         throw new IllegalArgumentException("config kind must be \"pretrain\", got " + kind);
@@ -57,6 +64,7 @@ public final class Pretrain {
    * @param numMasked masked patches per image (0 = the preset's)
    * @param lr base learning rate; warmup linear warmup steps
    * @param threads intra-op threads (0 = TensorFlow's default)
+   * @param precision {@code --precision}: float32, bfloat16, float16 or auto ({@link Precision})
    */
   public record Options(
       String dataset,
@@ -79,7 +87,21 @@ public final class Pretrain {
       int logEvery,
       int summaryEvery,
       int threads,
-      Path unlabeledDir) {
+      Path unlabeledDir,
+      String precision) {
+    public Options {
+      precision = Precision.checkFlag(precision);
+    }
+
+    /** float32. */
+    public Options(String dataset, Path dataDir, String preset, long steps, int batchSize, Path out,
+        boolean xla, boolean resume, long seed, String optimizer, double lr, long warmup,
+        double weightDecay, int numMasked, boolean augment, long checkpointEvery, int keep,
+        int logEvery, int summaryEvery, int threads, Path unlabeledDir) {
+      this(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed, optimizer, lr, warmup,
+          weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads,
+          unlabeledDir, "float32");
+    }
 
     /** Without an unlabeled directory. */
     public Options(String dataset, Path dataDir, String preset, long steps, int batchSize, Path out,
@@ -87,7 +109,8 @@ public final class Pretrain {
         double weightDecay, int numMasked, boolean augment, long checkpointEvery, int keep,
         int logEvery, int summaryEvery, int threads) {
       this(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed, optimizer, lr, warmup,
-          weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads, null);
+          weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads,
+          null, "float32");
     }
   }
 
@@ -102,7 +125,7 @@ public final class Pretrain {
       double wallSeconds) {}
 
   /** Builds the config of a new run from the options and the dataset. */
-  static Config newConfig(Options o, ImageSource src) {
+  static Config newConfig(Options o, ImageSource src, Precision precision) {
     ModelConfig model = ModelConfig.preset(o.preset())
         .withData(src.spec().channels(), src.spec().numClasses());
     if (model.imageSize() != src.spec().imageSize()) {
@@ -115,7 +138,7 @@ public final class Pretrain {
     }
     OptimizerConfig opt = optimizer(o.optimizer(), o.lr(), o.warmup(), o.steps(), o.weightDecay());
     return new Config("pretrain", o.dataset(), o.preset(), model, opt, o.batchSize(), o.steps(),
-        o.seed(), o.augment(), o.xla());
+        o.seed(), o.augment(), o.xla(), precision.flag());
   }
 
   static OptimizerConfig optimizer(String kind, double lr, long warmup, long steps, double wd) {
@@ -140,6 +163,8 @@ public final class Pretrain {
   public static Result run(Options o, DataParallel.Options parallel, PrintStream log)
       throws IOException {
     parallel.checkBatch(o.batchSize());
+    // Before anything is written: a bad or impossible --precision fails here.
+    Precision.Choice precision = Precision.resolve(o.precision(), Devices.hasGpu(Devices.list()));
     RunDir dir = RunDir.create(o.out());
     CheckpointManager checkpoints = new CheckpointManager(dir.checkpoints(), o.keep());
     Config cfg;
@@ -163,14 +188,20 @@ public final class Pretrain {
         throw new IllegalArgumentException("--out " + dir.root() + " already holds a run with"
             + " checkpoints; pass --resume to continue it, or choose another --out");
       }
-      cfg = newConfig(o, src);
+      cfg = newConfig(o, src, precision.precision());
       dir.writeConfig(cfg);
       RunData.save(dir, src.spec());
     }
     final Config config = cfg;
     ModelConfig model = config.model();
     SessionConfigs.Options sessionOptions =
-        Devices.resolve(o.threads(), 0, o.xla() || config.xla(), true, log);
+        Devices.resolve(o.threads(), 0, o.xla() || config.xla(), true, log)
+            .withPrecision(precision.precision());
+    log.println("precision: " + precision.describe());
+    if (o.resume() && precision.precision() != Precision.ofRecorded(config.precision())) {
+      log.println("precision: the run started in " + Precision.ofRecorded(config.precision()).flag()
+          + "; its float32 weights continue in " + precision.precision().flag());
+    }
     if (parallel.replicated()) {
       return DataParallel.pretrain(o, parallel, config, dir, checkpoints, startStep, resumeFrom,
           src, sessionOptions, log);
@@ -218,7 +249,8 @@ public final class Pretrain {
         }
         Trainer.Loop loop = new Trainer.Loop("pretrain", config.seed(), config.batchSize(),
             o.checkpointEvery(), o.logEvery(),
-            s -> new CheckpointManager.RunState(config.seed(), s * config.batchSize(), config));
+            s -> new CheckpointManager.RunState(config.seed(), s * config.batchSize(), config),
+            precision.precision());
         MetricsWriter.Metrics m = Trainer.train(session, new Trainer.Graphs(seed, train,
                 out.loss(), metrics, summaries), loop, dir, checkpoints, startStep,
             config.steps(), sessionOptions.xla(), log);

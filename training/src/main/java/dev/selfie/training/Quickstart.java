@@ -30,7 +30,20 @@ public final class Quickstart {
       long seed,
       int threads,
       int numMasked,
-      double finetuneLr) {
+      double finetuneLr,
+      String precision) {
+    public Options {
+      precision = Precision.checkFlag(precision);
+    }
+
+    /** float32. */
+    public Options(Path out, String dataset, Path dataDir, String preset, long pretrainSteps,
+        long finetuneSteps, int batchSize, double labelFraction, long seed, int threads,
+        int numMasked, double finetuneLr) {
+      this(out, dataset, dataDir, preset, pretrainSteps, finetuneSteps, batchSize, labelFraction,
+          seed, threads, numMasked, finetuneLr, "float32");
+    }
+
     /** The defaults of the CLI: 4 of 16 patches masked (the preset's), finetuning lr 0.05. */
     public Options(Path out, String dataset, Path dataDir, String preset, long pretrainSteps,
         long finetuneSteps, int batchSize, double labelFraction, long seed, int threads) {
@@ -99,14 +112,15 @@ public final class Quickstart {
   static Pretrain.Options pretrainOptions(Options o, Path out) {
     return new Pretrain.Options(o.dataset(), o.dataDir(), o.preset(), o.pretrainSteps(),
         o.batchSize(), out, false, true, o.seed(), "sgd", 0.1, Math.max(1, o.pretrainSteps() / 10),
-        1e-4, o.numMasked(), true, Math.max(1, o.pretrainSteps() / 2), 2, 50, 20, o.threads());
+        1e-4, o.numMasked(), true, Math.max(1, o.pretrainSteps() / 2), 2, 50, 20, o.threads(),
+        null, o.precision());
   }
 
   static Finetune.Options finetuneOptions(Options o, Path out, Path pretrained, Path manifest) {
     return new Finetune.Options(o.dataset(), o.dataDir(), o.preset(), o.labelFraction(),
         manifest, o.seed(), out, pretrained, Classifier.Head.RESNET, o.finetuneSteps(),
         o.batchSize(), "sgd", o.finetuneLr(), Math.max(1, o.finetuneSteps() / 10), 1e-4, true,
-        false, true, Math.max(1, o.finetuneSteps()), 1, 50, 20, 500, o.threads());
+        false, true, Math.max(1, o.finetuneSteps()), 1, 50, 20, 500, o.threads(), o.precision());
   }
 
   static String table(Options o, Result r) {

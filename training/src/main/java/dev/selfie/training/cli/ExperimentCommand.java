@@ -83,6 +83,12 @@ public final class ExperimentCommand implements Callable<Integer> {
           + " instead of pretraining; the pretraining flags are then ignored.")
   Path pretrained;
 
+  @Option(names = "--precision", defaultValue = "auto", description = "Arithmetic of the"
+      + " training step: float32, bfloat16 (CPUs with AVX512_BF16/AMX-BF16, oneDNN), float16"
+      + " (GPU; emulated and slow on a CPU), auto (bfloat16 where the CPU has it, float16 on a"
+      + " GPU, else float32). Weights, checkpoints and SavedModels stay float32.")
+  String precision;
+
   @Override
   public Integer call() throws Exception {
     List<String> args = new ArrayList<>(List.of("selfie"));
@@ -90,7 +96,7 @@ public final class ExperimentCommand implements Callable<Integer> {
     args.addAll(spec.commandLine().getParseResult().originalArgs());
     Experiment.run(new Experiment.Options(dataset, dataDir, preset, fractions, seeds, out,
         pretrainSteps, finetuneSteps, batchSize, pretrainLr, finetuneLr, numMasked, weightDecay,
-        !noAugment, probeFraction, threads, pretrained, String.join(" ", args)), System.out);
+        !noAugment, probeFraction, threads, pretrained, String.join(" ", args), precision), System.out);
     return 0;
   }
 }

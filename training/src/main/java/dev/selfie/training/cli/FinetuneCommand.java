@@ -101,6 +101,12 @@ public final class FinetuneCommand implements Callable<Integer> {
   @Option(names = "--threads", defaultValue = "0", description = "Intra-op threads (0 = all cores).")
   int threads;
 
+  @Option(names = "--precision", defaultValue = "auto", description = "Arithmetic of the"
+      + " training step: float32, bfloat16 (CPUs with AVX512_BF16/AMX-BF16, oneDNN), float16"
+      + " (GPU; emulated and slow on a CPU), auto (bfloat16 where the CPU has it, float16 on a"
+      + " GPU, else float32). Weights, checkpoints and SavedModels stay float32.")
+  String precision;
+
   static Classifier.Head head(String name) {
     return switch (name.toLowerCase()) {
       case "resnet" -> Classifier.Head.RESNET;
@@ -112,7 +118,8 @@ public final class FinetuneCommand implements Callable<Integer> {
   Finetune.Options options() {
     return new Finetune.Options(dataset, dataDir, preset, labelFraction, labelManifest, seed, out,
         pretrained, head(head), steps, batchSize, optimizer, lr, warmup, weightDecay, !noAugment,
-        xla, resume, checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize, threads);
+        xla, resume, checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize, threads,
+        precision);
   }
 
   @Override
