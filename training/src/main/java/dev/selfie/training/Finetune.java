@@ -280,7 +280,8 @@ public final class Finetune {
       // The transfer split is taken before the optimizer adds its slots to the store.
       Selfie.Transfer transfer = Selfie.pretrainedNames(vars, config.head());
       Optimizers.TrainOp trainOp =
-          Optimizers.minimize(mtf, graph, loss, vars, config.optimizer(), step);
+          Optimizers.minimize(mtf, graph, loss, vars, config.optimizer(), step,
+              precision.precision().lossScale());
       Summaries summaries = Summaries.create(tf, dir.tensorboard(), o.summaryEvery())
           .scalar("loss", loss)
           .scalar("train_accuracy", accuracy)

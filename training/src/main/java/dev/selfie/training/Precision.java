@@ -31,6 +31,15 @@ public enum Precision {
   BFLOAT16,
   FLOAT16;
 
+  /**
+   * The loss scaling of the training op: dynamic ({@link LossScale.Config#defaults}) for float16,
+   * whose 5-bit exponent underflows small gradients; none (null) for float32 and bfloat16
+   * (bfloat16 has float32's exponent range).
+   */
+  public LossScale.Config lossScale() {
+    return this == FLOAT16 ? LossScale.Config.defaults() : null;
+  }
+
   /** The flag / JSON spelling: float32, bfloat16, float16. */
   public String flag() {
     return name().toLowerCase(Locale.ROOT);

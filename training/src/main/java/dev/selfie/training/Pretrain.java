@@ -165,6 +165,10 @@ public final class Pretrain {
     parallel.checkBatch(o.batchSize());
     // Before anything is written: a bad or impossible --precision fails here.
     Precision.Choice precision = Precision.resolve(o.precision(), Devices.hasGpu(Devices.list()));
+    if (parallel.replicated() && precision.precision() == Precision.FLOAT16) {
+      throw new IllegalArgumentException("--precision float16 (loss scaling) is not supported with"
+          + " --replicas/--cluster yet; use --precision float32 there");
+    }
     RunDir dir = RunDir.create(o.out());
     CheckpointManager checkpoints = new CheckpointManager(dir.checkpoints(), o.keep());
     Config cfg;
@@ -221,7 +225,8 @@ public final class Pretrain {
           .placeholder(TInt64.class, Placeholder.shape(Shape.of(2)));
       Selfie.PretrainOutputs out = Selfie.pretrain(mtf, vars, model, data.images(), seed, true);
       Optimizers.TrainOp train =
-          Optimizers.minimize(mtf, graph, out.loss(), vars, config.optimizer(), step);
+          Optimizers.minimize(mtf, graph, out.loss(), vars, config.optimizer(), step,
+              precision.precision().lossScale());
       Summaries summaries = Summaries.create(tf, dir.tensorboard(), o.summaryEvery())
           .scalar("loss", out.loss())
           .scalar("patch_accuracy", out.accuracy())
