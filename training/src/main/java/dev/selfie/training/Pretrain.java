@@ -166,8 +166,12 @@ public final class Pretrain {
     // Before anything is written: a bad or impossible --precision fails here.
     Precision.Choice precision = Precision.resolve(o.precision(), Devices.hasGpu(Devices.list()));
     if (parallel.replicated() && precision.precision() == Precision.FLOAT16) {
-      throw new IllegalArgumentException("--precision float16 (loss scaling) is not supported with"
-          + " --replicas/--cluster yet; use --precision float32 there");
+      if (!o.precision().equals("auto")) {
+        throw new IllegalArgumentException("--precision float16 (loss scaling) is not supported"
+            + " with --replicas/--cluster yet; use --precision float32 there");
+      }
+      precision = new Precision.Choice(Precision.FLOAT32,
+          "auto: float16 loss scaling is not wired into --replicas/--cluster yet");
     }
     RunDir dir = RunDir.create(o.out());
     CheckpointManager checkpoints = new CheckpointManager(dir.checkpoints(), o.keep());
