@@ -209,24 +209,24 @@ public final class Benchmark {
     for (int i = 0; i < o.presets().size(); i++) {
       for (boolean xla : o.xla()) {
         for (Precision p : precisions) {
-        Row r = stepThroughput(o.presets().get(i), xla, p, o.batchSize(), o.warmup(),
-            o.steps().get(i).intValue(), o.threads(),
-            p == Precision.BFLOAT16 ? peakBf16 : peak, o.profile());
-        rows.add(r);
-        log.printf(Locale.ROOT, "pretrain step %-6s xla=%-5s %-8s batch %d: %.0f ms/step,"
-                + " %.1f images/s, %.1f GFLOP/step, %.1f GFLOP/s (%.0f%% of the %s peak),"
-                + " %d XLA clusters%n",
-            r.preset(), r.xla(), r.precision(), r.batchSize(), r.stepMs(), r.imagesPerSecond(),
-            r.flopsPerStep() / 1e9, r.achievedGflops(), 100 * r.fractionOfPeak(),
-            p == Precision.BFLOAT16 ? "bfloat16" : "float32", r.xlaClusters());
-        if (!r.opTypeMillis().isEmpty()) {
-          double total = r.opMillisTotal();
-          StringBuilder line = new StringBuilder(String.format(Locale.ROOT,
-              "  time by op type (one traced step, %.0f ms summed over ops):", total));
-          r.opTypeMillis().forEach((type, ms) -> line.append(String.format(Locale.ROOT,
-              " %s %.0f ms (%.0f%%),", type, ms, 100 * ms / total)));
-          log.println(line.substring(0, line.length() - 1));
-        }
+          Row r = stepThroughput(o.presets().get(i), xla, p, o.batchSize(), o.warmup(),
+              o.steps().get(i).intValue(), o.threads(),
+              p == Precision.BFLOAT16 ? peakBf16 : peak, o.profile());
+          rows.add(r);
+          log.printf(Locale.ROOT, "pretrain step %-6s xla=%-5s %-8s batch %d: %.0f ms/step,"
+                  + " %.1f images/s, %.1f GFLOP/step, %.1f GFLOP/s (%.0f%% of the %s peak),"
+                  + " %d XLA clusters%n",
+              r.preset(), r.xla(), r.precision(), r.batchSize(), r.stepMs(), r.imagesPerSecond(),
+              r.flopsPerStep() / 1e9, r.achievedGflops(), 100 * r.fractionOfPeak(),
+              p == Precision.BFLOAT16 ? "bfloat16" : "float32", r.xlaClusters());
+          if (!r.opTypeMillis().isEmpty()) {
+            double total = r.opMillisTotal();
+            StringBuilder line = new StringBuilder(String.format(Locale.ROOT,
+                "  time by op type (one traced step, %.0f ms summed over ops):", total));
+            r.opTypeMillis().forEach((type, ms) -> line.append(String.format(Locale.ROOT,
+                " %s %.0f ms (%.0f%%),", type, ms, 100 * ms / total)));
+            log.println(line.substring(0, line.length() - 1));
+          }
         }
       }
     }
@@ -247,7 +247,8 @@ public final class Benchmark {
       }
     }
     Report rep = new Report(o.command(), machine(), threads, SessionConfigs.onednnActive(),
-        cpuFlags, peak, peakBf16, o.matmulSize(), rows, o.pipelineDataset(), pipeline, pipelineOverStep, memory,
+        cpuFlags, peak, peakBf16, o.matmulSize(), rows, o.pipelineDataset(), pipeline,
+        pipelineOverStep, memory,
         memory == null ? Double.NaN : memory.growthPercent(), rssMb("VmHWM"),
         (System.nanoTime() - t0) / 1e9);
     log.printf(Locale.ROOT, "peak RSS of the process: %.0f MB%n", rep.peakRssMb());
@@ -392,8 +393,8 @@ public final class Benchmark {
         }
         double ips = steps * (double) batch / sec;
         double gflops = flopsPerStep * steps / sec / 1e9;
-        return new Row(preset, xla, precision.flag(), batch, steps, 1000 * sec / steps, ips, fwd, flopsPerStep,
-            gflops, gflops / peakGflops, clusters, first, build, byType, opTotal);
+        return new Row(preset, xla, precision.flag(), batch, steps, 1000 * sec / steps, ips, fwd,
+            flopsPerStep, gflops, gflops / peakGflops, clusters, first, build, byType, opTotal);
       }
     }
   }

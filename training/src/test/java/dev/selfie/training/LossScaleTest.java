@@ -127,7 +127,8 @@ class LossScaleTest {
   void scaleAndCounterAreCheckpointedStateVariables() {
     try (Model m = new Model(LossScale.Config.defaults())) {
       List<String> state = m.vars.state().stream().map(VarStore.Entry::name).toList();
-      assertTrue(state.containsAll(List.of(LossScale.SCALE, LossScale.GOOD_STEPS)), state.toString());
+      assertTrue(state.containsAll(List.of(LossScale.SCALE, LossScale.GOOD_STEPS)),
+          state.toString());
       assertTrue(m.vars.trainable().stream().noneMatch(e -> e.name().startsWith("loss_scale")));
     }
   }
