@@ -53,13 +53,16 @@ def main(argv=None):
                     help="TF_ENABLE_ONEDNN_OPTS for BOTH sides (on: what ./selfie uses; default:"
                     " leave the variable alone, i.e. ./selfie on, Python TF's own CPU-dependent"
                     " default)")
+    ap.add_argument("--precision", default="float32",
+                    help="comma list of float32, bfloat16: passed to both sides")
     ap.add_argument("--out-dir", default=os.path.join(ROOT, "docs", "results"))
     ap.add_argument("--from-dir", help="do not run: merge the javaN.json / pythonN.json files an"
                     " earlier (e.g. interrupted) run left in this directory")
     a = ap.parse_args(argv)
     selfie = shlex.split(os.environ.get("SELFIE", os.path.join(ROOT, "selfie")))
     common = ["--presets", a.presets, "--steps", a.steps, "--warmup", str(a.warmup),
-              "--xla-modes", a.xla, "--batch-size", str(a.batch_size), "--threads", str(a.threads)]
+              "--xla-modes", a.xla, "--batch-size", str(a.batch_size), "--threads", str(a.threads),
+              "--precision", a.precision]
     if a.onednn != "default":
         os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if a.onednn == "on" else "0"
     tmp = a.from_dir or tempfile.mkdtemp(prefix="selfie-bench-")
@@ -106,25 +109,32 @@ def main(argv=None):
     rows = []
     print("\nJava/Python, pretraining step images/s (median of %d rounds):" % a.rounds)
     for jr in first["rows"]:
-        key = (jr["preset"], jr["xla"])
-        jv = [row["java_images_per_s"] for rep in java for row in rep["rows"]
-              if (row["preset"], row["xla"]) == key]
-        pv = [row["python_images_per_s"] for rep in python for row in rep["rows"]
-              if (row["preset"], row["xla"]) == key]
+        def k(row):
+            # Rows from before the precision column are float32.
+            return (row["preset"], row["xla"], row.get("precision", "float32"))
+        key = k(jr)
+        jv = [row["java_images_per_s"] for rep in java for row in rep["rows"] if k(row) == key]
+        pv = [row["python_images_per_s"] for rep in python for row in rep["rows"] if k(row) == key]
+        bf16 = key[2] == "bfloat16"
+        peaks_k = [rep.get("cpu_peak_bf16_gflops") for rep in java] if bf16 else []
+        peaks_k = [x for x in peaks_k if isinstance(x, (int, float)) and x == x]
+        row_peak = (max(peaks_k) if peaks_k else None) if bf16 else peak
         j, p = statistics.median(jv), statistics.median(pv)
         gflops = jr["flops_per_step"] * j / a.batch_size / 1e9
-        row = dict(preset=key[0], xla=key[1], batch_size=a.batch_size,
+        row = dict(preset=key[0], xla=key[1], precision=key[2], batch_size=a.batch_size,
                    java_images_per_s=j, python_images_per_s=p, java_over_python=j / p,
                    java_runs=jv, python_runs=pv,
                    java_over_python_per_round=[x / y for x, y in zip(jv, pv)],
                    flops_per_step=jr["flops_per_step"],
-                   achieved_gflops=gflops, fraction_of_peak=gflops / peak if peak else None,
+                   achieved_gflops=gflops,
+                   fraction_of_peak=gflops / row_peak if row_peak else None,
                    python_achieved_gflops=jr["flops_per_step"] * p / a.batch_size / 1e9,
                    java_xla_clusters=jr["xla_clusters"])
         rows.append(row)
-        print("  %-6s xla=%-5s java %8.1f  python %8.1f  java/python %.2f   (%.1f GFLOP/s = %.0f%%"
-              " of the matmul peak)" % (key[0], key[1], j, p, j / p, gflops,
-                                        100 * gflops / peak if peak else float("nan")))
+        print("  %-6s xla=%-5s %-8s java %8.1f  python %8.1f  java/python %.2f   (%.1f GFLOP/s ="
+              " %.0f%% of the %s matmul peak)" % (key[0], key[1], key[2], j, p, j / p, gflops,
+                                                 100 * gflops / row_peak if row_peak
+                                                 else float("nan"), key[2]))
     cmd = "python3 bench/compare.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:]))
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     if cpus and len(cpus) < (os.cpu_count() or len(cpus)):
@@ -180,12 +190,13 @@ def markdown(r):
                ", ".join("%.1f" % x for x in r.get("java_cpu_peak_runs") or []),
                r["python_cpu_peak_gflops"] or float("nan"),
                ", ".join("%.1f" % x for x in r.get("python_cpu_peak_runs") or [])), "",
-           "| preset | XLA | Java images/s | Python images/s | Java/Python | per round |"
-           " GFLOP/step | Java GFLOP/s | of peak |",
-           "|---|---|---|---|---|---|---|---|---|"]
+           "| preset | XLA | precision | Java images/s | Python images/s | Java/Python | per round |"
+           " GFLOP/step | Java GFLOP/s | of peak (same precision) |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
     for w in r["rows"]:
-        out.append("| %s | %s | %.1f | %.1f | %.2f | %s | %.1f | %.1f | %.0f%% |" % (
-            w["preset"], "on" if w["xla"] else "off", w["java_images_per_s"],
+        out.append("| %s | %s | %s | %.1f | %.1f | %.2f | %s | %.1f | %.1f | %.0f%% |" % (
+            w["preset"], "on" if w["xla"] else "off", w.get("precision", "float32"),
+            w["java_images_per_s"],
             w["python_images_per_s"], w["java_over_python"],
             " / ".join("%.2f" % x for x in w.get("java_over_python_per_round") or []),
             w["flops_per_step"] / 1e9,
@@ -196,7 +207,8 @@ def markdown(r):
             " cpu_global_jit: TensorFlow's auto-clustering, several clusters, count in"
             " benchmark.json `java_xla_clusters`); Python compiles the whole step function"
             " (tf.function(jit_compile=True): one cluster including the gradients and the update)."]
-    if r.get("pipeline_images_per_s"):
+    # Jackson writes NaN (no pipeline run) as the string "NaN".
+    if isinstance(r.get("pipeline_images_per_s"), (int, float)) and r["pipeline_images_per_s"]:
         out += ["", "Input pipeline (%s, shuffle + augmentation + batch): %.0f images/s, %.1fx"
                 " what the first preset's step (XLA off) consumes." % (
                     r["pipeline_dataset"], r["pipeline_images_per_s"], r["pipeline_over_step"])]

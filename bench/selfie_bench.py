@@ -299,11 +299,19 @@ def step_throughput(preset, xla, batch, warmup, steps):
                 first_step_s=first, final_loss=loss)
 
 
-def matmul_gflops(n, runs=5):
+def set_precision(precision):
+    """The same grappler rewrite as the Java session: auto_mixed_precision_onednn_bfloat16 for
+    bfloat16 (read when a tf.function is traced, so set it before building the step)."""
+    tf.config.optimizer.set_experimental_options(
+        {"auto_mixed_precision_onednn_bfloat16": precision == "bfloat16"})
+
+
+def matmul_gflops(n, runs=5, dtype=tf.float32):
     rng = np.random.default_rng(1)
     a = tf.constant(rng.random((n, n), np.float32) - 0.5)
     b = tf.constant(rng.random((n, n), np.float32) - 0.5)
-    f = tf.function(lambda x, y: tf.reduce_sum(tf.matmul(x, y)))
+    f = tf.function(lambda x, y: tf.reduce_sum(tf.cast(
+        tf.matmul(tf.cast(x, dtype), tf.cast(y, dtype)), tf.float32)))
     f(a, b).numpy()
     best = float("inf")
     for _ in range(runs):
@@ -333,6 +341,9 @@ def main(argv=None):
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--matmul-size", type=int, default=2048, help="0 = skip the CPU peak")
     ap.add_argument("--threads", type=int, default=0, help="intra-op threads, 0 = all cores")
+    ap.add_argument("--precision", default="float32",
+                    help="comma list of float32, bfloat16 (grappler's"
+                         " auto_mixed_precision_onednn_bfloat16, as the Java side)")
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
     presets = a.presets.split(",")
@@ -345,6 +356,10 @@ def main(argv=None):
     if a.threads > 0:
         tf.config.threading.set_intra_op_parallelism_threads(a.threads)
     xlas = {"off": [False], "on": [True], "both": [False, True]}[a.xla]
+    precisions = a.precision.split(",")
+    for pr in precisions:
+        if pr not in ("float32", "bfloat16"):
+            ap.error("--precision: each must be float32 or bfloat16, got %s" % pr)
     report = dict(command=" ".join(["python3"] + sys.argv), tf_version=tf.__version__,
                   onednn=onednn_enabled(),
                   python=platform.python_version(), rows=[])
@@ -352,12 +367,20 @@ def main(argv=None):
         report["cpu_peak_gflops"] = matmul_gflops(a.matmul_size)
         print("CPU peak reference: %d^2 matmul %.1f GFLOP/s" % (a.matmul_size,
                                                               report["cpu_peak_gflops"]))
+        if "bfloat16" in precisions:
+            report["cpu_peak_bf16_gflops"] = matmul_gflops(a.matmul_size, dtype=tf.bfloat16)
+            print("CPU peak reference: %d^2 bfloat16 matmul %.1f GFLOP/s"
+                  % (a.matmul_size, report["cpu_peak_bf16_gflops"]))
     for p, n in zip(presets, steps):
         for x in xlas:
-            r = step_throughput(p, x, a.batch_size, a.warmup, n)
-            report["rows"].append(r)
-            print("python pretrain step %-6s xla=%-5s batch %d: %.0f ms/step, %.1f images/s"
-                  % (p, x, a.batch_size, r["step_ms"], r["python_images_per_s"]), flush=True)
+            for pr in precisions:
+                set_precision(pr)
+                r = step_throughput(p, x, a.batch_size, a.warmup, n)
+                r["precision"] = pr
+                report["rows"].append(r)
+                print("python pretrain step %-6s xla=%-5s %-8s batch %d: %.0f ms/step, %.1f"
+                      " images/s" % (p, x, pr, a.batch_size, r["step_ms"],
+                                     r["python_images_per_s"]), flush=True)
     with open(a.out, "w") as f:
         json.dump(report, f, indent=2)
     print("wrote", a.out)

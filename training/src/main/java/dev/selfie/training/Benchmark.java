@@ -30,6 +30,8 @@ import org.tensorflow.ndarray.StdArrays;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.proto.RunMetadata;
+import org.tensorflow.types.TBfloat16;
+import org.tensorflow.types.TFloat16;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt64;
 
@@ -68,6 +70,8 @@ public final class Benchmark {
    * @param threads intra-op threads (0 = TensorFlow's default: all cores)
    * @param profile after timing, trace one more step and keep the top {@code profile} op types by
    *     time (0 = no traced step)
+   * @param precisions {@code --precision} values to time, each resolved on this machine
+   *     ({@link Precision#resolve}); every preset and XLA setting runs once per precision
    */
   public record Options(
       List<String> presets,
@@ -82,8 +86,21 @@ public final class Benchmark {
       int rssSteps,
       int threads,
       int profile,
-      String command) {
+      String command,
+      List<String> precisions) {
+    /** float32 only. */
+    public Options(List<String> presets, List<Long> steps, int warmup, List<Boolean> xla,
+        int batchSize, int matmulSize, String pipelineDataset, Path dataDir,
+        double pipelineSeconds, int rssSteps, int threads, int profile, String command) {
+      this(presets, steps, warmup, xla, batchSize, matmulSize, pipelineDataset, dataDir,
+          pipelineSeconds, rssSteps, threads, profile, command, List.of("float32"));
+    }
+
     public Options {
+      if (precisions == null || precisions.isEmpty()) {
+        throw new IllegalArgumentException("--precision: give one or more of " + Precision.VALUES);
+      }
+      precisions = precisions.stream().map(Precision::checkFlag).distinct().toList();
       if (presets == null || presets.isEmpty() || steps == null
           || steps.size() != presets.size()) {
         throw new IllegalArgumentException("--presets and --steps must list the same number of"
@@ -111,6 +128,7 @@ public final class Benchmark {
   public record Row(
       String preset,
       boolean xla,
+      String precision,
       @JsonProperty("batch_size") int batchSize,
       int steps,
       @JsonProperty("step_ms") double stepMs,
@@ -141,7 +159,9 @@ public final class Benchmark {
       String machine,
       int threads,
       @JsonProperty("onednn") boolean onednn,
+      @JsonProperty("cpu_flags") String cpuFlags,
       @JsonProperty("cpu_peak_gflops") double cpuPeakGflops,
+      @JsonProperty("cpu_peak_bf16_gflops") double cpuPeakBf16Gflops,
       @JsonProperty("matmul_size") int matmulSize,
       List<Row> rows,
       @JsonProperty("pipeline_dataset") String pipelineDataset,
@@ -162,29 +182,51 @@ public final class Benchmark {
     }
     SessionConfigs.Options base = new SessionConfigs.Options(o.threads(), 0, false, false);
     int threads = SessionConfigs.effectiveIntraOpThreads(base);
+    List<Precision> precisions = new ArrayList<>();
+    for (String flag : o.precisions()) {
+      Precision.Choice c = Precision.resolve(flag, false);
+      log.println("precision: " + c.describe() + (flag.equals(c.precision().flag()) ? ""
+          : " for --precision " + flag));
+      if (!precisions.contains(c.precision())) {
+        precisions.add(c.precision());
+      }
+    }
+    String cpuFlags = String.join(" ", cpuFlagsOfNote());
+    log.println("CPU flags: " + cpuFlags);
     double peak = Double.NaN;
+    double peakBf16 = Double.NaN;
     if (o.matmulSize() > 0) {
-      peak = matmulGflops(o.matmulSize(), o.threads(), 5);
+      peak = matmulGflops(o.matmulSize(), o.threads(), 5, Precision.FLOAT32);
       log.printf(Locale.ROOT, "CPU peak reference: %dx%d float32 matmul %.1f GFLOP/s (%d threads)%n",
           o.matmulSize(), o.matmulSize(), peak, threads);
+      if (precisions.contains(Precision.BFLOAT16)) {
+        peakBf16 = matmulGflops(o.matmulSize(), o.threads(), 5, Precision.BFLOAT16);
+        log.printf(Locale.ROOT, "CPU peak reference: %dx%d bfloat16 matmul %.1f GFLOP/s"
+            + " (%d threads)%n", o.matmulSize(), o.matmulSize(), peakBf16, threads);
+      }
     }
     List<Row> rows = new ArrayList<>();
     for (int i = 0; i < o.presets().size(); i++) {
       for (boolean xla : o.xla()) {
-        Row r = stepThroughput(o.presets().get(i), xla, o.batchSize(), o.warmup(),
-            o.steps().get(i).intValue(), o.threads(), peak, o.profile());
-        rows.add(r);
-        log.printf(Locale.ROOT, "pretrain step %-6s xla=%-5s batch %d: %.0f ms/step, %.1f images/s,"
-                + " %.1f GFLOP/step, %.1f GFLOP/s (%.0f%% of peak), %d XLA clusters%n",
-            r.preset(), r.xla(), r.batchSize(), r.stepMs(), r.imagesPerSecond(),
-            r.flopsPerStep() / 1e9, r.achievedGflops(), 100 * r.fractionOfPeak(), r.xlaClusters());
-        if (!r.opTypeMillis().isEmpty()) {
-          double total = r.opMillisTotal();
-          StringBuilder line = new StringBuilder(String.format(Locale.ROOT,
-              "  time by op type (one traced step, %.0f ms summed over ops):", total));
-          r.opTypeMillis().forEach((type, ms) -> line.append(String.format(Locale.ROOT,
-              " %s %.0f ms (%.0f%%),", type, ms, 100 * ms / total)));
-          log.println(line.substring(0, line.length() - 1));
+        for (Precision p : precisions) {
+          Row r = stepThroughput(o.presets().get(i), xla, p, o.batchSize(), o.warmup(),
+              o.steps().get(i).intValue(), o.threads(),
+              p == Precision.BFLOAT16 ? peakBf16 : peak, o.profile());
+          rows.add(r);
+          log.printf(Locale.ROOT, "pretrain step %-6s xla=%-5s %-8s batch %d: %.0f ms/step,"
+                  + " %.1f images/s, %.1f GFLOP/step, %.1f GFLOP/s (%.0f%% of the %s peak),"
+                  + " %d XLA clusters%n",
+              r.preset(), r.xla(), r.precision(), r.batchSize(), r.stepMs(), r.imagesPerSecond(),
+              r.flopsPerStep() / 1e9, r.achievedGflops(), 100 * r.fractionOfPeak(),
+              p == Precision.BFLOAT16 ? "bfloat16" : "float32", r.xlaClusters());
+          if (!r.opTypeMillis().isEmpty()) {
+            double total = r.opMillisTotal();
+            StringBuilder line = new StringBuilder(String.format(Locale.ROOT,
+                "  time by op type (one traced step, %.0f ms summed over ops):", total));
+            r.opTypeMillis().forEach((type, ms) -> line.append(String.format(Locale.ROOT,
+                " %s %.0f ms (%.0f%%),", type, ms, 100 * ms / total)));
+            log.println(line.substring(0, line.length() - 1));
+          }
         }
       }
     }
@@ -204,16 +246,33 @@ public final class Benchmark {
         memory = rssRun(src, o.presets().get(0), o.batchSize(), o.rssSteps(), o.threads(), log);
       }
     }
-    Report rep = new Report(o.command(), machine(), threads, SessionConfigs.onednnActive(), peak,
-        o.matmulSize(), rows, o.pipelineDataset(), pipeline, pipelineOverStep, memory,
+    Report rep = new Report(o.command(), machine(), threads, SessionConfigs.onednnActive(),
+        cpuFlags, peak, peakBf16, o.matmulSize(), rows, o.pipelineDataset(), pipeline,
+        pipelineOverStep, memory,
         memory == null ? Double.NaN : memory.growthPercent(), rssMb("VmHWM"),
         (System.nanoTime() - t0) / 1e9);
     log.printf(Locale.ROOT, "peak RSS of the process: %.0f MB%n", rep.peakRssMb());
     return rep;
   }
 
+  /** The CPU flags that matter for speed (AVX2, AVX-512, bfloat16, AMX) of this machine. */
+  static List<String> cpuFlagsOfNote() {
+    return Precision.cpuFlags().stream().filter(f -> f.equals("avx2") || f.equals("fma")
+        || f.equals("avx512f") || f.equals("avx512_bf16") || f.equals("avx512_fp16")
+        || f.startsWith("amx")).toList();
+  }
+
   /** GFLOP/s of the best of {@code runs} [n, n] x [n, n] float32 matmuls (after one warm-up). */
   public static double matmulGflops(int n, int threads, int runs) {
+    return matmulGflops(n, threads, runs, Precision.FLOAT32);
+  }
+
+  /**
+   * GFLOP/s of the best of {@code runs} [n, n] x [n, n] matmuls in {@code precision} (after one
+   * warm-up): float32 inputs fed, cast in the graph to bfloat16/float16 (O(n^2), negligible next to
+   * the n^3 matmul), the product summed in float32.
+   */
+  public static double matmulGflops(int n, int threads, int runs, Precision precision) {
     Random rnd = new Random(1);
     float[][] a = new float[n][n];
     float[][] b = new float[n][n];
@@ -232,7 +291,14 @@ public final class Benchmark {
       Placeholder<TFloat32> pa = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(n, n)));
       Placeholder<TFloat32> pb = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(n, n)));
       // Reduce on the device so the fetch is a scalar, not an [n, n] copy.
-      Operand<TFloat32> c = tf.reduceSum(tf.linalg.matMul(pa, pb), tf.constant(new int[] {0, 1}));
+      Operand<TFloat32> prod = switch (precision) {
+        case FLOAT32 -> tf.linalg.matMul(pa, pb);
+        case BFLOAT16 -> tf.dtypes.cast(tf.linalg.matMul(tf.dtypes.cast(pa, TBfloat16.class),
+            tf.dtypes.cast(pb, TBfloat16.class)), TFloat32.class);
+        case FLOAT16 -> tf.dtypes.cast(tf.linalg.matMul(tf.dtypes.cast(pa, TFloat16.class),
+            tf.dtypes.cast(pb, TFloat16.class)), TFloat32.class);
+      };
+      Operand<TFloat32> c = tf.reduceSum(prod, tf.constant(new int[] {0, 1}));
       double best = Double.MAX_VALUE;
       for (int r = 0; r <= runs; r++) {
         long t = System.nanoTime();
@@ -249,8 +315,8 @@ public final class Benchmark {
   }
 
   /** Times the pretraining step of {@code preset} on a fixed random batch. */
-  public static Row stepThroughput(String preset, boolean xla, int batch, int warmup, int steps,
-      int threads, double peakGflops, int profile) {
+  public static Row stepThroughput(String preset, boolean xla, Precision precision, int batch,
+      int warmup, int steps, int threads, double peakGflops, int profile) {
     ModelConfig model = ModelConfig.preset(preset);
     long fwd = FlopCounter.summarize(model).flopsPerImage().pretrain();
     double flopsPerStep = 3.0 * fwd * batch;
@@ -267,7 +333,7 @@ public final class Benchmark {
       Selfie.PretrainOutputs out = Selfie.pretrain(tf, vars, model, images, seed, true);
       OptimizerConfig opt = Pretrain.optimizer("sgd", 0.01, 0, 1_000_000, 1e-4);
       Optimizers.TrainOp train = Optimizers.minimize(tf, g, out.loss(), vars, opt, step);
-      SessionConfigs.Options so = new SessionConfigs.Options(threads, 0, xla, false);
+      SessionConfigs.Options so = new SessionConfigs.Options(threads, 0, xla, false, precision);
       float[] pixels = new float[batch * s * s * model.channels()];
       Random rnd = new Random(7);
       for (int i = 0; i < pixels.length; i++) {
@@ -327,8 +393,8 @@ public final class Benchmark {
         }
         double ips = steps * (double) batch / sec;
         double gflops = flopsPerStep * steps / sec / 1e9;
-        return new Row(preset, xla, batch, steps, 1000 * sec / steps, ips, fwd, flopsPerStep,
-            gflops, gflops / peakGflops, clusters, first, build, byType, opTotal);
+        return new Row(preset, xla, precision.flag(), batch, steps, 1000 * sec / steps, ips, fwd,
+            flopsPerStep, gflops, gflops / peakGflops, clusters, first, build, byType, opTotal);
       }
     }
   }

@@ -246,7 +246,8 @@ public final class DataParallel {
         }
         Trainer.Loop loop = new Trainer.Loop("pretrain", config.seed(), config.batchSize(),
             o.checkpointEvery(), o.logEvery(),
-            s -> new CheckpointManager.RunState(config.seed(), s * config.batchSize(), config));
+            s -> new CheckpointManager.RunState(config.seed(), s * config.batchSize(), config),
+            sessionOptions.precision());
         MetricsWriter.Metrics m = Trainer.train(session, new Trainer.Graphs(b.seed(), b.train(),
                 b.loss(), b.metrics(), summaries), loop, dir, checkpoints, startStep,
             config.steps(), sessionOptions.xla(), log);

@@ -82,7 +82,8 @@ public final class Experiment {
       Arms arms,
       List<Long> curveSteps,
       Pretrain.Variants variants,
-      OptimizerConfig.WeightDecayType weightDecayType) {
+      OptimizerConfig.WeightDecayType weightDecayType,
+      String precision) {
     public Options {
       if (weightDecayType == null) {
         weightDecayType = OptimizerConfig.WeightDecayType.DECOUPLED;
@@ -93,6 +94,7 @@ public final class Experiment {
       if (variants == null) {
         variants = Pretrain.Variants.PAPER;
       }
+      precision = Precision.checkFlag(precision);
       curveSteps = curveSteps == null ? List.of()
           : curveSteps.stream().distinct().sorted().toList();
       for (long c : curveSteps) {
@@ -124,6 +126,18 @@ public final class Experiment {
       }
     }
 
+    /** Arms, curve, variants and weight decay type; float32. */
+    public Options(String dataset, Path dataDir, String preset, List<Double> fractions,
+        int seeds, Path out, long pretrainSteps, long finetuneSteps, int batchSize,
+        double pretrainLr, double finetuneLr, int numMasked, double weightDecay, boolean augment,
+        double probeFraction, int threads, Path pretrained, String command, Arms arms,
+        List<Long> curveSteps, Pretrain.Variants variants,
+        OptimizerConfig.WeightDecayType weightDecayType) {
+      this(dataset, dataDir, preset, fractions, seeds, out, pretrainSteps, finetuneSteps,
+          batchSize, pretrainLr, finetuneLr, numMasked, weightDecay, augment, probeFraction,
+          threads, pretrained, command, arms, curveSteps, variants, weightDecayType, "float32");
+    }
+
     /** The paper's pretraining, {@link Arms#defaults()}, no curve. */
     public Options(String dataset, Path dataDir, String preset, List<Double> fractions,
         int seeds, Path out, long pretrainSteps, long finetuneSteps, int batchSize,
@@ -132,7 +146,7 @@ public final class Experiment {
       this(dataset, dataDir, preset, fractions, seeds, out, pretrainSteps, finetuneSteps,
           batchSize, pretrainLr, finetuneLr, numMasked, weightDecay, augment, probeFraction,
           threads, pretrained, command, Arms.defaults(), List.of(), Pretrain.Variants.PAPER,
-          OptimizerConfig.WeightDecayType.DECOUPLED);
+          OptimizerConfig.WeightDecayType.DECOUPLED, "float32");
     }
 
     /** The paper's pretraining, {@link Arms#defaults()}, no curve, the given decay type. */
@@ -144,7 +158,18 @@ public final class Experiment {
       this(dataset, dataDir, preset, fractions, seeds, out, pretrainSteps, finetuneSteps,
           batchSize, pretrainLr, finetuneLr, numMasked, weightDecay, augment, probeFraction,
           threads, pretrained, command, Arms.defaults(), List.of(), Pretrain.Variants.PAPER,
-          weightDecayType);
+          weightDecayType, "float32");
+    }
+
+    /** The paper's pretraining, {@link Arms#defaults()}, no curve, the given precision. */
+    public Options(String dataset, Path dataDir, String preset, List<Double> fractions,
+        int seeds, Path out, long pretrainSteps, long finetuneSteps, int batchSize,
+        double pretrainLr, double finetuneLr, int numMasked, double weightDecay, boolean augment,
+        double probeFraction, int threads, Path pretrained, String command, String precision) {
+      this(dataset, dataDir, preset, fractions, seeds, out, pretrainSteps, finetuneSteps,
+          batchSize, pretrainLr, finetuneLr, numMasked, weightDecay, augment, probeFraction,
+          threads, pretrained, command, Arms.defaults(), List.of(), Pretrain.Variants.PAPER,
+          OptimizerConfig.WeightDecayType.DECOUPLED, precision);
     }
   }
 
@@ -378,7 +403,8 @@ public final class Experiment {
     Pretrain.Result r = Pretrain.run(new Pretrain.Options(o.dataset(), o.dataDir(), o.preset(),
         steps, o.batchSize(), dir, false, true, 1, "sgd", o.pretrainLr(),
         Math.max(1, steps / 10), o.weightDecay(), o.numMasked(), o.augment(),
-        every, keep, 50, 50, o.threads(), null, o.variants(), o.weightDecayType()), log);
+        every, keep, 50, 50, o.threads(), null, o.variants(), o.weightDecayType(),
+        o.precision()), log);
     PretrainSummary s = new PretrainSummary(r.steps(), r.finalLoss(), 100 * r.patchAccuracy(),
         100 * r.chanceAccuracy(), r.imagesPerSecond(), r.wallSeconds());
     Json.writeAtomic(marker, s);
@@ -424,7 +450,7 @@ public final class Experiment {
         fraction, manifest, seed, dir, pretrained, Classifier.Head.RESNET, steps, o.batchSize(),
         "sgd", lr, Math.max(1, steps / 10), o.weightDecay(), o.augment(), false,
         true, Math.max(1, steps / 2), 1, 100, 100, 500, o.threads(), arms.recipe(),
-        o.weightDecayType()), log);
+        o.weightDecayType(), o.precision()), log);
     double headline = arms.recipe().test() ? r.testAccuracy() : r.validationAccuracy();
     Run run = new Run(fraction, seed, model, 100 * headline, r.labeledExamples(),
         arms.recipe().test() ? r.testExamples() : 0, r.steps(), r.wallSeconds(), dir.toString(),

@@ -38,7 +38,12 @@ import org.tensorflow.types.TInt64;
 public final class Finetune {
   private Finetune() {}
 
-  /** Everything needed to rebuild the graph: saved as config.json. */
+  /**
+   * Everything needed to rebuild the graph: saved as config.json.
+   *
+   * @param precision the precision the run started with ({@link Precision#flag}); null in
+   *     config files from before the field (float32). Graph and checkpoints are float32.
+   */
   public record Config(
       String kind,
       String dataset,
@@ -54,7 +59,8 @@ public final class Finetune {
       String pretrained,
       boolean augment,
       boolean xla,
-      Recipe recipe) {
+      Recipe recipe,
+      String precision) {
     public Config {
       if (!"finetune".equals(kind)) {
         throw new IllegalArgumentException("config kind must be \"finetune\", got " + kind);
@@ -128,6 +134,7 @@ public final class Finetune {
    *
    * @param pretrained a pretraining run directory or its savedmodel directory; null = baseline
    * @param labelManifest reuse these labeled indices (overrides labelFraction)
+   * @param precision {@code --precision}: float32, bfloat16, float16 or auto ({@link Precision})
    */
   public record Options(
       String dataset,
@@ -155,7 +162,8 @@ public final class Finetune {
       int evalBatchSize,
       int threads,
       Recipe recipe,
-      OptimizerConfig.WeightDecayType weightDecayType) {
+      OptimizerConfig.WeightDecayType weightDecayType,
+      String precision) {
     public Options {
       if (recipe == null) {
         recipe = Recipe.defaults();
@@ -163,6 +171,32 @@ public final class Finetune {
       if (weightDecayType == null) {
         weightDecayType = OptimizerConfig.WeightDecayType.DECOUPLED;
       }
+      precision = Precision.checkFlag(precision);
+    }
+
+    /** Options with float32 precision. */
+    public Options(String dataset, Path dataDir, String preset, double labelFraction,
+        Path labelManifest, long seed, Path out, Path pretrained, Classifier.Head head,
+        long steps, int batchSize, String optimizer, double lr, long warmup, double weightDecay,
+        boolean augment, boolean xla, boolean resume, long checkpointEvery, int keep,
+        int logEvery, int summaryEvery, int evalBatchSize, int threads, Recipe recipe,
+        OptimizerConfig.WeightDecayType weightDecayType) {
+      this(dataset, dataDir, preset, labelFraction, labelManifest, seed, out, pretrained, head,
+          steps, batchSize, optimizer, lr, warmup, weightDecay, augment, xla, resume,
+          checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize, threads, recipe,
+          weightDecayType, "float32");
+    }
+
+    /** Options with {@link Recipe#defaults()}, decoupled weight decay and the given precision. */
+    public Options(String dataset, Path dataDir, String preset, double labelFraction,
+        Path labelManifest, long seed, Path out, Path pretrained, Classifier.Head head,
+        long steps, int batchSize, String optimizer, double lr, long warmup, double weightDecay,
+        boolean augment, boolean xla, boolean resume, long checkpointEvery, int keep,
+        int logEvery, int summaryEvery, int evalBatchSize, int threads, String precision) {
+      this(dataset, dataDir, preset, labelFraction, labelManifest, seed, out, pretrained, head,
+          steps, batchSize, optimizer, lr, warmup, weightDecay, augment, xla, resume,
+          checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize, threads,
+          Recipe.defaults(), OptimizerConfig.WeightDecayType.DECOUPLED, precision);
     }
 
     /** Options with {@link Recipe#defaults()} and decoupled weight decay. */
@@ -174,7 +208,7 @@ public final class Finetune {
       this(dataset, dataDir, preset, labelFraction, labelManifest, seed, out, pretrained, head,
           steps, batchSize, optimizer, lr, warmup, weightDecay, augment, xla, resume,
           checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize, threads,
-          Recipe.defaults(), OptimizerConfig.WeightDecayType.DECOUPLED);
+          Recipe.defaults(), OptimizerConfig.WeightDecayType.DECOUPLED, "float32");
     }
 
     /** Options with {@link Recipe#defaults()} and the given weight decay type. */
@@ -187,14 +221,14 @@ public final class Finetune {
       this(dataset, dataDir, preset, labelFraction, labelManifest, seed, out, pretrained, head,
           steps, batchSize, optimizer, lr, warmup, weightDecay, augment, xla, resume,
           checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize, threads,
-          Recipe.defaults(), weightDecayType);
+          Recipe.defaults(), weightDecayType, "float32");
     }
 
     public Options withRecipe(Recipe r) {
       return new Options(dataset, dataDir, preset, labelFraction, labelManifest, seed, out,
           pretrained, head, steps, batchSize, optimizer, lr, warmup, weightDecay, augment, xla,
           resume, checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize, threads, r,
-          weightDecayType);
+          weightDecayType, precision);
     }
   }
 
@@ -285,7 +319,8 @@ public final class Finetune {
             + " step %d of %d); finetuning from that checkpoint%n", run, c.step(), steps));
   }
 
-  static Config newConfig(Options o, ImageSource src, LabelManifest manifest) {
+  static Config newConfig(Options o, ImageSource src, LabelManifest manifest,
+      Precision precision) {
     String preset = o.preset();
     ModelConfig model;
     if (o.pretrained() != null) {
@@ -313,11 +348,13 @@ public final class Finetune {
     return new Config("finetune", o.dataset(), preset, model, o.head(), opt, o.batchSize(),
         o.steps(), o.seed(), manifest.fraction(), manifest.indices().length,
         o.pretrained() == null ? null : o.pretrained().toAbsolutePath().toString(),
-        o.augment(), o.xla(), o.recipe());
+        o.augment(), o.xla(), o.recipe(), precision.flag());
   }
 
   /** Runs (or resumes) a finetuning run into {@code o.out()}. */
   public static Result run(Options o, PrintStream log) throws IOException {
+    // Before anything is written: a bad or impossible --precision fails here.
+    Precision.Choice precision = Precision.resolve(o.precision(), Devices.hasGpu(Devices.list()));
     RunDir dir = RunDir.create(o.out());
     CheckpointManager checkpoints = new CheckpointManager(dir.checkpoints(), o.keep());
     ImageSource src = RunData.open(o.dataset(), o.dataDir(), RunData.imageSize(dir, o), null);
@@ -362,7 +399,7 @@ public final class Finetune {
       if (validation != null) {
         validation.write(dir.validationManifest());
       }
-      cfg = newConfig(o, src, manifest);
+      cfg = newConfig(o, src, manifest, precision.precision());
       dir.writeConfig(cfg);
       RunData.save(dir, src.spec());
     }
@@ -370,7 +407,9 @@ public final class Finetune {
     final Recipe recipe = cfg.recipe();
     ModelConfig model = config.model();
     SessionConfigs.Options sessionOptions =
-        Devices.resolve(o.threads(), 0, o.xla() || config.xla(), true, log);
+        Devices.resolve(o.threads(), 0, o.xla() || config.xla(), true, log)
+            .withPrecision(precision.precision());
+    log.println("precision: " + precision.describe());
     if (config.pretrained() != null && resumeFrom.isEmpty()) {
       warnIfUnfinished(Path.of(config.pretrained()), log);
     }
@@ -421,7 +460,8 @@ public final class Finetune {
                 ? ", frozen for the first " + recipe.headSteps() + " steps (head first)" : "");
       }
       Optimizers.TrainOp trainOp =
-          Optimizers.minimize(mtf, graph, loss, vars, config.optimizer(), step, layerwise);
+          Optimizers.minimize(mtf, graph, loss, vars, config.optimizer(), step, layerwise,
+              precision.precision().lossScale());
       Summaries summaries = Summaries.create(tf, dir.tensorboard(), o.summaryEvery())
           .scalar("loss", loss)
           .scalar("train_accuracy", accuracy)
@@ -463,7 +503,8 @@ public final class Finetune {
         long end = config.steps();
         Trainer.Loop loop = new Trainer.Loop("finetune", config.seed(), config.batchSize(),
             o.checkpointEvery(), o.logEvery(),
-            s -> new CheckpointManager.RunState(config.seed(), s * config.batchSize(), config));
+            s -> new CheckpointManager.RunState(config.seed(), s * config.batchSize(), config),
+            precision.precision());
         MetricsWriter.Metrics m;
         if (startStep < end) {
           m = Trainer.train(session, new Trainer.Graphs(seed, trainOp, loss, metrics, summaries),
@@ -493,7 +534,7 @@ public final class Finetune {
         all.put("labeled_examples", (double) manifest.indices().length);
         MetricsWriter.Metrics withTest = new MetricsWriter.Metrics(m.steps(), m.stepsRun(),
             m.finalLoss(), m.meanLoss(), all, m.window(), m.wallSeconds(), m.imagesPerSecond(),
-            m.finishedAt());
+            m.finishedAt(), m.precision());
         MetricsWriter.write(dir.metrics(), withTest);
         Result r = new Result(dir.root(), m.steps(), m.meanLoss(),
             m.metrics().getOrDefault("train_accuracy", Double.NaN), acc.value(), acc.total(),

@@ -134,12 +134,19 @@ public final class Listeners {
     private long rateCount;
     private double firstRate = Double.NaN;
     private MetricsWriter.Metrics result;
+    private final String precision;
 
     /**
      * @param file where to write (the run's {@code metrics.json})
      * @param window how many final steps to average loss and metrics over (&gt;= 1)
      */
     public Metrics(Path file, int window) {
+      this(file, window, null);
+    }
+
+    /** Records {@code precision} (the flag spelling) in the metrics. */
+    public Metrics(Path file, int window, String precision) {
+      this.precision = precision;
       if (window < 1) {
         throw new IllegalArgumentException("metrics window must be >= 1 step, got " + window);
       }
@@ -176,7 +183,8 @@ public final class Listeners {
       }
       double rate = rateCount > 0 ? imagesPerSecondSum / rateCount : firstRate;
       result = new MetricsWriter.Metrics(last.step(), stepsRun, last.loss(), meanLoss, means,
-          recent.size(), (System.nanoTime() - startNanos) / 1e9, rate, Instant.now().toString());
+          recent.size(), (System.nanoTime() - startNanos) / 1e9, rate, Instant.now().toString(),
+          precision);
       MetricsWriter.write(file, result);
     }
 

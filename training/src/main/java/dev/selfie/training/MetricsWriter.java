@@ -20,6 +20,8 @@ public final class MetricsWriter {
    * @param imagesPerSecond mean throughput over the steps run, excluding the first (graph
    *     optimisation, XLA compilation) when more than one step ran
    * @param finishedAt ISO-8601 UTC time of writing
+   * @param precision the precision of the steps run ({@link Precision#flag}); null in metrics
+   *     files from before the field (float32)
    */
   public record Metrics(
       long steps,
@@ -30,7 +32,16 @@ public final class MetricsWriter {
       int window,
       double wallSeconds,
       double imagesPerSecond,
-      String finishedAt) {}
+      String finishedAt,
+      String precision) {
+    /** Without a precision (null). */
+    public Metrics(long steps, long stepsRun, double finalLoss, double meanLoss,
+        Map<String, Double> metrics, int window, double wallSeconds, double imagesPerSecond,
+        String finishedAt) {
+      this(steps, stepsRun, finalLoss, meanLoss, metrics, window, wallSeconds, imagesPerSecond,
+          finishedAt, null);
+    }
+  }
 
   /** Writes {@code metrics} to {@code file} atomically. */
   public static void write(Path file, Metrics metrics) {

@@ -10,6 +10,7 @@ import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.train.ApplyAdam;
 import org.tensorflow.op.train.ApplyMomentum;
+import org.tensorflow.types.TBool;
 import org.tensorflow.types.TFloat32;
 
 /**
@@ -74,7 +75,7 @@ public final class Optimizers {
    */
   public static TrainOp minimize(
       Ops tf, Graph g, Operand<TFloat32> loss, VarStore vars, OptimizerConfig c, GlobalStep step) {
-    return minimize(tf, g, loss, vars, c, step, null);
+    return minimize(tf, g, loss, vars, c, step, null, null);
   }
 
   /**
@@ -83,6 +84,25 @@ public final class Optimizers {
    */
   public static TrainOp minimize(Ops tf, Graph g, Operand<TFloat32> loss, VarStore vars,
       OptimizerConfig c, GlobalStep step, Layerwise layerwise) {
+    return minimize(tf, g, loss, vars, c, step, layerwise, null);
+  }
+
+  /**
+   * {@link #minimize} with dynamic loss scaling ({@link LossScale}; null = none): the scaled loss
+   * is differentiated, the gradients unscaled, and a step with a non-finite gradient skipped.
+   */
+  public static TrainOp minimize(Ops tf, Graph g, Operand<TFloat32> loss, VarStore vars,
+      OptimizerConfig c, GlobalStep step, LossScale.Config lossScale) {
+    return minimize(tf, g, loss, vars, c, step, null, lossScale);
+  }
+
+  /**
+   * {@link #minimize} with a {@link Layerwise} treatment (null = none) and dynamic loss scaling
+   * (null = none). The layer-wise gate and learning-rate scale, and L2 weight decay, act on the
+   * unscaled gradients.
+   */
+  public static TrainOp minimize(Ops tf, Graph g, Operand<TFloat32> loss, VarStore vars,
+      OptimizerConfig c, GlobalStep step, Layerwise layerwise, LossScale.Config lossScale) {
     List<VarStore.Entry> trainable = vars.trainable();
     if (trainable.isEmpty()) {
       throw new IllegalArgumentException("minimize: the VarStore has no trainable variables");
@@ -91,7 +111,10 @@ public final class Optimizers {
       throw new IllegalArgumentException("minimize: loss must be a scalar, got " + loss.shape());
     }
     Output<?>[] xs = trainable.stream().map(e -> e.value().asOutput()).toArray(Output<?>[]::new);
-    Output<?>[] dys = g.addGradients(loss.asOutput(), xs);
+    // Created after the trainable list is taken: STATE variables, never differentiated.
+    LossScale.State ls = lossScale == null ? null : LossScale.create(vars, lossScale);
+    Operand<TFloat32> differentiated = ls == null ? loss : LossScale.scaleLoss(tf, loss, ls);
+    Output<?>[] dys = g.addGradients(differentiated.asOutput(), xs);
     List<Operand<TFloat32>> grads = new ArrayList<>();
     for (int i = 0; i < dys.length; i++) {
       if (dys[i] == null) {
@@ -102,7 +125,7 @@ public final class Optimizers {
       Operand<TFloat32> gi = (Operand<TFloat32>) dys[i];
       grads.add(gi);
     }
-    return applyGradients(tf, loss, grads, vars.updates(), vars, c, step, layerwise);
+    return applyGradients(tf, loss, grads, vars.updates(), vars, c, step, layerwise, ls);
   }
 
   /**
@@ -116,13 +139,34 @@ public final class Optimizers {
   public static TrainOp applyGradients(Ops tf, Operand<TFloat32> loss,
       List<Operand<TFloat32>> gradients, List<Op> updates, VarStore vars, OptimizerConfig c,
       GlobalStep step) {
-    return applyGradients(tf, loss, gradients, updates, vars, c, step, null);
+    return applyGradients(tf, loss, gradients, updates, vars, c, step, null, null);
   }
 
   /** {@link #applyGradients} with a {@link Layerwise} treatment (null = none). */
   public static TrainOp applyGradients(Ops tf, Operand<TFloat32> loss,
       List<Operand<TFloat32>> gradients, List<Op> updates, VarStore vars, OptimizerConfig c,
       GlobalStep step, Layerwise layerwise) {
+    return applyGradients(tf, loss, gradients, updates, vars, c, step, layerwise, null);
+  }
+
+  /** {@link #applyGradients} of gradients of the loss scaled by {@code ls} (null = unscaled). */
+  public static TrainOp applyGradients(Ops tf, Operand<TFloat32> loss,
+      List<Operand<TFloat32>> gradients, List<Op> updates, VarStore vars, OptimizerConfig c,
+      GlobalStep step, LossScale.State ls) {
+    return applyGradients(tf, loss, gradients, updates, vars, c, step, null, ls);
+  }
+
+  /**
+   * {@link #applyGradients} with a {@link Layerwise} treatment (null = none) of gradients of the
+   * loss scaled by {@code ls} (null = unscaled): they are divided by the scale first, so L2 weight
+   * decay, clipping and the layer-wise gate/lr scale act on unscaled gradients; when any loss
+   * gradient is not finite, the step's learning rate becomes 0, its gradients (with their L2 term)
+   * 0 and its momentum/betas 1, which leaves variables and slots exactly as they were (no weight
+   * decay either), and the scale halves ({@link LossScale#update}).
+   */
+  public static TrainOp applyGradients(Ops tf, Operand<TFloat32> loss,
+      List<Operand<TFloat32>> gradients, List<Op> updates, VarStore vars, OptimizerConfig c,
+      GlobalStep step, Layerwise layerwise, LossScale.State ls) {
     List<VarStore.Entry> trainable = vars.trainable();
     if (gradients.size() != trainable.size()) {
       throw new IllegalArgumentException("applyGradients: " + gradients.size()
@@ -130,6 +174,14 @@ public final class Optimizers {
     }
     List<Operand<TFloat32>> grads = new ArrayList<>(gradients);
     Ops opt = tf.withSubScope("optimizer");
+    Operand<TFloat32> scheduled = Schedules.warmupCosine(
+        opt, step.value(), c.baseLr(), c.warmupSteps(), c.totalSteps());
+    Operand<TFloat32> lr = scheduled;
+    Operand<TBool> finite = null;
+    if (ls != null) {
+      grads = new ArrayList<>(LossScale.unscale(opt, grads, ls));
+      finite = LossScale.allFinite(opt, grads);
+    }
     boolean l2 = c.weightDecay() > 0 && c.weightDecayType() == OptimizerConfig.WeightDecayType.L2;
     boolean decoupled =
         c.weightDecay() > 0 && c.weightDecayType() == OptimizerConfig.WeightDecayType.DECOUPLED;
@@ -144,9 +196,14 @@ public final class Optimizers {
         }
       }
     }
-    Operand<TFloat32> lr = Schedules.warmupCosine(
-        opt, step.value(), c.baseLr(), c.warmupSteps(), c.totalSteps());
     Operand<TFloat32> norm = globalNorm(opt, grads);
+    if (finite != null) {
+      Operand<TBool> f = finite;
+      grads.replaceAll(gr -> LossScale.zeroUnlessFinite(opt, f, gr));
+      lr = opt.select(f, lr, opt.constant(0f));
+    }
+    // 1 on a skipped step: ApplyMomentum's accum = accum * 1 + 0, Adam's m, v unchanged.
+    Operand<TFloat32> keep = finite == null ? null : opt.constant(1f);
     if (c.clipGlobalNorm() > 0) {
       Operand<TFloat32> clip = opt.constant((float) c.clipGlobalNorm());
       Operand<TFloat32> scale = opt.math.div(clip, opt.math.maximum(norm, clip));
@@ -157,6 +214,9 @@ public final class Optimizers {
     // buffers, so an early in-place update would corrupt another variable's gradient.
     List<Op> gradDeps = new ArrayList<>(grads);
     gradDeps.add(loss);
+    if (finite != null) {
+      gradDeps.add(finite);
+    }
     Ops afterGrads = opt.withControlDependencies(gradDeps);
     Operand<TFloat32> wdLr = decoupled
         ? afterGrads.math.mul(lr, afterGrads.constant((float) c.weightDecay())) : null;
@@ -193,8 +253,12 @@ public final class Optimizers {
       switch (c.kind()) {
         case SGD -> {
           Operand<TFloat32> accum = slot(vars, e, "momentum", slots);
+          Operand<TFloat32> momentum = u.constant((float) c.momentum());
+          if (finite != null) {
+            momentum = u.select(finite, momentum, keep);
+          }
           applied.add(u.train.applyMomentum(e.variable(), accum, varLr, grad,
-              u.constant((float) c.momentum()), ApplyMomentum.useNesterov(c.nesterov())));
+              momentum, ApplyMomentum.useNesterov(c.nesterov())));
         }
         case ADAM -> {
           Operand<TFloat32> m = slot(vars, e, "adam_m", slots);
@@ -203,19 +267,27 @@ public final class Optimizers {
               u.constant(1f));
           Operand<TFloat32> b1 = u.constant((float) c.beta1());
           Operand<TFloat32> b2 = u.constant((float) c.beta2());
-          applied.add(u.train.applyAdam(e.variable(), m, v, u.math.pow(b1, t), u.math.pow(b2, t),
-              varLr, b1, b2, u.constant((float) c.epsilon()), grad,
-              ApplyAdam.useNesterov(false)));
+          Operand<TFloat32> b1Power = u.math.pow(b1, t);
+          Operand<TFloat32> b2Power = u.math.pow(b2, t);
+          if (finite != null) {
+            b1 = u.select(finite, b1, keep);
+            b2 = u.select(finite, b2, keep);
+          }
+          applied.add(u.train.applyAdam(e.variable(), m, v, b1Power, b2Power,
+              varLr, b1, b2, u.constant((float) c.epsilon()), grad, ApplyAdam.useNesterov(false)));
         }
       }
     }
     List<Op> all = new ArrayList<>(applied);
     all.addAll(updates);
+    if (ls != null) {
+      all.addAll(LossScale.update(afterGrads, ls, finite));
+    }
     Op inc = opt.withControlDependencies(all).withName("increment_step").noOp();
     Op incremented = opt.withControlDependencies(List.of(inc)).assignAdd(
         step.variable(), opt.constant(1L));
     Op train = opt.withControlDependencies(List.of(incremented)).withName("train").noOp();
-    return new TrainOp(train, lr, norm, List.copyOf(slots));
+    return new TrainOp(train, scheduled, norm, List.copyOf(slots));
   }
 
   /** Global L2 norm {@code []} of a list of tensors: sqrt(sum_i sum(g_i^2)). */

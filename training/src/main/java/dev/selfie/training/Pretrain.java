@@ -29,7 +29,13 @@ import org.tensorflow.types.TInt64;
 public final class Pretrain {
   private Pretrain() {}
 
-  /** Everything needed to rebuild the graph and continue the run: saved as config.json. */
+  /**
+   * Everything needed to rebuild the graph and continue the run: saved as config.json.
+   *
+   * @param precision the precision the run started with ({@link Precision#flag}); null in
+   *     config files from before the field (they ran float32). The graph and the checkpoints are
+   *     float32 whatever it is.
+   */
   public record Config(
       String kind,
       String dataset,
@@ -40,7 +46,8 @@ public final class Pretrain {
       long steps,
       long seed,
       boolean augment,
-      boolean xla) {
+      boolean xla,
+      String precision) {
     public Config {
       if (!"pretrain".equals(kind)) {
         throw new IllegalArgumentException("config kind must be \"pretrain\", got " + kind);
@@ -57,6 +64,7 @@ public final class Pretrain {
    * @param numMasked masked patches per image (0 = the preset's)
    * @param lr base learning rate; warmup linear warmup steps
    * @param threads intra-op threads (0 = TensorFlow's default)
+   * @param precision {@code --precision}: float32, bfloat16, float16 or auto ({@link Precision})
    */
   public record Options(
       String dataset,
@@ -81,7 +89,8 @@ public final class Pretrain {
       int threads,
       Path unlabeledDir,
       Variants variants,
-      OptimizerConfig.WeightDecayType weightDecayType) {
+      OptimizerConfig.WeightDecayType weightDecayType,
+      String precision) {
 
     public Options {
       if (variants == null) {
@@ -90,6 +99,28 @@ public final class Pretrain {
       if (weightDecayType == null) {
         weightDecayType = OptimizerConfig.WeightDecayType.DECOUPLED;
       }
+      precision = Precision.checkFlag(precision);
+    }
+
+    /** Variants and weight decay type, float32. */
+    public Options(String dataset, Path dataDir, String preset, long steps, int batchSize, Path out,
+        boolean xla, boolean resume, long seed, String optimizer, double lr, long warmup,
+        double weightDecay, int numMasked, boolean augment, long checkpointEvery, int keep,
+        int logEvery, int summaryEvery, int threads, Path unlabeledDir, Variants variants,
+        OptimizerConfig.WeightDecayType weightDecayType) {
+      this(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed, optimizer, lr, warmup,
+          weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads,
+          unlabeledDir, variants, weightDecayType, "float32");
+    }
+
+    /** The paper's formulation, decoupled weight decay, the given precision. */
+    public Options(String dataset, Path dataDir, String preset, long steps, int batchSize, Path out,
+        boolean xla, boolean resume, long seed, String optimizer, double lr, long warmup,
+        double weightDecay, int numMasked, boolean augment, long checkpointEvery, int keep,
+        int logEvery, int summaryEvery, int threads, Path unlabeledDir, String precision) {
+      this(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed, optimizer, lr, warmup,
+          weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads,
+          unlabeledDir, Variants.PAPER, OptimizerConfig.WeightDecayType.DECOUPLED, precision);
     }
 
     /** The paper's formulation, decoupled weight decay. */
@@ -99,7 +130,7 @@ public final class Pretrain {
         int logEvery, int summaryEvery, int threads, Path unlabeledDir) {
       this(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed, optimizer, lr, warmup,
           weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads,
-          unlabeledDir, Variants.PAPER, OptimizerConfig.WeightDecayType.DECOUPLED);
+          unlabeledDir, Variants.PAPER, OptimizerConfig.WeightDecayType.DECOUPLED, "float32");
     }
 
     /** Pretraining variants, decoupled weight decay. */
@@ -109,7 +140,7 @@ public final class Pretrain {
         int logEvery, int summaryEvery, int threads, Path unlabeledDir, Variants variants) {
       this(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed, optimizer, lr, warmup,
           weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads,
-          unlabeledDir, variants, OptimizerConfig.WeightDecayType.DECOUPLED);
+          unlabeledDir, variants, OptimizerConfig.WeightDecayType.DECOUPLED, "float32");
     }
 
     /** The paper's formulation, the given weight decay type. */
@@ -120,7 +151,7 @@ public final class Pretrain {
         OptimizerConfig.WeightDecayType weightDecayType) {
       this(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed, optimizer, lr, warmup,
           weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads,
-          unlabeledDir, Variants.PAPER, weightDecayType);
+          unlabeledDir, Variants.PAPER, weightDecayType, "float32");
     }
 
     /** Without an unlabeled directory, decoupled weight decay. */
@@ -129,7 +160,8 @@ public final class Pretrain {
         double weightDecay, int numMasked, boolean augment, long checkpointEvery, int keep,
         int logEvery, int summaryEvery, int threads) {
       this(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed, optimizer, lr, warmup,
-          weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads, null);
+          weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads,
+          null, Variants.PAPER, OptimizerConfig.WeightDecayType.DECOUPLED, "float32");
     }
   }
 
@@ -206,7 +238,7 @@ public final class Pretrain {
       double wallSeconds) {}
 
   /** Builds the config of a new run from the options and the dataset. */
-  static Config newConfig(Options o, ImageSource src) {
+  static Config newConfig(Options o, ImageSource src, Precision precision) {
     ModelConfig model = ModelConfig.preset(o.preset())
         .withData(src.spec().channels(), src.spec().numClasses());
     if (model.imageSize() != src.spec().imageSize()) {
@@ -221,7 +253,7 @@ public final class Pretrain {
     OptimizerConfig opt = optimizer(o.optimizer(), o.lr(), o.warmup(), o.steps(), o.weightDecay())
         .withWeightDecayType(o.weightDecayType());
     return new Config("pretrain", o.dataset(), o.preset(), model, opt, o.batchSize(), o.steps(),
-        o.seed(), o.augment(), o.xla());
+        o.seed(), o.augment(), o.xla(), precision.flag());
   }
 
   static OptimizerConfig optimizer(String kind, double lr, long warmup, long steps, double wd) {
@@ -246,6 +278,16 @@ public final class Pretrain {
   public static Result run(Options o, DataParallel.Options parallel, PrintStream log)
       throws IOException {
     parallel.checkBatch(o.batchSize());
+    // Before anything is written: a bad or impossible --precision fails here.
+    Precision.Choice precision = Precision.resolve(o.precision(), Devices.hasGpu(Devices.list()));
+    if (parallel.replicated() && precision.precision() == Precision.FLOAT16) {
+      if (!o.precision().equals("auto")) {
+        throw new IllegalArgumentException("--precision float16 (loss scaling) is not supported"
+            + " with --replicas/--cluster yet; use --precision float32 there");
+      }
+      precision = new Precision.Choice(Precision.FLOAT32,
+          "auto: float16 loss scaling is not wired into --replicas/--cluster yet");
+    }
     RunDir dir = RunDir.create(o.out());
     CheckpointManager checkpoints = new CheckpointManager(dir.checkpoints(), o.keep());
     Config cfg;
@@ -277,14 +319,20 @@ public final class Pretrain {
         throw new IllegalArgumentException("--out " + dir.root() + " already holds a run with"
             + " checkpoints; pass --resume to continue it, or choose another --out");
       }
-      cfg = newConfig(o, src);
+      cfg = newConfig(o, src, precision.precision());
       dir.writeConfig(cfg);
       RunData.save(dir, src.spec());
     }
     final Config config = cfg;
     ModelConfig model = config.model();
     SessionConfigs.Options sessionOptions =
-        Devices.resolve(o.threads(), 0, o.xla() || config.xla(), true, log);
+        Devices.resolve(o.threads(), 0, o.xla() || config.xla(), true, log)
+            .withPrecision(precision.precision());
+    log.println("precision: " + precision.describe());
+    if (o.resume() && precision.precision() != Precision.ofRecorded(config.precision())) {
+      log.println("precision: the run started in " + Precision.ofRecorded(config.precision()).flag()
+          + "; its float32 weights continue in " + precision.precision().flag());
+    }
     if (parallel.replicated()) {
       return DataParallel.pretrain(o, parallel, config, dir, checkpoints, startStep, resumeFrom,
           src, sessionOptions, log);
@@ -304,7 +352,8 @@ public final class Pretrain {
           .placeholder(TInt64.class, Placeholder.shape(Shape.of(2)));
       Selfie.PretrainOutputs out = Selfie.pretrain(mtf, vars, model, data.images(), seed, true);
       Optimizers.TrainOp train =
-          Optimizers.minimize(mtf, graph, out.loss(), vars, config.optimizer(), step);
+          Optimizers.minimize(mtf, graph, out.loss(), vars, config.optimizer(), step,
+              precision.precision().lossScale());
       Summaries summaries = Summaries.create(tf, dir.tensorboard(), o.summaryEvery())
           .scalar("loss", out.loss())
           .scalar("patch_accuracy", out.accuracy())
@@ -332,7 +381,8 @@ public final class Pretrain {
         }
         Trainer.Loop loop = new Trainer.Loop("pretrain", config.seed(), config.batchSize(),
             o.checkpointEvery(), o.logEvery(),
-            s -> new CheckpointManager.RunState(config.seed(), s * config.batchSize(), config));
+            s -> new CheckpointManager.RunState(config.seed(), s * config.batchSize(), config),
+            precision.precision());
         MetricsWriter.Metrics m = Trainer.train(session, new Trainer.Graphs(seed, train,
                 out.loss(), metrics, summaries), loop, dir, checkpoints, startStep,
             config.steps(), sessionOptions.xla(), log);

@@ -33,7 +33,8 @@ public final class Quickstart {
       double finetuneLr,
       Pretrain.Variants variants,
       double weightDecay,
-      OptimizerConfig.WeightDecayType weightDecayType) {
+      OptimizerConfig.WeightDecayType weightDecayType,
+      String precision) {
     public Options {
       if (variants == null) {
         variants = Pretrain.Variants.PAPER;
@@ -44,6 +45,16 @@ public final class Quickstart {
       if (!(weightDecay >= 0 && Double.isFinite(weightDecay))) {
         throw new IllegalArgumentException("--weight-decay must be >= 0, got " + weightDecay);
       }
+      precision = Precision.checkFlag(precision);
+    }
+
+    /** Variants and weight decay, float32. */
+    public Options(Path out, String dataset, Path dataDir, String preset, long pretrainSteps,
+        long finetuneSteps, int batchSize, double labelFraction, long seed, int threads,
+        int numMasked, double finetuneLr, Pretrain.Variants variants, double weightDecay,
+        OptimizerConfig.WeightDecayType weightDecayType) {
+      this(out, dataset, dataDir, preset, pretrainSteps, finetuneSteps, batchSize, labelFraction,
+          seed, threads, numMasked, finetuneLr, variants, weightDecay, weightDecayType, "float32");
     }
 
     /** Pretraining variants; weight decay 1e-4, decoupled. */
@@ -52,7 +63,7 @@ public final class Quickstart {
         int numMasked, double finetuneLr, Pretrain.Variants variants) {
       this(out, dataset, dataDir, preset, pretrainSteps, finetuneSteps, batchSize, labelFraction,
           seed, threads, numMasked, finetuneLr, variants, 1e-4,
-          OptimizerConfig.WeightDecayType.DECOUPLED);
+          OptimizerConfig.WeightDecayType.DECOUPLED, "float32");
     }
 
     /** The paper's pretraining formulation, the given weight decay. */
@@ -62,16 +73,24 @@ public final class Quickstart {
         OptimizerConfig.WeightDecayType weightDecayType) {
       this(out, dataset, dataDir, preset, pretrainSteps, finetuneSteps, batchSize, labelFraction,
           seed, threads, numMasked, finetuneLr, Pretrain.Variants.PAPER, weightDecay,
-          weightDecayType);
+          weightDecayType, "float32");
     }
 
-    /** The paper's pretraining formulation; weight decay 1e-4, decoupled. */
+    /** The paper's pretraining formulation; weight decay 1e-4, decoupled; the given precision. */
+    public Options(Path out, String dataset, Path dataDir, String preset, long pretrainSteps,
+        long finetuneSteps, int batchSize, double labelFraction, long seed, int threads,
+        int numMasked, double finetuneLr, String precision) {
+      this(out, dataset, dataDir, preset, pretrainSteps, finetuneSteps, batchSize, labelFraction,
+          seed, threads, numMasked, finetuneLr, Pretrain.Variants.PAPER, 1e-4,
+          OptimizerConfig.WeightDecayType.DECOUPLED, precision);
+    }
+
+    /** The paper's pretraining formulation; weight decay 1e-4, decoupled; float32. */
     public Options(Path out, String dataset, Path dataDir, String preset, long pretrainSteps,
         long finetuneSteps, int batchSize, double labelFraction, long seed, int threads,
         int numMasked, double finetuneLr) {
       this(out, dataset, dataDir, preset, pretrainSteps, finetuneSteps, batchSize, labelFraction,
-          seed, threads, numMasked, finetuneLr, Pretrain.Variants.PAPER, 1e-4,
-          OptimizerConfig.WeightDecayType.DECOUPLED);
+          seed, threads, numMasked, finetuneLr, "float32");
     }
 
     /** The defaults of the CLI: 4 of 16 patches masked (the preset's), finetuning lr 0.05. */
@@ -143,7 +162,7 @@ public final class Quickstart {
     return new Pretrain.Options(o.dataset(), o.dataDir(), o.preset(), o.pretrainSteps(),
         o.batchSize(), out, false, true, o.seed(), "sgd", 0.1, Math.max(1, o.pretrainSteps() / 10),
         o.weightDecay(), o.numMasked(), true, Math.max(1, o.pretrainSteps() / 2), 2, 50, 20,
-        o.threads(), null, o.variants(), o.weightDecayType());
+        o.threads(), null, o.variants(), o.weightDecayType(), o.precision());
   }
 
   static Finetune.Options finetuneOptions(Options o, Path out, Path pretrained, Path manifest) {
@@ -151,7 +170,7 @@ public final class Quickstart {
         manifest, o.seed(), out, pretrained, Classifier.Head.RESNET, o.finetuneSteps(),
         o.batchSize(), "sgd", o.finetuneLr(), Math.max(1, o.finetuneSteps() / 10),
         o.weightDecay(), true, false, true, Math.max(1, o.finetuneSteps()), 1, 50, 20, 500,
-        o.threads(), o.weightDecayType());
+        o.threads(), Finetune.Recipe.defaults(), o.weightDecayType(), o.precision());
   }
 
   static String table(Options o, Result r) {

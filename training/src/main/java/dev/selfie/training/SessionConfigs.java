@@ -12,6 +12,7 @@ import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.proto.ConfigProto;
 import org.tensorflow.proto.GraphOptions;
 import org.tensorflow.proto.OptimizerOptions;
+import org.tensorflow.proto.RewriterConfig;
 import org.tensorflow.types.TFloat32;
 
 /** Builds the session {@code ConfigProto} from run options. */
@@ -25,9 +26,24 @@ public final class SessionConfigs {
    * @param interOpThreads ops run in parallel (0: TF default)
    * @param xla JIT-compile clusters with XLA (global JIT level ON_2 and CPU global JIT)
    * @param gpu a GPU is used: soft placement and on-demand GPU memory
+   * @param precision the mixed precision rewrite of the session ({@link Precision})
    */
-  public record Options(int intraOpThreads, int interOpThreads, boolean xla, boolean gpu) {
+  public record Options(int intraOpThreads, int interOpThreads, boolean xla, boolean gpu,
+      Precision precision) {
+    /** float32. */
+    public Options(int intraOpThreads, int interOpThreads, boolean xla, boolean gpu) {
+      this(intraOpThreads, interOpThreads, xla, gpu, Precision.FLOAT32);
+    }
+
+    /** These options with {@code p}. */
+    public Options withPrecision(Precision p) {
+      return new Options(intraOpThreads, interOpThreads, xla, gpu, p);
+    }
+
     public Options {
+      if (precision == null) {
+        throw new IllegalArgumentException("precision must not be null");
+      }
       if (intraOpThreads < 0) {
         throw new IllegalArgumentException(
             "--intra-op-threads must be >= 0 (0 = TensorFlow default), got " + intraOpThreads);
@@ -53,16 +69,39 @@ public final class SessionConfigs {
    * cluster using XLA!" in the log) without {@code TF_XLA_FLAGS}; global_jit_level alone does not
    * on CPU. GPU: {@code allow_soft_placement} (ops without a GPU kernel fall back to the CPU).
    * Every config gets this process's GPU memory options ({@link DeviceOptions#applyTo}).
+   *
+   * <p>Precision: {@code graph_options.rewrite_options} turns on grappler's mixed precision pass:
+   * {@code auto_mixed_precision_onednn_bfloat16} for bfloat16, {@code auto_mixed_precision} for
+   * float16 on a GPU, {@code auto_mixed_precision_cpu} (float16 emulated) on a CPU.
    */
   public static ConfigProto configProto(Options o) {
     ConfigProto.Builder b = ConfigProto.newBuilder()
         .setIntraOpParallelismThreads(o.intraOpThreads())
         .setInterOpParallelismThreads(o.interOpThreads());
+    GraphOptions.Builder graph = GraphOptions.newBuilder();
     if (o.xla()) {
-      b.setGraphOptions(GraphOptions.newBuilder().setOptimizerOptions(
+      graph.setOptimizerOptions(
           OptimizerOptions.newBuilder()
               .setGlobalJitLevel(OptimizerOptions.GlobalJitLevel.ON_2)
-              .setCpuGlobalJit(true)));
+              .setCpuGlobalJit(true));
+    }
+    RewriterConfig.Builder rewrite = RewriterConfig.newBuilder();
+    switch (o.precision()) {
+      case BFLOAT16 -> rewrite.setAutoMixedPrecisionOnednnBfloat16(RewriterConfig.Toggle.ON);
+      case FLOAT16 -> {
+        if (o.gpu()) {
+          rewrite.setAutoMixedPrecision(RewriterConfig.Toggle.ON);
+        } else {
+          rewrite.setAutoMixedPrecisionCpu(RewriterConfig.Toggle.ON);
+        }
+      }
+      case FLOAT32 -> { }
+    }
+    if (o.precision() != Precision.FLOAT32) {
+      graph.setRewriteOptions(rewrite);
+    }
+    if (o.xla() || o.precision() != Precision.FLOAT32) {
+      b.setGraphOptions(graph);
     }
     if (o.gpu()) {
       b.setAllowSoftPlacement(true);

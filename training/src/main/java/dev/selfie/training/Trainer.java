@@ -44,6 +44,7 @@ public final class Trainer {
    * @param checkpointEvery save every this many steps (and at the end)
    * @param logEvery plain progress line every this many steps (no TTY)
    * @param state the run state stored with each checkpoint
+   * @param precision the session's precision, recorded in metrics.json
    */
   public record Loop(
       String task,
@@ -51,7 +52,14 @@ public final class Trainer {
       int batchSize,
       long checkpointEvery,
       int logEvery,
-      java.util.function.LongFunction<CheckpointManager.RunState> state) {}
+      java.util.function.LongFunction<CheckpointManager.RunState> state,
+      Precision precision) {
+    /** float32. */
+    public Loop(String task, long runSeed, int batchSize, long checkpointEvery, int logEvery,
+        java.util.function.LongFunction<CheckpointManager.RunState> state) {
+      this(task, runSeed, batchSize, checkpointEvery, logEvery, state, Precision.FLOAT32);
+    }
+  }
 
   /** Runs steps {@code startStep+1 .. endStep}; returns the metrics written to metrics.json. */
   public static MetricsWriter.Metrics train(
@@ -115,7 +123,8 @@ public final class Trainer {
     }
     listeners.add(new Listeners.Checkpoints(checkpoints, session, loop.checkpointEvery(),
         loop.state()));
-    Listeners.Metrics metrics = new Listeners.Metrics(dir.metrics(), 20);
+    Listeners.Metrics metrics = new Listeners.Metrics(dir.metrics(), 20,
+        loop.precision().flag());
     listeners.add(metrics);
     TrainingLoop.run(startStep, endStep, step, listeners);
     return metrics.result();

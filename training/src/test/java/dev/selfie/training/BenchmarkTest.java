@@ -41,6 +41,8 @@ class BenchmarkTest {
     assertEquals(row.achievedGflops() / r.cpuPeakGflops(), row.fractionOfPeak(), 1e-12);
     assertEquals(1000 * 8 / row.imagesPerSecond(), row.stepMs(), 1e-6 * row.stepMs());
     assertEquals(0, row.xlaClusters(), "XLA off: nothing compiled");
+    assertEquals("float32", row.precision());
+    assertTrue(Double.isNaN(r.cpuPeakBf16Gflops()), "no bfloat16 row, no bfloat16 peak");
     // The traced step's top op types: at most 5, a convolution among them, largest first.
     assertTrue(row.opTypeMillis().size() <= 5 && !row.opTypeMillis().isEmpty(),
         row.opTypeMillis().toString());
@@ -66,7 +68,7 @@ class BenchmarkTest {
       assertTrue(json.has(k), "benchmark JSON lacks " + k);
     }
     JsonNode jr = json.get("rows").get(0);
-    for (String k : List.of("preset", "xla", "java_images_per_s", "achieved_gflops",
+    for (String k : List.of("preset", "xla", "precision", "java_images_per_s", "achieved_gflops",
         "fraction_of_peak", "op_type_ms")) {
       assertTrue(jr.has(k), "row lacks " + k + ": " + jr);
     }
@@ -76,5 +78,9 @@ class BenchmarkTest {
   void rejectsMismatchedStepsAndPresets() {
     assertThrows(IllegalArgumentException.class, () -> new Benchmark.Options(
         List.of("tiny", "small"), List.of(3L), 1, List.of(false), 8, 0, null, null, 1, 0, 0, 0, "x"));
+    var e = assertThrows(IllegalArgumentException.class, () -> new Benchmark.Options(
+        List.of("tiny"), List.of(3L), 1, List.of(false), 8, 0, null, null, 1, 0, 0, 0, "x",
+        List.of("float32", "bf16")));
+    assertTrue(e.getMessage().contains("--precision"), e.getMessage());
   }
 }

@@ -75,6 +75,12 @@ public final class BenchmarkCommand implements Callable<Integer> {
           + " types by time (0 = skip).")
   int profile;
 
+  @Option(names = "--precision", defaultValue = "float32,auto", split = ",",
+      description = "Precisions to time, each of float32, bfloat16, float16, auto (resolved on this"
+          + " machine: bfloat16 with AVX512_BF16/AMX-BF16 and oneDNN, else float32); a comma list"
+          + " times each.")
+  List<String> precision;
+
   @Override
   public Integer call() throws Exception {
     List<Boolean> x = switch (xla.toLowerCase()) {
@@ -88,7 +94,7 @@ public final class BenchmarkCommand implements Callable<Integer> {
     String dataset = "none".equalsIgnoreCase(pipelineDataset) ? null : pipelineDataset;
     Benchmark.Report r = Benchmark.run(new Benchmark.Options(presets, steps, warmup, x, batchSize,
         matmulSize, dataset, dataDir, pipelineSeconds, rssSteps, threads, profile,
-        String.join(" ", args)),
+        String.join(" ", args), precision),
         System.out);
     Benchmark.write(out, r);
     System.out.println("wrote " + out.toAbsolutePath());

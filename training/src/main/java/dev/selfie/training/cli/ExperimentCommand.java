@@ -104,6 +104,12 @@ public final class ExperimentCommand implements Callable<Integer> {
   @picocli.CommandLine.Mixin
   VariantFlags variants;
 
+  @Option(names = "--precision", defaultValue = "auto", description = "Arithmetic of the"
+      + " training step: float32, bfloat16 (CPUs with AVX512_BF16/AMX-BF16, oneDNN), float16"
+      + " (GPU; emulated and slow on a CPU), auto (bfloat16 where the CPU has it, float16 on a"
+      + " GPU, else float32). Weights, checkpoints and SavedModels stay float32.")
+  String precision;
+
   @Override
   public Integer call() throws Exception {
     List<String> args = new ArrayList<>(List.of("selfie"));
@@ -113,7 +119,7 @@ public final class ExperimentCommand implements Callable<Integer> {
         pretrainSteps, finetuneSteps, batchSize, pretrainLr, finetuneLr, numMasked,
         weightDecay.weightDecay(), !noAugment, probeFraction, threads, pretrained,
         String.join(" ", args), new Experiment.Arms(recipe.recipe(), baselineLr, baselineSteps),
-        curveSteps, variants.variants(), weightDecay.type()), System.out);
+        curveSteps, variants.variants(), weightDecay.type(), precision), System.out);
     return 0;
   }
 }

@@ -104,6 +104,12 @@ public final class FinetuneCommand implements Callable<Integer> {
 
   @CommandLine.Mixin RecipeOptions recipe;
 
+  @Option(names = "--precision", defaultValue = "auto", description = "Arithmetic of the"
+      + " training step: float32, bfloat16 (CPUs with AVX512_BF16/AMX-BF16, oneDNN), float16"
+      + " (GPU; emulated and slow on a CPU), auto (bfloat16 where the CPU has it, float16 on a"
+      + " GPU, else float32). Weights, checkpoints and SavedModels stay float32.")
+  String precision;
+
   static Classifier.Head head(String name) {
     return switch (name.toLowerCase()) {
       case "resnet" -> Classifier.Head.RESNET;
@@ -116,7 +122,7 @@ public final class FinetuneCommand implements Callable<Integer> {
     return new Finetune.Options(dataset, dataDir, preset, labelFraction, labelManifest, seed, out,
         pretrained, head(head), steps, batchSize, optimizer, lr, warmup, weightDecay.weightDecay(),
         !noAugment, xla, resume, checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize,
-        threads, recipe.recipe(), weightDecay.type());
+        threads, recipe.recipe(), weightDecay.type(), precision);
   }
 
   @Override

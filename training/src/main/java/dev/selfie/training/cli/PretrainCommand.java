@@ -112,6 +112,12 @@ public final class PretrainCommand implements Callable<Integer> {
       description = "Seconds the chief waits for the other --cluster tasks to accept connections.")
   long clusterTimeout;
 
+  @Option(names = "--precision", defaultValue = "auto", description = "Arithmetic of the"
+      + " training step: float32, bfloat16 (CPUs with AVX512_BF16/AMX-BF16, oneDNN), float16"
+      + " (GPU; emulated and slow on a CPU), auto (bfloat16 where the CPU has it, float16 on a"
+      + " GPU, else float32). Weights, checkpoints and SavedModels stay float32.")
+  String precision;
+
   DataParallel.Options parallel() {
     return new DataParallel.Options(replicas, cluster == null ? null : Cluster.parse(cluster), task,
         Duration.ofSeconds(clusterTimeout));
@@ -121,7 +127,7 @@ public final class PretrainCommand implements Callable<Integer> {
     return new Pretrain.Options(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed,
         optimizer, lr, warmup, weightDecay.weightDecay(), numMasked, !noAugment, checkpointEvery,
         keep, logEvery, summaryEvery, threads, unlabeledDir, variants.variants(),
-        weightDecay.type());
+        weightDecay.type(), precision);
   }
 
   @Override

@@ -62,11 +62,18 @@ public final class QuickstartCommand implements Callable<Integer> {
 
   @Mixin WeightDecayFlags weightDecay;
 
+  @Option(names = "--precision", defaultValue = "auto", description = "Arithmetic of the"
+      + " training step: float32, bfloat16 (CPUs with AVX512_BF16/AMX-BF16, oneDNN), float16"
+      + " (GPU; emulated and slow on a CPU), auto (bfloat16 where the CPU has it, float16 on a"
+      + " GPU, else float32). Weights, checkpoints and SavedModels stay float32.")
+  String precision;
+
   @Override
   public Integer call() throws Exception {
     Quickstart.run(new Quickstart.Options(out, dataset, dataDir, preset, pretrainSteps,
         finetuneSteps, batchSize, labelFraction, seed, threads, numMasked, finetuneLr,
-        variants.variants(), weightDecay.weightDecay(), weightDecay.type()), System.out);
+        variants.variants(), weightDecay.weightDecay(), weightDecay.type(), precision),
+        System.out);
     return 0;
   }
 }
