@@ -138,7 +138,7 @@ class PretrainVariantsTest {
     ModelConfig model = new RunDir(run).readConfig(Pretrain.Config.class).model();
     byte[] images = ExportTestRuns.fixedImages(ExportRoundTripTest.N);
     Map<String, Map<String, float[]>> got = ExportRoundTripTest.runSavedModel(
-        run.resolve("savedmodel"), images, Set.of(Endpoints.ATTENTION_POOL));
+        run.resolve("savedmodel/1"), images, Set.of(Endpoints.ATTENTION_POOL));
     Map<String, float[]> want;
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);

@@ -321,6 +321,7 @@ class ServeTest {
 
       p.destroy(); // SIGTERM: the shutdown hook closes the servers
       assertTrue(p.waitFor(30, TimeUnit.SECONDS), "selfie serve did not exit on SIGTERM");
+      assertEquals(0, p.exitValue(), "selfie serve's exit status after SIGTERM");
       URI stopped = model;
       Exception gone = assertThrows(Exception.class, () -> get(stopped));
       assertTrue(gone instanceof ConnectException || gone.getCause() instanceof ConnectException
