@@ -352,10 +352,10 @@ public final class Experiment {
         (double) finalSteps * o.batchSize() / trainImages,
         mainRuns.stream().filter(r -> r.model().equals(SELFIE)).toList(), baselines,
         o.fractions()));
-    PretrainingCurve.write(out, new PretrainingCurve.Curve(command, trainImages, o.batchSize(),
-        points));
-    log.print(PretrainingCurve.markdown(new PretrainingCurve.Curve(command, trainImages,
-        o.batchSize(), points)));
+    PretrainingCurve.Curve curve =
+        new PretrainingCurve.Curve(command, trainImages, o.batchSize(), points);
+    PretrainingCurve.write(out, curve);
+    log.print(PretrainingCurve.markdown(curve));
   }
 
   /** "f0.05", "f1" (directory of a fraction). */
