@@ -104,6 +104,10 @@ public final class Experiment {
               + c);
         }
       }
+      if (pretrained != null && !curveSteps.isEmpty() && Finetune.isCheckpointDir(pretrained)) {
+        throw new IllegalArgumentException("--curve-steps needs a pretraining run directory, not"
+            + " one checkpoint (--pretrained " + pretrained + ")");
+      }
       Objects.requireNonNull(out, "--out is required");
       if (fractions == null || fractions.isEmpty()) {
         throw new IllegalArgumentException("--fractions: give at least one label fraction");
@@ -411,8 +415,17 @@ public final class Experiment {
     return s;
   }
 
-  /** The summary of a finished pretraining run given by {@code --pretrained}. */
-  private static PretrainSummary existingPretraining(Path dir, PrintStream log) {
+  /**
+   * The summary of a finished pretraining run given by {@code --pretrained}, or of one of its
+   * checkpoints ({@code RUN/checkpoints/ckpt-N}, e.g. chosen on validation with finetune): loss and
+   * patch accuracy are then the mean of the last {@value #CHECKPOINT_WINDOW} values the run logged
+   * up to step N (the run's summary for its final checkpoint), the wall time the run's, prorated
+   * to N steps.
+   */
+  static PretrainSummary existingPretraining(Path dir, PrintStream log) {
+    if (Finetune.isCheckpointDir(dir)) {
+      return checkpointSummary(dir, log);
+    }
     RunDir run = new RunDir(dir);
     if (!Files.isRegularFile(run.metrics())) {
       throw new IllegalArgumentException("--pretrained " + dir + ": no metrics.json (expected a"
@@ -428,6 +441,49 @@ public final class Experiment {
     return new PretrainSummary(m.steps(), m.meanLoss(),
         100 * m.metrics().getOrDefault("patch_accuracy", Double.NaN),
         100.0 / cfg.model().numMasked(), m.imagesPerSecond(), m.wallSeconds());
+  }
+
+  static final int CHECKPOINT_WINDOW = 10;
+
+  private static PretrainSummary checkpointSummary(Path ckpt, PrintStream log) {
+    Path runPath = ckpt.toAbsolutePath().normalize().getParent().getParent();
+    String name = ckpt.getFileName().toString();
+    long steps;
+    try {
+      steps = Long.parseLong(name.substring(name.lastIndexOf('-') + 1));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("--pretrained " + ckpt + ": expected a checkpoint"
+          + " directory named ckpt-<step>");
+    }
+    RunDir run = new RunDir(runPath);
+    Pretrain.Config cfg = run.readConfig(Pretrain.Config.class);
+    if (steps == cfg.steps() && Files.isRegularFile(run.metrics())) {
+      return existingPretraining(runPath, log); // the final checkpoint: the run's own summary
+    }
+    double wall = Double.NaN;
+    double rate = Double.NaN;
+    if (Files.isRegularFile(run.metrics())) {
+      MetricsWriter.Metrics m = MetricsWriter.read(run.metrics());
+      rate = m.imagesPerSecond();
+      wall = m.wallSeconds() * steps / Math.max(1, m.steps());
+    }
+    List<EventFiles.Scalar> scalars = EventFiles.scalars(runPath.resolve("tensorboard"));
+    double loss = windowMean(scalars, "loss", steps);
+    double accuracy = windowMean(scalars, "patch_accuracy", steps);
+    log.printf("pretraining: reusing checkpoint %s (step %d of %d)%n", ckpt, steps, cfg.steps());
+    return new PretrainSummary(steps, loss, 100 * accuracy, 100.0 / cfg.model().numMasked(),
+        rate, wall);
+  }
+
+  /** Mean of the last {@link #CHECKPOINT_WINDOW} logged values of {@code tag} at steps <= max. */
+  static double windowMean(List<EventFiles.Scalar> scalars, String tag, long max) {
+    List<EventFiles.Scalar> s = scalars.stream()
+        .filter(x -> x.tag().equals(tag) && x.step() <= max).toList();
+    if (s.isEmpty()) {
+      return Double.NaN;
+    }
+    return s.subList(Math.max(0, s.size() - CHECKPOINT_WINDOW), s.size()).stream()
+        .mapToDouble(EventFiles.Scalar::value).average().orElseThrow();
   }
 
   private static Run cellRun(Options o, Path dir, double fraction, long seed, Path pretrained,

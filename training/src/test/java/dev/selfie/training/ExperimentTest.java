@@ -161,6 +161,35 @@ class ExperimentTest {
     assertTrue(transfer.get("source").asText().startsWith(out.resolve("pretrain").toString()),
         transfer.toString());
     assertTrue(reuse.probes().isEmpty());
+
+    // --pretrained RUN/checkpoints/ckpt-N: one checkpoint (picked on validation) stands for the
+    // run; its final checkpoint is summarised as the run itself (earlier ones from the logged
+    // scalars, windowMean below).
+    Path ckpt = out.resolve("pretrain").resolve("checkpoints").resolve("ckpt-4");
+    Experiment.PretrainSummary s = Experiment.existingPretraining(ckpt,
+        new PrintStream(new ByteArrayOutputStream()));
+    assertEquals(Experiment.existingPretraining(out.resolve("pretrain"),
+        new PrintStream(new ByteArrayOutputStream())), s);
+    assertEquals(4, s.steps());
+    assertThrows(IllegalArgumentException.class, () -> Experiment.existingPretraining(
+        out.resolve("pretrain").resolve("checkpoints"), new PrintStream(new ByteArrayOutputStream())));
+    IllegalArgumentException notARun = assertThrows(IllegalArgumentException.class,
+        () -> new Experiment.Options("cifar10", home, "tiny", List.of(0.1), 1, tmp.resolve("x"),
+            4, 3, 16, 0.1, 0.02, 0, 1e-4, true, 0, 2, ckpt, null, arms, List.of(2L), null, null));
+    assertTrue(notARun.getMessage().contains("--curve-steps"), notARun.getMessage());
+  }
+
+  @Test
+  void windowMeanTakesTheLastLoggedValuesUpToTheStep() {
+    List<EventFiles.Scalar> s = new java.util.ArrayList<>();
+    for (int i = 1; i <= 30; i++) {
+      s.add(new EventFiles.Scalar(10L * i, "loss", i));
+      s.add(new EventFiles.Scalar(10L * i, "other", 1000));
+    }
+    // steps <= 200: values 11..20 (the last ten), mean 15.5
+    assertEquals(15.5, Experiment.windowMean(s, "loss", 205), 1e-6);
+    assertEquals(2.0, Experiment.windowMean(s, "loss", 30), 1e-6);
+    assertTrue(Double.isNaN(Experiment.windowMean(s, "loss", 5)));
   }
 
   @Test

@@ -79,7 +79,8 @@ public final class ExperimentCommand implements Callable<Integer> {
   int threads;
 
   @Option(names = "--pretrained",
-      description = "Reuse this finished pretraining run (e.g. another experiment's DIR/pretrain)"
+      description = "Reuse this finished pretraining run (e.g. another experiment's DIR/pretrain),"
+          + " or one of its checkpoints (RUN/checkpoints/ckpt-N, e.g. chosen on validation),"
           + " instead of pretraining; the pretraining flags are then ignored.")
   Path pretrained;
 
