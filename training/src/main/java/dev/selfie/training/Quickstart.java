@@ -34,8 +34,13 @@ public final class Quickstart {
       Pretrain.Variants variants,
       double weightDecay,
       OptimizerConfig.WeightDecayType weightDecayType,
-      String precision) {
+      String precision,
+      long headSteps) {
     public Options {
+      if (headSteps < 0 || headSteps >= finetuneSteps) {
+        throw new IllegalArgumentException("--head-steps must be in [0, --finetune-steps), got "
+            + headSteps);
+      }
       if (variants == null) {
         variants = Pretrain.Variants.PAPER;
       }
@@ -46,6 +51,16 @@ public final class Quickstart {
         throw new IllegalArgumentException("--weight-decay must be >= 0, got " + weightDecay);
       }
       precision = Precision.checkFlag(precision);
+    }
+
+    /** No head-first steps. */
+    public Options(Path out, String dataset, Path dataDir, String preset, long pretrainSteps,
+        long finetuneSteps, int batchSize, double labelFraction, long seed, int threads,
+        int numMasked, double finetuneLr, Pretrain.Variants variants, double weightDecay,
+        OptimizerConfig.WeightDecayType weightDecayType, String precision) {
+      this(out, dataset, dataDir, preset, pretrainSteps, finetuneSteps, batchSize, labelFraction,
+          seed, threads, numMasked, finetuneLr, variants, weightDecay, weightDecayType, precision,
+          0);
     }
 
     /** Variants and weight decay, float32. */
@@ -170,15 +185,18 @@ public final class Quickstart {
         manifest, o.seed(), out, pretrained, Classifier.Head.RESNET, o.finetuneSteps(),
         o.batchSize(), "sgd", o.finetuneLr(), Math.max(1, o.finetuneSteps() / 10),
         o.weightDecay(), true, false, true, Math.max(1, o.finetuneSteps()), 1, 50, 20, 500,
-        o.threads(), Finetune.Recipe.defaults(), o.weightDecayType(), o.precision());
+        o.threads(), pretrained == null ? Finetune.Recipe.defaults()
+            : Finetune.Recipe.defaults().withHeadSteps(o.headSteps()),
+        o.weightDecayType(), o.precision());
   }
 
   static String table(Options o, Result r) {
     StringBuilder sb = new StringBuilder();
     sb.append(String.format("Selfie quickstart: %s, preset %s, %.0f%% labels (%d images), "
-            + "%d pretraining + %d finetuning steps, batch %d%n%n", o.dataset(), o.preset(),
+            + "%d pretraining + %d finetuning steps%s, batch %d%n%n", o.dataset(), o.preset(),
         100 * o.labelFraction(), r.selfie().labeledExamples(), o.pretrainSteps(),
-        o.finetuneSteps(), o.batchSize()));
+        o.finetuneSteps(), o.headSteps() > 0 ? " (Selfie: the new layers alone for the first "
+            + o.headSteps() + ")" : "", o.batchSize()));
     sb.append(String.format("pretraining patch-selection accuracy: %.1f%% (chance %.1f%%)%n%n",
         100 * r.patchAccuracy(), 100 * r.chance()));
     sb.append("| model | test accuracy | test images |\n|---|---|---|\n");

@@ -25,5 +25,17 @@ class QuickstartOptionsTest {
     assertEquals(0.1, f.lr());
     assertEquals(1000, f.steps());
     assertEquals(100, f.warmup());
+    assertEquals(0, f.recipe().headSteps());
+
+    // --head-steps reaches the Selfie arm only.
+    Quickstart.Options lpft = new Quickstart.Options(out, "fashion-mnist", null, "small", 3000,
+        1000, 64, 0.05, 1, 0, 8, 0.1, null, 1e-4, null, "float32", 200);
+    assertEquals(200, Quickstart.finetuneOptions(lpft, out.resolve("ft"), out, null).recipe()
+        .headSteps());
+    assertEquals(0, Quickstart.finetuneOptions(lpft, out.resolve("b"), null, null).recipe()
+        .headSteps());
+    org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        () -> new Quickstart.Options(out, "fashion-mnist", null, "small", 3000, 1000, 64, 0.05, 1,
+            0, 8, 0.1, null, 1e-4, null, "float32", 1000));
   }
 }

@@ -32,10 +32,10 @@ public final class QuickstartCommand implements Callable<Integer> {
   @Option(names = "--preset", defaultValue = "small", description = "Model preset.")
   String preset;
 
-  @Option(names = "--pretrain-steps", defaultValue = "800", description = "Pretraining steps.")
+  @Option(names = "--pretrain-steps", defaultValue = "3000", description = "Pretraining steps.")
   long pretrainSteps;
 
-  @Option(names = "--finetune-steps", defaultValue = "400", description = "Finetuning steps (each run).")
+  @Option(names = "--finetune-steps", defaultValue = "1000", description = "Finetuning steps (each run).")
   long finetuneSteps;
 
   @Option(names = "--batch-size", defaultValue = "64", description = "Images per step.")
@@ -50,12 +50,20 @@ public final class QuickstartCommand implements Callable<Integer> {
   @Option(names = "--threads", defaultValue = "0", description = "Intra-op threads (0 = all cores).")
   int threads;
 
-  @Option(names = "--num-masked", defaultValue = "0",
-      description = "Masked patches per image in pretraining (0 = the preset's: 4 of 16 in small).")
+  @Option(names = "--num-masked", defaultValue = "8",
+      description = "Masked patches per image in pretraining (0 = the preset's: 4 of 16 in small;"
+          + " 8 of 16 gave the larger gain, docs/results/README.md).")
   int numMasked;
 
-  @Option(names = "--finetune-lr", defaultValue = "0.05", description = "Finetuning learning rate.")
+  @Option(names = "--finetune-lr", defaultValue = "0.1", description = "Finetuning learning"
+      + " rate (both arms; the baseline's best of 0.05/0.1/0.2 on validation).")
   double finetuneLr;
+
+  @Option(names = "--head-steps", defaultValue = "200", paramLabel = "K",
+      description = "Selfie arm: train only the new layers for the first K finetuning steps, then"
+          + " all layers (LP-FT; tuned on validation, docs/results/ablations.md); no effect on the"
+          + " baseline. 0 = all layers from the start.")
+  long headSteps;
 
   @picocli.CommandLine.Mixin
   VariantFlags variants;
@@ -72,7 +80,8 @@ public final class QuickstartCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Quickstart.run(new Quickstart.Options(out, dataset, dataDir, preset, pretrainSteps,
         finetuneSteps, batchSize, labelFraction, seed, threads, numMasked, finetuneLr,
-        variants.variants(), weightDecay.weightDecay(), weightDecay.type(), precision),
+        variants.variants(), weightDecay.weightDecay(), weightDecay.type(), precision,
+        headSteps),
         System.out);
     return 0;
   }
