@@ -98,7 +98,8 @@ public final class Experiment {
       curveSteps = curveSteps == null ? List.of()
           : curveSteps.stream().distinct().sorted().toList();
       for (long c : curveSteps) {
-        if (c < 1 || c >= pretrainSteps) {
+        // With --pretrained the run's own length applies (checked when it is read).
+        if (c < 1 || (pretrained == null && c >= pretrainSteps)) {
           throw new IllegalArgumentException("--curve-steps: each must be in [1, "
               + (pretrainSteps - 1) + "] (a checkpoint before the last pretraining step), got "
               + c);
@@ -290,6 +291,12 @@ public final class Experiment {
         : out.resolve("pretrain");
     PretrainSummary pre = o.pretrained() != null ? existingPretraining(pretrainDir, log)
         : pretrain(o, pretrainDir, log);
+    for (long c : o.curveSteps()) {
+      if (c >= pre.steps()) {
+        throw new IllegalArgumentException("--curve-steps: each must be before the last step of"
+            + " the pretraining run (" + pre.steps() + " in " + pretrainDir + "), got " + c);
+      }
+    }
 
     List<Run> runs = new ArrayList<>();
     List<ProbeRow> probes = new ArrayList<>();

@@ -177,6 +177,16 @@ class ExperimentTest {
         () -> new Experiment.Options("cifar10", home, "tiny", List.of(0.1), 1, tmp.resolve("x"),
             4, 3, 16, 0.1, 0.02, 0, 1e-4, true, 0, 2, ckpt, null, arms, List.of(2L), null, null));
     assertTrue(notARun.getMessage().contains("--curve-steps"), notARun.getMessage());
+    // With --pretrained the curve is checked against the run's length (4), not --pretrain-steps.
+    Experiment.Options longer = new Experiment.Options("cifar10", home, "tiny", List.of(0.1), 1,
+        tmp.resolve("y"), 1, 3, 16, 0.1, 0.02, 0, 1e-4, true, 0, 2, out.resolve("pretrain"), null,
+        arms, List.of(3L), null, null);
+    assertEquals(List.of(3L), longer.curveSteps());
+    IllegalArgumentException pastTheEnd = assertThrows(IllegalArgumentException.class,
+        () -> Experiment.run(new Experiment.Options("cifar10", home, "tiny", List.of(0.1), 1,
+            tmp.resolve("z"), 100, 3, 16, 0.1, 0.02, 0, 1e-4, true, 0, 2, out.resolve("pretrain"),
+            null, arms, List.of(4L), null, null), new PrintStream(new ByteArrayOutputStream())));
+    assertTrue(pastTheEnd.getMessage().contains("before the last step"), pastTheEnd.getMessage());
   }
 
   @Test
