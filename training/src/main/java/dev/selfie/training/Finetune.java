@@ -259,13 +259,6 @@ public final class Finetune {
           resume, checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize, threads, r,
           weightDecayType, precision, export);
     }
-
-    public Options withExport(boolean e) {
-      return new Options(dataset, dataDir, preset, labelFraction, labelManifest, seed, out,
-          pretrained, head, steps, batchSize, optimizer, lr, warmup, weightDecay, augment, xla,
-          resume, checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize, threads, recipe,
-          weightDecayType, precision, e);
-    }
   }
 
   /**

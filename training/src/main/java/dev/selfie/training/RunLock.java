@@ -59,13 +59,14 @@ public final class RunLock implements AutoCloseable {
         String holder = holder(file);
         ch.close();
         throw new IllegalStateException("run directory " + dir.root() + " is in use by another"
-            + " run (" + (holder.isEmpty() ? "lock " + file : holder + ", lock " + file)
-            + "); wait for it to end or choose another --out");
+            + " run (" + (holder.isEmpty() ? "" : holder + "; ") + "lock file " + file
+            + "): wait for it to end, or choose another --out");
       }
       ch.truncate(0);
-      ch.write(ByteBuffer.wrap(("pid " + ProcessHandle.current().pid() + ", started "
-          + Instant.now() + " (" + ManagementFactory.getRuntimeMXBean().getName() + ")\n")
-          .getBytes(StandardCharsets.UTF_8)), 0);
+      String name = ManagementFactory.getRuntimeMXBean().getName(); // pid@host
+      String host = name.contains("@") ? " on " + name.substring(name.indexOf('@') + 1) : "";
+      ch.write(ByteBuffer.wrap(("pid " + ProcessHandle.current().pid() + host + ", started "
+          + Instant.now() + "\n").getBytes(StandardCharsets.UTF_8)), 0);
       ch.force(false);
       return new RunLock(file, ch, lock);
     } catch (IOException e) {
