@@ -55,7 +55,7 @@ fi
 py="$venv/bin/python"
 stamp="$venv/.selfie-requirements.txt"
 if [ "${SELFIE_PIP_INSTALL:-1}" = "1" ] && ! cmp -s ci/python/requirements.txt "$stamp"; then
-  echo "interop: installing ci/python/requirements.txt into $venv (tensorflow-cpu: about 250 MB, once)" >&2
+  echo "interop: installing ci/python/requirements.txt into $venv (tensorflow-cpu: about 250 MB to download, 1.4 GB on disk, once)" >&2
   "$py" -m pip install -q --disable-pip-version-check -r ci/python/requirements.txt
   cp ci/python/requirements.txt "$stamp"
 fi
