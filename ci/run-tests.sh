@@ -6,7 +6,9 @@
 #      POM: no GPU and no 526 MB download needed), and every module's classpath holds exactly
 #      one native jar, in full and module-only builds, with and without -Pgpu
 #      (ci/check-native-jars.sh);
-#   3. Python TensorFlow loads the Java-exported SavedModels and reproduces Java's outputs.
+#   3. Python TensorFlow loads the Java-exported SavedModels and reproduces Java's outputs, in a
+#      virtual environment under target/ (target/venv, `python3 -m venv`; tensorflow-cpu is
+#      installed there once): nothing is written into the system Python.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-1}"
@@ -31,4 +33,4 @@ fi
 echo "gpu profile: ok (-Pgpu -> $gpu, default -> $cpu)" >&2
 bash ci/check-native-jars.sh
 
-SELFIE_INTEROP_REUSE=1 bash ci/python/run_interop.sh
+SELFIE_VENV="$PWD/target/venv" SELFIE_INTEROP_REUSE=1 bash ci/python/run_interop.sh

@@ -19,7 +19,11 @@
 #   SELFIE_INTEROP_REUSE=1  skip the Java export if every required case already exists
 #                           (right after `mvn verify`, which runs both Java tests)
 #   SELFIE_INTEROP_CASES    the cases that must exist (default "tiny selfie-pretrain selfie-finetune")
-#   SELFIE_PIP_INSTALL=0    do not pip-install ci/python/requirements.txt
+#   SELFIE_VENV             the virtual environment the checks run in (default target/venv),
+#                           created with `python3 -m venv` on first use; the system Python is
+#                           never written to
+#   SELFIE_PIP_INSTALL=0    do not pip-install ci/python/requirements.txt into it (otherwise
+#                           installed once, and again when the file changes)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
@@ -36,8 +40,24 @@ missing_cases() {
   echo "${out# }"
 }
 
-if [ "${SELFIE_PIP_INSTALL:-1}" = "1" ]; then
-  python3 -m pip install -q --disable-pip-version-check -r ci/python/requirements.txt
+# Python: a virtual environment under target/, never the system Python (on Debian 12 its pip is
+# refused anyway: PEP 668, externally managed).
+venv="${SELFIE_VENV:-$root/target/venv}"
+if ! "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
+  # Missing, or left without pip by an earlier failure (e.g. no ensurepip): made afresh.
+  echo "interop: creating the virtual environment $venv (python3 -m venv)" >&2
+  python3 -m venv --clear "$venv" || {
+    echo "interop: error: python3 -m venv $venv failed; on Debian/Ubuntu install python3-venv" \
+      "(sudo apt-get install python3-venv)" >&2
+    exit 1
+  }
+fi
+py="$venv/bin/python"
+stamp="$venv/.selfie-requirements.txt"
+if [ "${SELFIE_PIP_INSTALL:-1}" = "1" ] && ! cmp -s ci/python/requirements.txt "$stamp"; then
+  echo "interop: installing ci/python/requirements.txt into $venv (tensorflow-cpu: about 250 MB to download, 1.4 GB on disk, once)" >&2
+  "$py" -m pip install -q --disable-pip-version-check -r ci/python/requirements.txt
+  cp ci/python/requirements.txt "$stamp"
 fi
 
 if [ "${SELFIE_INTEROP_REUSE:-0}" = "1" ] && [ -z "$(missing_cases)" ]; then
@@ -60,4 +80,4 @@ if [ -n "$left" ]; then
   exit 1
 fi
 
-python3 -m pytest -q -p no:cacheprovider ci/python --interop-dir "$dir"
+"$py" -m pytest -q -p no:cacheprovider ci/python --interop-dir "$dir"

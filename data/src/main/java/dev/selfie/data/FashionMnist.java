@@ -87,6 +87,19 @@ public final class FashionMnist implements DatasetProvider {
     return Files.isRegularFile(raw) ? raw : null;
   }
 
+  /**
+   * True if the IDX files are in one of the places {@link #open} looks (the Debian package's
+   * directory or the data home without {@code dataDir}); nothing is validated.
+   */
+  public static boolean present(Path dataDir) {
+    return candidates(dataDir).stream().anyMatch(FashionMnist::hasFiles);
+  }
+
+  /** The directories {@link #open} looks in, in order. */
+  public static List<Path> locations(Path dataDir) {
+    return List.copyOf(candidates(dataDir));
+  }
+
   static List<Path> candidates(Path dataDir) {
     List<Path> c = new ArrayList<>();
     if (dataDir == null) {
@@ -201,6 +214,42 @@ public final class FashionMnist implements DatasetProvider {
     Operand<TString> records =
         (Operand<TString>) tf.data.datasetToSingleElement(ds, List.of(TString.class), List.of(Shape.of(-1))).components().get(0);
     return tf.io.decodeRaw(records, TUint8.class); // [n, record]
+  }
+
+  /**
+   * Opens Fashion-MNIST as {@link #open} does, first downloading it into the data home when it is
+   * in none of {@link #locations} (as Keras' {@code load_data()} does): {@link #fetch}, with its
+   * progress reports and the published md5s checked. Where the download fails, the exception's
+   * message is one line that names the locations, the cause and both remedies.
+   *
+   * @param baseUrl where the official files are, or null for the official location
+   */
+  public ImageSource openOrFetch(Path dataDir, URI baseUrl, ProgressListener progress)
+      throws IOException {
+    return openOrFetch(dataDir, baseUrl, progress, MD5);
+  }
+
+  /** {@link #openOrFetch} with the expected md5 per file given (tests serve generated files). */
+  ImageSource openOrFetch(Path dataDir, URI baseUrl, ProgressListener progress,
+      Map<String, String> md5) throws IOException {
+    if (!present(dataDir)) {
+      try {
+        fetch(dataDir, baseUrl, progress, md5);
+      } catch (IOException e) {
+        throw new IOException(notFetched(dataDir, e), e);
+      }
+    }
+    return open(dataDir);
+  }
+
+  /** The one-line message of a Fashion-MNIST that is nowhere and could not be downloaded. */
+  static String notFetched(Path dataDir, IOException cause) {
+    String why = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
+    why = why.replace(Fetcher.OFFLINE_HINT, "").replaceAll("\\s+", " ").strip();
+    return "Fashion-MNIST is not in " + candidates(dataDir) + " and downloading it failed ("
+        + why + "): install the Debian package (sudo apt-get install dataset-fashion-mnist), or"
+        + " run `selfie data fetch fashion-mnist" + (dataDir == null ? "" : " --data-dir " + dataDir)
+        + "` where there is internet (--base-url for a mirror)";
   }
 
   @Override

@@ -24,6 +24,9 @@ import java.util.stream.Stream;
  * then one rename; on any failure nothing is left behind).
  */
 final class Fetcher {
+  /** Appended to a failed connection's message. */
+  static final String OFFLINE_HINT = " (offline? use --base-url for a mirror)";
+
   private final URI base;
   private final ProgressListener progress;
   private final HttpClient client;
@@ -55,7 +58,9 @@ final class Fetcher {
       Thread.currentThread().interrupt();
       throw new IOException("GET " + uri + ": interrupted", e);
     } catch (IOException e) {
-      throw new IOException("GET " + uri + ": " + e.getMessage() + " (offline? use --base-url for a mirror)", e);
+      // Connection failures often carry no message (ConnectException): name the exception then.
+      String why = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+      throw new IOException("GET " + uri + ": " + why + OFFLINE_HINT, e);
     }
     long total = resp.headers().firstValueAsLong("Content-Length").orElse(-1L);
     MessageDigest digest;

@@ -204,6 +204,72 @@ class FetchTest {
   }
 
   @Test
+  void openOrFetchDownloadsAMissingFashionMnistOnce() throws Exception {
+    Path src = TestData.fashion(tmp.resolve("src"), 20, 10);
+    Map<String, String> sums = new ConcurrentHashMap<>();
+    for (String f : FashionMnist.MD5.keySet()) {
+      byte[] b = Files.readAllBytes(src.resolve(f));
+      files.put(f, b);
+      sums.put(f, md5(b));
+    }
+    Path home = tmp.resolve("home");
+    assertFalse(FashionMnist.present(home));
+    Map<String, long[]> last = new ConcurrentHashMap<>();
+    ImageSource opened = new FashionMnist().openOrFetch(home, base,
+        (t, done, total) -> last.put(t, new long[] {done, total}), sums);
+    assertEquals(20, opened.size(Split.TRAIN));
+    assertEquals(10, opened.size(Split.TEST));
+    assertTrue(FashionMnist.present(home));
+    assertEquals(FashionMnist.MD5.keySet(), last.keySet(), "progress reported for every file");
+    for (String f : last.keySet()) {
+      long size = files.get(f).length;
+      assertArrayEquals(new long[] {size, size}, last.get(f), f + ": progress ends at its size");
+    }
+    assertEquals(4, requests.get());
+    // Present now: opened from disk, nothing requested.
+    ImageSource again = new FashionMnist().openOrFetch(home, base, ProgressListener.NONE, sums);
+    assertEquals(20, again.size(Split.TRAIN));
+    assertEquals(4, requests.get());
+  }
+
+  @Test
+  void openOrFetchThatCannotDownloadFailsInOneLineWithBothRemedies() throws Exception {
+    Path home = tmp.resolve("home");
+    // The server has no files: HTTP 404.
+    IOException e = assertThrows(IOException.class,
+        () -> new FashionMnist().openOrFetch(home, base, ProgressListener.NONE));
+    String m = e.getMessage();
+    assertFalse(m.contains("\n"), "one line: " + m);
+    assertTrue(m.contains("apt-get install dataset-fashion-mnist"), m);
+    assertTrue(m.contains("selfie data fetch fashion-mnist --data-dir " + home), m);
+    assertTrue(m.contains("HTTP 404"), "names the cause: " + m);
+    assertTrue(m.contains(home.resolve("fashion-mnist").toString()), "names where it looked: " + m);
+    assertNothingLeft(home);
+    // Nothing listening at all (a port just closed): also one line, both remedies.
+    int port;
+    try (java.net.ServerSocket closed = new java.net.ServerSocket(0, 1,
+        InetAddress.getLoopbackAddress())) {
+      port = closed.getLocalPort();
+    }
+    IOException c = assertThrows(IOException.class, () -> new FashionMnist().openOrFetch(home,
+        URI.create("http://127.0.0.1:" + port + "/"), ProgressListener.NONE));
+    assertFalse(c.getMessage().contains("\n"), c.getMessage());
+    assertFalse(c.getMessage().contains("null"), c.getMessage());
+    assertTrue(c.getMessage().contains("apt-get install dataset-fashion-mnist")
+        && c.getMessage().contains("selfie data fetch fashion-mnist"), c.getMessage());
+    // A corrupt download (checksum) is refused the same way, and nothing is published.
+    Path src = TestData.fashion(tmp.resolve("src"), 20, 10);
+    for (String f : FashionMnist.MD5.keySet()) {
+      files.put(f, Files.readAllBytes(src.resolve(f)));
+    }
+    IOException bad = assertThrows(IOException.class,
+        () -> new FashionMnist().openOrFetch(home, base, ProgressListener.NONE));
+    assertTrue(bad.getMessage().contains("md5")
+        && bad.getMessage().contains("apt-get install dataset-fashion-mnist"), bad.getMessage());
+    assertNothingLeft(home);
+  }
+
+  @Test
   void officialChecksumsAreThePublishedOnes() {
     assertEquals("c32a1d4ab5d03f1284b67883e8d87530", Cifar10.ARCHIVE_MD5);
     assertEquals("8d4fb7e6c68d591d4c3dfef9ec88bf0d", FashionMnist.MD5.get("train-images-idx3-ubyte.gz"));

@@ -101,6 +101,7 @@ public final class Export {
           + kind + "\" (expected pretrain or finetune)");
     }
     DatasetSpec spec = RunData.spec(dir, dataset);
+    long t0 = System.nanoTime();
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
       // Encoded images decoded and fitted in the graph (serving_bytes) are the default of the
@@ -159,9 +160,9 @@ public final class Export {
             .extraFile(CLASS_NAMES_FILE, String.join("\n", spec.classNames()) + "\n")
             .extraFile(RunData.FILE, Json.MAPPER.writeValueAsBytes(spec))
             .export(dir.savedModel(version));
-        log.printf("exported %s (%s run, checkpoint step %d, %d variables) to %s%n",
+        log.printf("exported %s (%s run, checkpoint step %d, %d variables) to %s in %.1f s%n",
             String.join(", ", signatures.stream().map(Signature::key).toList()), kind,
-            ckpt.step(), report.restored().size(), target);
+            ckpt.step(), report.restored().size(), target, (System.nanoTime() - t0) / 1e9);
         return target;
       }
     }

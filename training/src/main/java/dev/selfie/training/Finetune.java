@@ -135,6 +135,8 @@ public final class Finetune {
    * @param pretrained a pretraining run directory or its savedmodel directory; null = baseline
    * @param labelManifest reuse these labeled indices (overrides labelFraction)
    * @param precision {@code --precision}: float32, bfloat16, float16 or auto ({@link Precision})
+   * @param export at the end, export the run as a SavedModel into {@code out/savedmodel/1/}
+   *     ({@link Export}; the CLI's default, {@code --no-export} turns it off)
    */
   public record Options(
       String dataset,
@@ -163,7 +165,8 @@ public final class Finetune {
       int threads,
       Recipe recipe,
       OptimizerConfig.WeightDecayType weightDecayType,
-      String precision) {
+      String precision,
+      boolean export) {
     public Options {
       if (recipe == null) {
         recipe = Recipe.defaults();
@@ -172,6 +175,32 @@ public final class Finetune {
         weightDecayType = OptimizerConfig.WeightDecayType.DECOUPLED;
       }
       precision = Precision.checkFlag(precision);
+      if (labelManifest == null && !(labelFraction > 0 && labelFraction <= 1)) {
+        throw new IllegalArgumentException(
+            "--label-fraction must be in (0, 1], got " + labelFraction);
+      }
+      if (steps < 1) {
+        throw new IllegalArgumentException("--steps must be >= 1, got " + steps);
+      }
+      if (batchSize < 1) {
+        throw new IllegalArgumentException("--batch-size must be >= 1, got " + batchSize);
+      }
+      if (pretrained == null) {
+        Pretrain.checkPreset(preset);
+      }
+    }
+
+    /** Without the SavedModel export at the end. */
+    public Options(String dataset, Path dataDir, String preset, double labelFraction,
+        Path labelManifest, long seed, Path out, Path pretrained, Classifier.Head head,
+        long steps, int batchSize, String optimizer, double lr, long warmup, double weightDecay,
+        boolean augment, boolean xla, boolean resume, long checkpointEvery, int keep,
+        int logEvery, int summaryEvery, int evalBatchSize, int threads, Recipe recipe,
+        OptimizerConfig.WeightDecayType weightDecayType, String precision) {
+      this(dataset, dataDir, preset, labelFraction, labelManifest, seed, out, pretrained, head,
+          steps, batchSize, optimizer, lr, warmup, weightDecay, augment, xla, resume,
+          checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize, threads, recipe,
+          weightDecayType, precision, false);
     }
 
     /** Options with float32 precision. */
@@ -228,7 +257,7 @@ public final class Finetune {
       return new Options(dataset, dataDir, preset, labelFraction, labelManifest, seed, out,
           pretrained, head, steps, batchSize, optimizer, lr, warmup, weightDecay, augment, xla,
           resume, checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize, threads, r,
-          weightDecayType, precision);
+          weightDecayType, precision, export);
     }
   }
 
@@ -355,15 +384,59 @@ public final class Finetune {
   public static Result run(Options o, PrintStream log) throws IOException {
     // Before anything is written: a bad or impossible --precision fails here.
     Precision.Choice precision = Precision.resolve(o.precision(), Devices.hasGpu(Devices.list()));
+    // Before anything is written: the dataset, the label subset and the config are built here.
+    RunDir at = new RunDir(o.out());
+    ImageSource src = RunData.open(o.dataset(), o.dataDir(), RunData.imageSize(at, o), null);
+    NewRun fresh = o.resume() && Files.exists(at.config())
+        ? null : newRun(o, src, precision.precision());
     RunDir dir = RunDir.create(o.out());
+    try (RunLock lock = RunLock.acquire(dir)) {
+      Result r = train(o, precision, dir, src, fresh, log);
+      if (o.export()) {
+        Export.run(dir.root(), 1, log);
+      }
+      return r;
+    }
+  }
+
+  /** What a new run writes at start: its config, labeled subset and validation split (or null). */
+  private record NewRun(Config config, LabelManifest labels, LabelManifest validation) {}
+
+  private static NewRun newRun(Options o, ImageSource src, Precision precision)
+      throws IOException {
+    Recipe recipe = o.recipe();
+    LabelManifest validation = null;
+    LabelManifest manifest;
+    if (recipe.validation() > 0) {
+      validation = LabelManifest.validation(src, Split.TRAIN, recipe.validation(),
+          recipe.validationSeed());
+    }
+    if (o.labelManifest() != null) {
+      manifest = LabelManifest.read(o.labelManifest());
+      if (validation != null && !manifest.disjointFrom(validation)) {
+        throw new IllegalArgumentException("--label-manifest " + o.labelManifest()
+            + " shares images with the --validation " + recipe.validation()
+            + " split (seed " + recipe.validationSeed() + "): the validation images must"
+            + " never be trained on");
+      }
+    } else {
+      manifest = LabelManifest.create(src, Split.TRAIN, o.labelFraction(), o.seed(),
+          validation);
+    }
+    manifest.validateAgainst(src);
+    return new NewRun(newConfig(o, src, manifest, precision), manifest, validation);
+  }
+
+  /** The run in the created and locked {@code dir}; {@code start}: what a new run starts with. */
+  private static Result train(Options o, Precision.Choice precision, RunDir dir,
+      ImageSource src, NewRun start, PrintStream log) throws IOException {
     CheckpointManager checkpoints = new CheckpointManager(dir.checkpoints(), o.keep());
-    ImageSource src = RunData.open(o.dataset(), o.dataDir(), RunData.imageSize(dir, o), null);
     Config cfg;
     LabelManifest manifest;
     long startStep = 0;
     Optional<CheckpointManager.Checkpoint> resumeFrom = Optional.empty();
     LabelManifest validation = null;
-    if (o.resume() && Files.exists(dir.config())) {
+    if (start == null) {
       cfg = dir.readConfig(Config.class);
       manifest = LabelManifest.read(dir.labelsManifest());
       if (cfg.recipe().validation() > 0) {
@@ -377,29 +450,13 @@ public final class Finetune {
         throw new IllegalArgumentException("--out " + dir.root() + " already holds a run with"
             + " checkpoints; pass --resume to continue it, or choose another --out");
       }
-      Recipe recipe = o.recipe();
-      if (recipe.validation() > 0) {
-        validation = LabelManifest.validation(src, Split.TRAIN, recipe.validation(),
-            recipe.validationSeed());
-      }
-      if (o.labelManifest() != null) {
-        manifest = LabelManifest.read(o.labelManifest());
-        if (validation != null && !manifest.disjointFrom(validation)) {
-          throw new IllegalArgumentException("--label-manifest " + o.labelManifest()
-              + " shares images with the --validation " + recipe.validation()
-              + " split (seed " + recipe.validationSeed() + "): the validation images must"
-              + " never be trained on");
-        }
-      } else {
-        manifest = LabelManifest.create(src, Split.TRAIN, o.labelFraction(), o.seed(),
-            validation);
-      }
-      manifest.validateAgainst(src);
+      manifest = start.labels();
+      validation = start.validation();
       manifest.write(dir.labelsManifest());
       if (validation != null) {
         validation.write(dir.validationManifest());
       }
-      cfg = newConfig(o, src, manifest, precision.precision());
+      cfg = start.config();
       dir.writeConfig(cfg);
       RunData.save(dir, src.spec());
     }

@@ -65,6 +65,8 @@ public final class Pretrain {
    * @param lr base learning rate; warmup linear warmup steps
    * @param threads intra-op threads (0 = TensorFlow's default)
    * @param precision {@code --precision}: float32, bfloat16, float16 or auto ({@link Precision})
+   * @param export at the end, export the run as a SavedModel into {@code out/savedmodel/1/}
+   *     ({@link Export}; the CLI's default, {@code --no-export} turns it off)
    */
   public record Options(
       String dataset,
@@ -90,7 +92,8 @@ public final class Pretrain {
       Path unlabeledDir,
       Variants variants,
       OptimizerConfig.WeightDecayType weightDecayType,
-      String precision) {
+      String precision,
+      boolean export) {
 
     public Options {
       if (variants == null) {
@@ -100,6 +103,24 @@ public final class Pretrain {
         weightDecayType = OptimizerConfig.WeightDecayType.DECOUPLED;
       }
       precision = Precision.checkFlag(precision);
+      if (steps < 1) {
+        throw new IllegalArgumentException("--steps must be >= 1, got " + steps);
+      }
+      if (batchSize < 1) {
+        throw new IllegalArgumentException("--batch-size must be >= 1, got " + batchSize);
+      }
+      checkPreset(preset);
+    }
+
+    /** Without the SavedModel export at the end. */
+    public Options(String dataset, Path dataDir, String preset, long steps, int batchSize, Path out,
+        boolean xla, boolean resume, long seed, String optimizer, double lr, long warmup,
+        double weightDecay, int numMasked, boolean augment, long checkpointEvery, int keep,
+        int logEvery, int summaryEvery, int threads, Path unlabeledDir, Variants variants,
+        OptimizerConfig.WeightDecayType weightDecayType, String precision) {
+      this(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed, optimizer, lr, warmup,
+          weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads,
+          unlabeledDir, variants, weightDecayType, precision, false);
     }
 
     /** Variants and weight decay type, float32. */
@@ -237,6 +258,15 @@ public final class Pretrain {
       double imagesPerSecond,
       double wallSeconds) {}
 
+  /** Fails, naming {@code --preset}, unless {@code preset} is a known model preset. */
+  static void checkPreset(String preset) {
+    try {
+      ModelConfig.preset(preset);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--preset: " + e.getMessage(), e);
+    }
+  }
+
   /** Builds the config of a new run from the options and the dataset. */
   static Config newConfig(Options o, ImageSource src, Precision precision) {
     ModelConfig model = ModelConfig.preset(o.preset())
@@ -288,14 +318,31 @@ public final class Pretrain {
       precision = new Precision.Choice(Precision.FLOAT32,
           "auto: float16 loss scaling is not wired into --replicas/--cluster yet");
     }
+    // Before anything is written: the dataset, the preset and the image size are checked here.
+    RunDir at = new RunDir(o.out());
+    ImageSource src = RunData.open(o.dataset(), o.dataDir(),
+        RunData.imageSize(at, o.resume(), o.preset()), o.unlabeledDir());
+    Config fresh = o.resume() && Files.exists(at.config())
+        ? null : newConfig(o, src, precision.precision());
     RunDir dir = RunDir.create(o.out());
+    try (RunLock lock = RunLock.acquire(dir)) {
+      Result r = train(o, parallel, precision, dir, src, fresh, log);
+      if (o.export()) {
+        Export.run(dir.root(), 1, log);
+      }
+      return r;
+    }
+  }
+
+  /** The run in the created and locked {@code dir}; {@code fresh}: the config of a new run. */
+  private static Result train(Options o, DataParallel.Options parallel,
+      Precision.Choice precision, RunDir dir, ImageSource src, Config fresh, PrintStream log)
+      throws IOException {
     CheckpointManager checkpoints = new CheckpointManager(dir.checkpoints(), o.keep());
     Config cfg;
     long startStep = 0;
     Optional<CheckpointManager.Checkpoint> resumeFrom = Optional.empty();
-    ImageSource src = RunData.open(o.dataset(), o.dataDir(),
-        RunData.imageSize(dir, o.resume(), o.preset()), o.unlabeledDir());
-    if (o.resume() && Files.exists(dir.config())) {
+    if (fresh == null) {
       cfg = dir.readConfig(Config.class);
       if (!cfg.dataset().equals(o.dataset())) {
         throw new IllegalArgumentException("--resume: run " + dir.root() + " was trained on "
@@ -319,7 +366,7 @@ public final class Pretrain {
         throw new IllegalArgumentException("--out " + dir.root() + " already holds a run with"
             + " checkpoints; pass --resume to continue it, or choose another --out");
       }
-      cfg = newConfig(o, src, precision.precision());
+      cfg = fresh;
       dir.writeConfig(cfg);
       RunData.save(dir, src.spec());
     }

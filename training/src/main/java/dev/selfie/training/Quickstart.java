@@ -51,6 +51,20 @@ public final class Quickstart {
         throw new IllegalArgumentException("--weight-decay must be >= 0, got " + weightDecay);
       }
       precision = Precision.checkFlag(precision);
+      if (pretrainSteps < 1) {
+        throw new IllegalArgumentException("--pretrain-steps must be >= 1, got " + pretrainSteps);
+      }
+      if (finetuneSteps < 1) {
+        throw new IllegalArgumentException("--finetune-steps must be >= 1, got " + finetuneSteps);
+      }
+      if (!(labelFraction > 0 && labelFraction <= 1)) {
+        throw new IllegalArgumentException(
+            "--label-fraction must be in (0, 1], got " + labelFraction);
+      }
+      if (batchSize < 1) {
+        throw new IllegalArgumentException("--batch-size must be >= 1, got " + batchSize);
+      }
+      Pretrain.checkPreset(preset);
     }
 
     /** No head-first steps. */
@@ -129,26 +143,27 @@ public final class Quickstart {
 
   public static Result run(Options o, PrintStream log) throws IOException {
     long t0 = System.nanoTime();
-    Files.createDirectories(o.out());
     Path pretrainDir = o.out().resolve("pretrain");
     Path selfieDir = o.out().resolve("finetune-selfie");
     Path baselineDir = o.out().resolve("finetune-baseline");
+    // Each run exports its SavedModel at its end (Options.export).
+    Pretrain.Options pretrain = pretrainOptions(o, pretrainDir);
+    Finetune.Options finetuneSelfie = finetuneOptions(o, selfieDir, pretrainDir, null);
+    Finetune.Options finetuneBaseline = finetuneOptions(o, baselineDir, null,
+        new RunDir(selfieDir).labelsManifest());
+    Files.createDirectories(o.out());
 
     log.println("== 1/4 pretraining (" + o.preset() + ", " + o.pretrainSteps() + " steps) -> "
         + pretrainDir);
-    Pretrain.Result pre = Pretrain.run(pretrainOptions(o, pretrainDir), log);
-    Export.run(pretrainDir, log);
+    Pretrain.Result pre = Pretrain.run(pretrain, log);
 
     log.println("== 2/4 finetuning from pretraining (" + o.labelFraction() * 100
         + "% labels) -> " + selfieDir);
-    Finetune.Result selfie = Finetune.run(finetuneOptions(o, selfieDir, pretrainDir, null), log);
-    Export.run(selfieDir, log);
+    Finetune.Result selfie = Finetune.run(finetuneSelfie, log);
 
     log.println("== 3/4 baseline from random init (same labels, same schedule) -> "
         + baselineDir);
-    Finetune.Result baseline = Finetune.run(finetuneOptions(o, baselineDir, null,
-        new RunDir(selfieDir).labelsManifest()), log);
-    Export.run(baselineDir, log);
+    Finetune.Result baseline = Finetune.run(finetuneBaseline, log);
 
     log.println("== 4/4 evaluation");
     Evaluate.Result evalSelfie = Evaluate.run(selfieDir, null, o.dataDir(), 500, log);
@@ -177,7 +192,7 @@ public final class Quickstart {
     return new Pretrain.Options(o.dataset(), o.dataDir(), o.preset(), o.pretrainSteps(),
         o.batchSize(), out, false, true, o.seed(), "sgd", 0.1, Math.max(1, o.pretrainSteps() / 10),
         o.weightDecay(), o.numMasked(), true, Math.max(1, o.pretrainSteps() / 2), 2, 50, 20,
-        o.threads(), null, o.variants(), o.weightDecayType(), o.precision());
+        o.threads(), null, o.variants(), o.weightDecayType(), o.precision(), true);
   }
 
   static Finetune.Options finetuneOptions(Options o, Path out, Path pretrained, Path manifest) {
@@ -187,7 +202,7 @@ public final class Quickstart {
         o.weightDecay(), true, false, true, Math.max(1, o.finetuneSteps()), 1, 50, 20, 500,
         o.threads(), pretrained == null ? Finetune.Recipe.defaults()
             : Finetune.Recipe.defaults().withHeadSteps(o.headSteps()),
-        o.weightDecayType(), o.precision());
+        o.weightDecayType(), o.precision(), true);
   }
 
   static String table(Options o, Result r) {

@@ -1,11 +1,14 @@
 package dev.selfie.training;
 
 import dev.selfie.data.DatasetSpec;
+import dev.selfie.data.FashionMnist;
 import dev.selfie.data.Datasets;
 import dev.selfie.data.ImageSource;
 import dev.selfie.data.OpenOptions;
 import dev.selfie.graph.ModelConfig;
 import java.io.IOException;
+import java.io.PrintWriter;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -30,12 +33,37 @@ public final class RunData {
     if (unlabeledDir != null && !dataset.equals("folder")) {
       throw new IllegalArgumentException("--unlabeled-dir works with --dataset folder only, not " + dataset);
     }
-    ImageSource src = Datasets.open(dataset, dataDir, new OpenOptions(imageSize, unlabeledDir));
+    ImageSource src = dataset.equals(FashionMnist.NAME)
+        ? openOrFetchFashionMnist(dataDir)
+        : Datasets.open(dataset, dataDir, new OpenOptions(imageSize, unlabeledDir));
     for (String w : src.warnings()) {
       System.err.println("warning: " + w);
     }
     return src;
   }
+
+  /**
+   * Fashion-MNIST from the Debian package's directory or the data home, else downloaded into the
+   * data home first (the official files, md5-checked, with progress on stderr: {@code selfie data
+   * fetch}'s code); where that fails, an IOException whose one-line message gives both remedies.
+   * The system property {@value #BASE_URL_PROPERTY} points the download at a mirror.
+   */
+  static ImageSource openOrFetchFashionMnist(Path dataDir) throws IOException {
+    if (!FashionMnist.present(dataDir)) {
+      System.err.printf("fashion-mnist: not found in %s; downloading it (about 30 MB, once) into"
+          + " %s%n", FashionMnist.locations(dataDir),
+          Datasets.dataHome(dataDir).resolve(FashionMnist.NAME));
+    }
+    String base = System.getProperty(BASE_URL_PROPERTY);
+    PrintWriter err = new PrintWriter(System.err, true);
+    try (FetchProgress progress = new FetchProgress(err, System.console() != null)) {
+      return new FashionMnist().openOrFetch(dataDir,
+          base == null || base.isBlank() ? null : URI.create(base), progress);
+    }
+  }
+
+  /** Where the automatic download of Fashion-MNIST fetches from instead of the official site. */
+  public static final String BASE_URL_PROPERTY = "selfie.data.base-url";
 
   /** The image size of a pretraining run: its config's when resuming, else the preset's. */
   static int imageSize(RunDir dir, boolean resume, String preset) {

@@ -1,6 +1,8 @@
 package dev.selfie.training;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -14,6 +16,10 @@ class QuickstartOptionsTest {
         400, 64, 0.05, 1, 0);
     assertEquals(0, Quickstart.pretrainOptions(defaults, out).numMasked(), "preset's masking");
     assertEquals(0.05, Quickstart.finetuneOptions(defaults, out, null, null).lr());
+    assertTrue(Quickstart.pretrainOptions(defaults, out).export(),
+        "the pretraining run exports its SavedModel at its end");
+    assertTrue(Quickstart.finetuneOptions(defaults, out, null, null).export(),
+        "the finetuning runs export their SavedModels at their end");
 
     Quickstart.Options tuned = new Quickstart.Options(out, "fashion-mnist", null, "small", 3000,
         1000, 64, 0.05, 1, 0, 8, 0.1);
@@ -37,5 +43,19 @@ class QuickstartOptionsTest {
     org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
         () -> new Quickstart.Options(out, "fashion-mnist", null, "small", 3000, 1000, 64, 0.05, 1,
             0, 8, 0.1, null, 1e-4, null, "float32", 1000));
+  }
+
+  @Test
+  void badFlagsAreRefusedByName() {
+    Path out = Path.of("qs");
+    var steps = assertThrows(IllegalArgumentException.class, () -> new Quickstart.Options(out,
+        "fashion-mnist", null, "small", -5, 400, 64, 0.05, 1, 0));
+    assertTrue(steps.getMessage().contains("--pretrain-steps"), steps.getMessage());
+    var fraction = assertThrows(IllegalArgumentException.class, () -> new Quickstart.Options(out,
+        "fashion-mnist", null, "small", 800, 400, 64, 0, 1, 0));
+    assertTrue(fraction.getMessage().contains("--label-fraction"), fraction.getMessage());
+    var preset = assertThrows(IllegalArgumentException.class, () -> new Quickstart.Options(out,
+        "fashion-mnist", null, "huge", 800, 400, 64, 0.05, 1, 0));
+    assertTrue(preset.getMessage().contains("--preset"), preset.getMessage());
   }
 }

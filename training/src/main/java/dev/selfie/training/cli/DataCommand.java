@@ -11,8 +11,8 @@ import dev.selfie.data.OpenOptions;
 import dev.selfie.data.Pipeline;
 import dev.selfie.data.PipelineOptions;
 import dev.selfie.data.Pipelines;
-import dev.selfie.data.ProgressListener;
 import dev.selfie.data.Split;
+import dev.selfie.training.FetchProgress;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.URI;
@@ -21,8 +21,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
 import org.tensorflow.Graph;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
@@ -337,7 +335,7 @@ public final class DataCommand implements Runnable {
       PrintWriter out = spec.commandLine().getOut();
       DatasetProvider p = Datasets.provider(dataset);
       DatasetProvider.FetchResult r;
-      try (Progress progress = new Progress(out, System.console() != null)) {
+      try (FetchProgress progress = new FetchProgress(out, System.console() != null)) {
         r = p.fetch(dataDir, baseUrl, progress);
       }
       if (r.downloaded()) {
@@ -347,51 +345,6 @@ public final class DataCommand implements Runnable {
       }
       out.flush();
       return 0;
-    }
-  }
-
-  /** Renders progress: a progress bar on a terminal, a line per 10% otherwise. */
-  static final class Progress implements ProgressListener, AutoCloseable {
-    private final PrintWriter out;
-    private final boolean tty;
-    private String task;
-    private ProgressBar bar;
-    private long lastTenth = -1;
-
-    Progress(PrintWriter out, boolean tty) {
-      this.out = out;
-      this.tty = tty;
-    }
-
-    @Override
-    public void progress(String t, long done, long total) {
-      if (!t.equals(task)) {
-        close();
-        task = t;
-        lastTenth = -1;
-        if (tty) {
-          bar = new ProgressBarBuilder().setTaskName(t).setInitialMax(total < 0 ? -1 : total)
-              .setUnit(total < 0 ? "" : "MB", total < 0 ? 1 : 1 << 20).showSpeed().build();
-        }
-      }
-      if (bar != null) {
-        bar.stepTo(done);
-      } else if (total > 0) {
-        long tenth = done * 10 / total;
-        if (tenth != lastTenth) {
-          lastTenth = tenth;
-          out.printf("%s: %d%% (%.1f of %.1f MB)%n", t, tenth * 10, done / 1e6, total / 1e6);
-          out.flush();
-        }
-      }
-    }
-
-    @Override
-    public void close() {
-      if (bar != null) {
-        bar.close();
-        bar = null;
-      }
     }
   }
 }

@@ -18,7 +18,8 @@ import picocli.CommandLine.Option;
       "Finetune the full ResNet v2 (or the hybrid head) on a class-balanced fraction of the"
           + " labels. With --pretrained, stem + stages 1-3 start from a pretraining run; without,"
           + " the identical network trains from random init (the supervised baseline). Ends with"
-          + " the test accuracy in metrics.json."
+          + " the test accuracy in metrics.json and the SavedModel in --out/savedmodel/1/ (unless"
+          + " --no-export)."
     })
 public final class FinetuneCommand implements Callable<Integer> {
 
@@ -75,6 +76,8 @@ public final class FinetuneCommand implements Callable<Integer> {
 
   @Mixin WeightDecayFlags weightDecay;
 
+  @Mixin ExportFlags export;
+
   @Option(names = "--no-augment", description = "Turn off random crop + flip.")
   boolean noAugment;
 
@@ -122,7 +125,7 @@ public final class FinetuneCommand implements Callable<Integer> {
     return new Finetune.Options(dataset, dataDir, preset, labelFraction, labelManifest, seed, out,
         pretrained, head(head), steps, batchSize, optimizer, lr, warmup, weightDecay.weightDecay(),
         !noAugment, xla, resume, checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize,
-        threads, recipe.recipe(), weightDecay.type(), precision);
+        threads, recipe.recipe(), weightDecay.type(), precision, export.export());
   }
 
   @Override

@@ -18,8 +18,8 @@ import picocli.CommandLine.Option;
     showDefaultValues = true,
     description = {
       "Selfie pretraining: masked-patch selection with a contrastive loss, on the training split"
-          + " without labels. Writes config.json, checkpoints/, tensorboard/, metrics.json into"
-          + " --out."
+          + " without labels. Writes config.json, checkpoints/, tensorboard/, metrics.json and at"
+          + " the end the SavedModel savedmodel/1/ (unless --no-export) into --out."
     })
 public final class PretrainCommand implements Callable<Integer> {
 
@@ -67,6 +67,8 @@ public final class PretrainCommand implements Callable<Integer> {
   long warmup;
 
   @Mixin WeightDecayFlags weightDecay;
+
+  @Mixin ExportFlags export;
 
   @Option(names = "--num-masked", defaultValue = "0",
       description = "Masked patches per image (0 = the preset's).")
@@ -127,7 +129,7 @@ public final class PretrainCommand implements Callable<Integer> {
     return new Pretrain.Options(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed,
         optimizer, lr, warmup, weightDecay.weightDecay(), numMasked, !noAugment, checkpointEvery,
         keep, logEvery, summaryEvery, threads, unlabeledDir, variants.variants(),
-        weightDecay.type(), precision);
+        weightDecay.type(), precision, export.export());
   }
 
   @Override
