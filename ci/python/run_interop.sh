@@ -10,6 +10,9 @@
 # and training's ReferenceForwardExportTest writes <dir>/reference/tiny-pretrain.json (weights,
 # inputs and outputs of the tiny pretraining forward pass) for the NumPy reference
 # (ci/python/test_reference_forward.py, within 1e-5).
+# ci/python/test_grpc_serving.py then starts `./selfie serve` on the selfie-finetune case and
+# checks its gRPC API with TF Serving's Python client (tensorflow-serving-api) against its REST
+# answers.
 # These tests run in `mvn verify`, writing into target/interop at the repository root (the poms
 # pass -Dselfie.interop.dir to surefire).
 #
@@ -38,6 +41,8 @@ missing_cases() {
 
 if [ "${SELFIE_PIP_INSTALL:-1}" = "1" ]; then
   python3 -m pip install -q --disable-pip-version-check -r ci/python/requirements.txt
+  python3 -m pip install -q --disable-pip-version-check --no-deps \
+    -r ci/python/requirements-no-deps.txt
 fi
 
 if [ "${SELFIE_INTEROP_REUSE:-0}" = "1" ] && [ -z "$(missing_cases)" ]; then
