@@ -30,6 +30,10 @@ import org.tensorflow.proto.TensorProto;
  * java -cp "$(cat training/target/classpath.txt):savedmodels/target/classes" bench/GrpcLoad.java \
  *     HOST:PORT MODEL IMAGE_FILE H W C CLIENTS REQUESTS_PER_CLIENT [SERVER_PID]
  * </pre>
+ *
+ * <p>With CLIENTS given as {@code slow:STALLED}: REQUESTS_PER_CLIENT sequential calls alone
+ * (unloaded p50/p99), then again while STALLED raw HTTP/2 connections have each sent the
+ * preface, the headers of a Predict call and half of its message, and then stall.
  */
 public final class GrpcLoad {
   private GrpcLoad() {}
@@ -56,7 +60,12 @@ public final class GrpcLoad {
     PredictRequest req = PredictRequest.newBuilder()
         .setModelSpec(ModelSpec.newBuilder().setName(a[1]))
         .putInputs("images", image.build()).build();
-    load(target, req, Integer.parseInt(a[6]), Integer.parseInt(a[7]), a.length > 8 ? a[8] : null);
+    if (a[6].startsWith("slow:")) {
+      slow(target, req, Integer.parseInt(a[6].substring(5)), Integer.parseInt(a[7]));
+    } else {
+      load(target, req, Integer.parseInt(a[6]), Integer.parseInt(a[7]),
+          a.length > 8 ? a[8] : null);
+    }
   }
 
   static long rssKb(String pid) throws IOException {
@@ -119,6 +128,99 @@ public final class GrpcLoad {
         rss0 < 0 ? "?" : String.format("%.1f", rss0 / 1024.0),
         rss1 < 0 ? "?" : String.format("%.1f", rss1 / 1024.0));
     errorSamples.forEach(s -> System.out.println("  error: " + s));
+  }
+
+  static long[] sequential(String target, PredictRequest req, int n) throws Exception {
+    ManagedChannel ch = Grpc.newChannelBuilder(target, InsecureChannelCredentials.create()).build();
+    try {
+      var stub = PredictionServiceGrpc.newBlockingStub(ch);
+      long[] lat = new long[n];
+      for (int k = 0; k < n; k++) {
+        long t = System.nanoTime();
+        stub.withDeadlineAfter(60, TimeUnit.SECONDS).predict(req);
+        lat[k] = System.nanoTime() - t;
+      }
+      Arrays.sort(lat);
+      return lat;
+    } finally {
+      ch.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    }
+  }
+
+  /** An HTTP/2 frame: 24-bit length, type, flags, stream id, payload. */
+  static byte[] frame(int type, int flags, int stream, byte[] payload) {
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(9 + payload.length);
+    b.put((byte) (payload.length >>> 16)).put((byte) (payload.length >>> 8))
+        .put((byte) payload.length).put((byte) type).put((byte) flags).putInt(stream)
+        .put(payload);
+    return b.array();
+  }
+
+  /** HPACK literal header fields without indexing, no Huffman coding (lengths < 127). */
+  static byte[] headers(String... kv) {
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    for (int i = 0; i < kv.length; i += 2) {
+      byte[] k = kv[i].getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+      byte[] v = kv[i + 1].getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+      out.write(0);
+      out.write(k.length);
+      out.writeBytes(k);
+      out.write(v.length);
+      out.writeBytes(v);
+    }
+    return out.toByteArray();
+  }
+
+  static void slow(String target, PredictRequest req, int stalled, int n) throws Exception {
+    sequential(target, req, Math.min(200, n)); // warm-up
+    long[] alone = sequential(target, req, n);
+    String host = target.substring(0, target.lastIndexOf(':'));
+    int port = Integer.parseInt(target.substring(target.lastIndexOf(':') + 1));
+    byte[] message = req.toByteArray();
+    java.nio.ByteBuffer grpcPrefix = java.nio.ByteBuffer.allocate(5 + message.length / 2);
+    grpcPrefix.put((byte) 0).putInt(message.length).put(message, 0, message.length / 2);
+    List<java.net.Socket> sockets = new ArrayList<>();
+    try {
+      for (int i = 0; i < stalled; i++) {
+        java.net.Socket s = new java.net.Socket(host, port);
+        java.io.OutputStream out = s.getOutputStream();
+        out.write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(
+            java.nio.charset.StandardCharsets.US_ASCII));
+        out.write(frame(0x4, 0, 0, new byte[0])); // SETTINGS
+        out.write(frame(0x1, 0x4, 1, headers(":method", "POST", ":scheme", "http",
+            ":path", "/tensorflow.serving.PredictionService/Predict", ":authority", target,
+            "content-type", "application/grpc", "te", "trailers"))); // HEADERS, END_HEADERS
+        out.write(frame(0x0, 0, 1, grpcPrefix.array())); // half the message, no END_STREAM
+        out.flush();
+        sockets.add(s);
+      }
+      long t0 = System.nanoTime();
+      long[] loaded = sequential(target, req, n);
+      double secs = (System.nanoTime() - t0) / 1e9;
+      System.out.printf("SLOW %s: alone p50 %.2f ms p99 %.2f ms; with %d stalled half-messages"
+              + " p50 %.2f ms p99 %.2f ms (%d calls, 0 errors, %.1f s)%n", target,
+          pct(alone, 0.5), pct(alone, 0.99), stalled, pct(loaded, 0.5), pct(loaded, 0.99), n,
+          secs);
+      int open = 0;
+      for (java.net.Socket s : sockets) {
+        try {
+          s.setSoTimeout(1);
+          while (s.getInputStream().read() != -1) {
+            // the server's SETTINGS etc.; -1 once it closed the connection
+          }
+        } catch (java.net.SocketTimeoutException e) {
+          open++;
+        } catch (IOException e) {
+          // reset by the server
+        }
+      }
+      System.out.printf("SLOW stalled connections still open at the end: %d of %d%n", open,
+          stalled);
+    } finally {
+      for (java.net.Socket s : sockets) {
+        s.close();
+      }
+    }
   }
 
   static double pct(long[] sorted, double p) {

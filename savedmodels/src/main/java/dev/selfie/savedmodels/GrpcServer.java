@@ -15,6 +15,7 @@ import dev.selfie.savedmodels.tfserving.PredictionServiceGrpc;
 import dev.selfie.savedmodels.tfserving.SignatureDefMap;
 import dev.selfie.savedmodels.tfserving.StatusProto;
 import io.grpc.ForwardingServerCall;
+import io.grpc.ForwardingServerCallListener;
 import io.grpc.Metadata;
 import io.grpc.Server;
 import io.grpc.ServerCall;
@@ -39,9 +40,12 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.tensorflow.exceptions.TFInvalidArgumentException;
 import org.tensorflow.proto.SignatureDef;
@@ -79,7 +83,10 @@ import org.tensorflow.proto.TensorShapeProto;
  * queued for the model on one of {@code threads} threads, and answered when the model is done.
  * At most {@code threads + queueCapacity} calls are in flight; beyond that a call is answered
  * {@code UNAVAILABLE} at once. Messages larger than {@code maxMessageBytes} are refused
- * ({@code RESOURCE_EXHAUSTED}, by gRPC). Binds 127.0.0.1 by default; port 0 picks a free port.
+ * ({@code RESOURCE_EXHAUSTED}, by gRPC). A call whose request has not fully arrived within the
+ * request timeout (a client that stalls mid-message) is answered {@code DEADLINE_EXCEEDED}; its
+ * bytes are read by Netty's IO threads meanwhile, so it holds no gRPC thread. Binds 127.0.0.1
+ * by default; port 0 picks a free port.
  */
 public final class GrpcServer implements AutoCloseable {
 
@@ -89,8 +96,9 @@ public final class GrpcServer implements AutoCloseable {
    * @param maxMessageBytes largest request message accepted
    * @param threads threads decoding calls and encoding answers
    * @param queueCapacity calls in flight beyond {@code threads}; beyond it: UNAVAILABLE
-   * @param requestTimeout longest a call waits for the model (then DEADLINE_EXCEEDED) and
-   *     longest a graceful stop waits for calls in flight
+   * @param requestTimeout longest a client may take to send a call's request, longest a call
+   *     waits for the model (both then DEADLINE_EXCEEDED) and longest a graceful stop waits for
+   *     calls in flight
    * @param idleTimeout a connection with no call for this long is closed
    */
   public record Options(String host, int port, int maxMessageBytes, int threads,
@@ -134,6 +142,7 @@ public final class GrpcServer implements AutoCloseable {
   private final ServingMetrics metrics;
   private final ThreadPoolExecutor pool;
   private final AtomicInteger inFlight = new AtomicInteger();
+  private final ScheduledThreadPoolExecutor timers;
   private final Server server;
 
   private GrpcServer(Servables models, Options options, ServingMetrics metrics)
@@ -148,6 +157,12 @@ public final class GrpcServer implements AutoCloseable {
           t.setDaemon(true);
           return t;
         });
+    this.timers = new ScheduledThreadPoolExecutor(1, r -> {
+      Thread t = new Thread(r, "grpc-receive-timeout");
+      t.setDaemon(true);
+      return t;
+    });
+    timers.setRemoveOnCancelPolicy(true); // one timer per call: cancelled ones must not pile up
     metrics.grpcQueue(() -> pool.getQueue().size());
     this.server = NettyServerBuilder
         .forAddress(new InetSocketAddress(options.host(), options.port()))
@@ -156,13 +171,16 @@ public final class GrpcServer implements AutoCloseable {
         .maxConcurrentCallsPerConnection(options.threads() + options.queueCapacity())
         .maxConnectionIdle(options.idleTimeout().toMillis(), TimeUnit.MILLISECONDS)
         .handshakeTimeout(options.requestTimeout().toMillis(), TimeUnit.MILLISECONDS)
-        .addService(ServerInterceptors.intercept(new Prediction(), new Counting()))
-        .addService(ServerInterceptors.intercept(new ModelStatus(), new Counting()))
+        .addService(ServerInterceptors.intercept(new Prediction(), new ReceiveTimeout(),
+            new Counting()))
+        .addService(ServerInterceptors.intercept(new ModelStatus(), new ReceiveTimeout(),
+            new Counting()))
         .build();
     try {
       server.start();
     } catch (IOException | RuntimeException e) {
       pool.shutdownNow();
+      timers.shutdownNow();
       throw e;
     }
   }
@@ -219,6 +237,7 @@ public final class GrpcServer implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     pool.shutdownNow();
+    timers.shutdownNow();
   }
 
   /** The model a spec asks for. */
@@ -429,6 +448,54 @@ public final class GrpcServer implements AutoCloseable {
       } catch (StatusException | RuntimeException e) {
         answer.onError(statusOf(e).asException());
       }
+    }
+  }
+
+  /**
+   * Answers DEADLINE_EXCEEDED to a call whose request (message and end of stream) has not arrived
+   * within the request timeout. Either the timer or the arrival of the whole request decides, once:
+   * after the timer closed the call, the method is never invoked.
+   */
+  private final class ReceiveTimeout implements ServerInterceptor {
+    @Override
+    public <Q, A> ServerCall.Listener<Q> interceptCall(ServerCall<Q, A> call, Metadata headers,
+        ServerCallHandler<Q, A> next) {
+      AtomicBoolean decided = new AtomicBoolean();
+      ScheduledFuture<?> timer = timers.schedule(() -> {
+        if (decided.compareAndSet(false, true)) {
+          call.close(Status.DEADLINE_EXCEEDED.withDescription("the request did not arrive within "
+              + options.requestTimeout() + " (--request-timeout-s)"), new Metadata());
+        }
+      }, options.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
+      ServerCall.Listener<Q> listener = next.startCall(call, headers);
+      return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(listener) {
+        @Override
+        public void onMessage(Q message) {
+          if (!decided.get()) {
+            super.onMessage(message);
+          }
+        }
+
+        @Override
+        public void onHalfClose() {
+          if (decided.compareAndSet(false, true)) {
+            timer.cancel(false);
+            super.onHalfClose();
+          }
+        }
+
+        @Override
+        public void onCancel() {
+          timer.cancel(false);
+          super.onCancel();
+        }
+
+        @Override
+        public void onComplete() {
+          timer.cancel(false);
+          super.onComplete();
+        }
+      };
     }
   }
 

@@ -311,6 +311,44 @@ class GrpcServerTest {
   }
 
   @Test
+  void aClientThatStallsBeforeItsRequestIsCompleteGetsDeadlineExceeded() throws Exception {
+    GrpcServer server = GrpcServer.start(Map.of("tiny", model), 1,
+        GrpcServer.Options.defaults().withPort(0).withRequestTimeout(Duration.ofMillis(300)));
+    ManagedChannel ch =
+        Grpc.newChannelBuilder(server.target(), InsecureChannelCredentials.create()).build();
+    try {
+      // Headers sent, then nothing: no message, no end of stream. (Declared streaming on the
+      // client only so that grpc-java flushes the headers without waiting for the message; the
+      // server knows Predict as unary.)
+      java.util.concurrent.CompletableFuture<Status> closed =
+          new java.util.concurrent.CompletableFuture<>();
+      io.grpc.ClientCall<PredictRequest, PredictResponse> call = ch.newCall(
+          PredictionServiceGrpc.getPredictMethod().toBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.BIDI_STREAMING).build(),
+          io.grpc.CallOptions.DEFAULT);
+      call.start(new io.grpc.ClientCall.Listener<>() {
+        @Override
+        public void onClose(Status status, io.grpc.Metadata trailers) {
+          closed.complete(status);
+        }
+      }, new io.grpc.Metadata());
+      call.request(1);
+      Status s = closed.get(10, TimeUnit.SECONDS);
+      assertEquals(Status.Code.DEADLINE_EXCEEDED, s.getCode(), s.toString());
+      assertTrue(s.getDescription().contains("did not arrive"), s.toString());
+      // The server goes on serving, on the same connection.
+      PredictResponse r = PredictionServiceGrpc.newBlockingStub(ch).predict(PredictRequest
+          .newBuilder().setModelSpec(spec("tiny")).putInputs("images", imagesProto(0, 1))
+          .build());
+      assertArrayEquals(expected.get("logits").rows(0, 1).floats(),
+          floats(r.getOutputsOrThrow("logits")), 1e-5f);
+    } finally {
+      ch.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      server.close();
+    }
+  }
+
+  @Test
   void closeLetsCallsInFlightFinishAndRefusesNewOnes() throws Exception {
     // A model that waits 1.5 s for a batch to fill: a call is in flight when close() begins.
     ModelServer slow = ModelServer.load(tmp.resolve("model"),
