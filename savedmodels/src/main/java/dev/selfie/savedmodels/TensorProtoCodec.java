@@ -52,9 +52,9 @@ final class TensorProtoCodec {
       }
       n = d == 0 || n == 0 ? 0 : n <= maxBytes / d ? n * d : maxBytes + 1;
     }
-    long bytes = dtype == DataType.DT_STRING
-        ? (p.getStringValCount() == 1 ? n * (4L + p.getStringVal(0).size()) : p.getSerializedSize())
-        : n * HostTensor.elementSize(dtype);
+    long bytes = dtype != DataType.DT_STRING ? n * HostTensor.elementSize(dtype)
+        : p.getStringValCount() == 1 ? n * (4L + p.getStringVal(0).size())
+        : p.getSerializedSize();
     if (n > maxBytes || bytes > maxBytes) {
       throw bad("input '" + input + "' of shape " + Signatures.shapeString(shape)
           + " exceeds the limit of " + maxBytes + " bytes (--max-body-mb)");
@@ -64,9 +64,9 @@ final class TensorProtoCodec {
         throw bad("input '" + input + "' is a string tensor: its values go in string_val, not"
             + " tensor_content");
       }
-      List<byte[]> values = new ArrayList<>((int) n);
       int count = p.getStringValCount();
       checkCount(input, count, n, shape);
+      List<byte[]> values = new ArrayList<>((int) n);
       for (long i = 0; i < n; i++) {
         values.add(p.getStringVal(count == 1 ? 0 : (int) i).toByteArray());
       }

@@ -262,8 +262,13 @@ class GrpcServerTest {
         .addDim(TensorShapeProto.Dim.newBuilder().setSize(8))
         .addDim(TensorShapeProto.Dim.newBuilder().setSize(3))).clearTensorContent()
         .addIntVal(1).build();
+    TensorProto fewStrings = TensorProto.newBuilder().setDtype(DataType.DT_STRING)
+        .setTensorShape(TensorShapeProto.newBuilder()
+            .addDim(TensorShapeProto.Dim.newBuilder().setSize(1 << 24)))
+        .addStringVal(ByteString.copyFromUtf8("a")).addStringVal(ByteString.copyFromUtf8("b"))
+        .build();
     for (TensorProto bad : List.of(outOfRange, floats, wrongShape, shortContent, fewValues,
-        huge)) {
+        huge, fewStrings)) {
       StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
           () -> predict(null, bad));
       assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode(), e.getMessage());
