@@ -10,6 +10,9 @@
 # and training's ReferenceForwardExportTest writes <dir>/reference/tiny-pretrain.json (weights,
 # inputs and outputs of the tiny pretraining forward pass) for the NumPy reference
 # (ci/python/test_reference_forward.py, within 1e-5).
+# ci/python/test_grpc_serving.py then starts `./selfie serve` on the selfie-finetune case and
+# checks its gRPC API with TF Serving's Python client (tensorflow-serving-api) against its REST
+# answers.
 # These tests run in `mvn verify`, writing into target/interop at the repository root (the poms
 # pass -Dselfie.interop.dir to surefire).
 #
@@ -54,10 +57,13 @@ if ! "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
 fi
 py="$venv/bin/python"
 stamp="$venv/.selfie-requirements.txt"
-if [ "${SELFIE_PIP_INSTALL:-1}" = "1" ] && ! cmp -s ci/python/requirements.txt "$stamp"; then
+if [ "${SELFIE_PIP_INSTALL:-1}" = "1" ] && ! cat ci/python/requirements.txt ci/python/requirements-no-deps.txt | cmp -s - "$stamp"; then
   echo "interop: installing ci/python/requirements.txt into $venv (tensorflow-cpu: about 250 MB to download, 1.4 GB on disk, once)" >&2
   "$py" -m pip install -q --disable-pip-version-check -r ci/python/requirements.txt
-  cp ci/python/requirements.txt "$stamp"
+  # tensorflow-serving-api depends on the full tensorflow package: installed without its deps.
+  "$py" -m pip install -q --disable-pip-version-check --no-deps \
+    -r ci/python/requirements-no-deps.txt
+  cat ci/python/requirements.txt ci/python/requirements-no-deps.txt > "$stamp"
 fi
 
 if [ "${SELFIE_INTEROP_REUSE:-0}" = "1" ] && [ -z "$(missing_cases)" ]; then

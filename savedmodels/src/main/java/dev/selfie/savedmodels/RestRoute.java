@@ -21,7 +21,7 @@ record RestRoute(String name, Long version, String verb, boolean metadata) {
 
   /** TF Serving's name for the servable asked for, for "not found" messages. */
   String servable() {
-    return version == null ? "Latest(" + name + ")" : "Specific(" + name + ", " + version + ")";
+    return Servables.describe(name, version);
   }
 
   /**

@@ -35,7 +35,7 @@ import org.tensorflow.exceptions.TFInvalidArgumentException;
  *       input, an instance (or {@code inputs}) is the value itself; with several, an object by
  *       input name. With one output, a prediction is the value itself; with several, an object.
  *   <li>{@code POST .../NAME:classify}: {@code {"results": [[[label, score], ...], ...]}}; {@code
- *       GET /monitoring/prometheus/metrics}: {@link RestMetrics}.
+ *       GET /monitoring/prometheus/metrics}: {@link ServingMetrics}.
  * </ul>
  *
  * <p>Errors are {@code {"error": "..."}}: 400 for a malformed or mismatching request (bad JSON,
@@ -125,7 +125,7 @@ public final class RestServer implements AutoCloseable {
   private final GracefulShutdownHandler graceful;
   private final ThreadPoolExecutor pool;
   private final int port;
-  private final RestMetrics metrics;
+  private final ServingMetrics metrics;
   private final Map<ModelServer, java.util.List<String>> classNames =
       java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
 
@@ -140,7 +140,7 @@ public final class RestServer implements AutoCloseable {
           return t;
         },
         new ThreadPoolExecutor.AbortPolicy());
-    this.metrics = new RestMetrics(() -> pool.getQueue().size());
+    this.metrics = new ServingMetrics(() -> pool.getQueue().size());
     this.graceful = new GracefulShutdownHandler(this::accept);
     int requestMs = (int) Math.min(Integer.MAX_VALUE, options.requestTimeout().toMillis());
     int idleMs = (int) Math.min(Integer.MAX_VALUE, options.idleTimeout().toMillis());
@@ -189,6 +189,11 @@ public final class RestServer implements AutoCloseable {
   /** The bound port. */
   public int port() {
     return port;
+  }
+
+  /** The metrics this server exposes, for a {@link GrpcServer} to count its calls in. */
+  public ServingMetrics metrics() {
+    return metrics;
   }
 
   /** {@code http://host:port}. */
@@ -320,22 +325,12 @@ public final class RestServer implements AutoCloseable {
       return metrics.scrape();
     }
     NavigableMap<Long, ModelServer> versions = models.versions(route.name());
-    ModelServer model;
-    long version;
-    if (route.version() == null) {
-      Map.Entry<Long, ModelServer> latest = versions.lastEntry();
-      if (latest == null) {
-        throw new HttpError(404, "Servable not found for request: " + route.servable());
-      }
-      version = latest.getKey();
-      model = latest.getValue();
-    } else {
-      version = route.version();
-      model = versions.get(version);
-      if (model == null) {
-        throw new HttpError(404, "Servable not found for request: " + route.servable());
-      }
+    Map.Entry<Long, ModelServer> found = Servables.find(versions, route.version());
+    if (found == null) {
+      throw new HttpError(404, "Servable not found for request: " + route.servable());
     }
+    long version = found.getKey();
+    ModelServer model = found.getValue();
     if (route.verb() == null) {
       if (route.metadata()) {
         return RestMessages.metadata(route.name(), version, model);
@@ -389,10 +384,10 @@ public final class RestServer implements AutoCloseable {
     String path = rawPath(ex);
     ex.setStatusCode(status);
     ex.getResponseHeaders().put(Headers.CONTENT_TYPE,
-        status == 200 && path.equals(RestRoute.METRICS) ? RestMetrics.CONTENT_TYPE
+        status == 200 && path.equals(RestRoute.METRICS) ? ServingMetrics.CONTENT_TYPE
             : "application/json");
     ex.getResponseSender().send(ByteBuffer.wrap(body));
     long start = ex.getRequestStartTime();
-    metrics.observe(RestMetrics.kind(path), status, start < 0 ? 0 : System.nanoTime() - start);
+    metrics.observe(ServingMetrics.kind(path), status, start < 0 ? 0 : System.nanoTime() - start);
   }
 }

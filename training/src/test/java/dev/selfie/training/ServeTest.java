@@ -66,7 +66,8 @@ class ServeTest {
     ByteArrayOutputStream log = new ByteArrayOutputStream();
     // The run directory (not savedmodel/) is accepted too.
     server = Serve.start(new Serve.Options(finetuneRun, "127.0.0.1", 0, "fmnist", 16,
-        Duration.ofMillis(1), 4), new PrintStream(log, true, StandardCharsets.UTF_8));
+        Duration.ofMillis(1), 4).withGrpcPort(Serve.ANY_PORT),
+        new PrintStream(log, true, StandardCharsets.UTF_8));
     String printed = log.toString(StandardCharsets.UTF_8);
     assertTrue(printed.contains(server.modelUri().toString()), printed);
     assertTrue(printed.contains("serving_default [images] -> [classes, logits, probabilities]"),
@@ -204,6 +205,55 @@ class ServeTest {
         .statusCode());
   }
 
+  /** TF Serving's gRPC Predict on the same images: what the library (and REST) answers. */
+  @Test
+  void grpcPredictMetadataAndStatusAnswerLikeRest() throws Exception {
+    io.grpc.ManagedChannel ch = io.grpc.Grpc.newChannelBuilder(server.grpcTarget(),
+        io.grpc.InsecureChannelCredentials.create()).build();
+    try {
+      var predict = dev.selfie.savedmodels.tfserving.PredictionServiceGrpc.newBlockingStub(ch);
+      var models = dev.selfie.savedmodels.tfserving.ModelServiceGrpc.newBlockingStub(ch);
+      var spec = dev.selfie.savedmodels.tfserving.ModelSpec.newBuilder().setName("fmnist");
+      org.tensorflow.proto.TensorProto.Builder x = org.tensorflow.proto.TensorProto.newBuilder()
+          .setDtype(org.tensorflow.proto.DataType.DT_UINT8)
+          .setTensorContent(com.google.protobuf.ByteString.copyFrom(images, 0, N * 28 * 28));
+      for (long d : new long[] {N, 28, 28, 1}) {
+        x.getTensorShapeBuilder().addDimBuilder().setSize(d);
+      }
+      var r = predict.predict(dev.selfie.savedmodels.tfserving.PredictRequest.newBuilder()
+          .setModelSpec(spec).putInputs("images", x.build()).build());
+      Map<String, float[]> want = library(N).get(Endpoints.SERVING_DEFAULT);
+      for (String out : List.of("logits", "probabilities")) {
+        List<Float> got = r.getOutputsOrThrow(out).getFloatValList();
+        float[] g = new float[got.size()];
+        for (int i = 0; i < g.length; i++) {
+          g[i] = got.get(i);
+        }
+        assertSame(want.get(out), g, "gRPC outputs/" + out);
+      }
+      assertEquals(1, r.getModelSpec().getVersion().getValue());
+
+      var meta = predict.getModelMetadata(
+          dev.selfie.savedmodels.tfserving.GetModelMetadataRequest.newBuilder()
+              .setModelSpec(spec).addMetadataField("signature_def").build());
+      assertTrue(meta.getMetadataOrThrow("signature_def")
+          .unpack(dev.selfie.savedmodels.tfserving.SignatureDefMap.class)
+          .getSignatureDefMap().keySet().containsAll(Set.of("serving_default", "embedding",
+              "serving_bytes")), meta.toString());
+      var status = models.getModelStatus(
+          dev.selfie.savedmodels.tfserving.GetModelStatusRequest.newBuilder()
+              .setModelSpec(spec).build());
+      assertEquals(dev.selfie.savedmodels.tfserving.ModelVersionStatus.State.AVAILABLE,
+          status.getModelVersionStatus(0).getState());
+      io.grpc.StatusRuntimeException e = assertThrows(io.grpc.StatusRuntimeException.class,
+          () -> models.getModelStatus(dev.selfie.savedmodels.tfserving.GetModelStatusRequest
+              .newBuilder().setModelSpec(spec.clone().setName("nope")).build()));
+      assertEquals(io.grpc.Status.Code.NOT_FOUND, e.getStatus().getCode());
+    } finally {
+      ch.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    }
+  }
+
   /** {"b64": ...} image files through serving_bytes: what selfie predict answers, or a 400. */
   @Test
   void b64ImageFilesThroughServingBytesAgreeWithPredict(@org.junit.jupiter.api.io.TempDir Path tmp)
@@ -257,6 +307,12 @@ class ServeTest {
     assertEquals(new Serve.Options(Path.of("m"), "0.0.0.0", 0, "x", 8, Duration.ofMillis(0), 16),
         parse("--model", "m", "--host", "0.0.0.0", "--port", "0", "--name", "x",
             "--max-batch", "8", "--max-latency-ms", "0"));
+    assertEquals(8500, parse("--model", "m").grpcPort());
+    assertEquals(0, parse("--model", "m", "--grpc-port", "0").grpcPort());
+    assertThrows(IllegalArgumentException.class,
+        () -> parse("--model", "m", "--grpc-port", "-1"));
+    assertThrows(IllegalArgumentException.class,
+        () -> parse("--model", "m", "--grpc-port", "8501"));
     assertThrows(IllegalArgumentException.class, () -> parse("--model", "m", "--max-batch", "0"));
     assertThrows(IllegalArgumentException.class, () -> parse("--model", "m", "--name", "a/b"));
     assertThrows(IllegalArgumentException.class, () -> parse("--model", "m", "--port", "70000"));
@@ -267,7 +323,7 @@ class ServeTest {
     Path empty = ExportTestRuns.root().resolve("not-a-model");
     java.nio.file.Files.createDirectories(empty);
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> Serve.start(Serve.Options.defaults(empty).withPort(0), System.out));
+        () -> Serve.start(Serve.Options.defaults(empty).withPort(0).withGrpcPort(0), System.out));
     assertTrue(e.getMessage().contains(empty.toString()) && e.getMessage().contains("--model"),
         e.getMessage());
     StringBuilder err = new StringBuilder();
@@ -280,13 +336,21 @@ class ServeTest {
     assertTrue(err.toString().contains("no such directory"), err.toString());
   }
 
-  /** The real CLI in a child JVM: prints the URL, answers a predict, exits on SIGTERM. */
+  /**
+   * The real CLI in a child JVM: prints the URLs, answers a predict over REST and gRPC, exits 0
+   * on SIGTERM with both ports closed.
+   */
   @Test
   void serveCommandInAChildJvm() throws Exception {
     String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    int grpcPort;
+    try (java.net.ServerSocket free = new java.net.ServerSocket(0)) {
+      grpcPort = free.getLocalPort();
+    }
     ProcessBuilder pb = new ProcessBuilder(javaBin, "-cp", System.getProperty("java.class.path"),
         Main.class.getName(), "serve", "--model", finetuneRun.resolve("savedmodel").toString(),
-        "--port", "0", "--name", "child", "--max-latency-ms", "0");
+        "--port", "0", "--grpc-port", Integer.toString(grpcPort), "--name", "child",
+        "--max-latency-ms", "0");
     pb.environment().put("TF_CPP_MIN_LOG_LEVEL", "2");
     pb.redirectErrorStream(true);
     Process p = pb.start();
@@ -294,18 +358,25 @@ class ServeTest {
       BufferedReader out = new BufferedReader(
           new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
       Pattern url = Pattern.compile("listening on (http://\\S+/v1/models/child)");
+      Pattern grpcLine = Pattern.compile("gRPC on (\\S+:\\d+) ");
       URI model = null;
+      String grpcTarget = null;
       StringBuilder seen = new StringBuilder();
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-      for (String line; model == null && System.nanoTime() < deadline
+      for (String line; (model == null || grpcTarget == null) && System.nanoTime() < deadline
           && (line = out.readLine()) != null; ) {
         seen.append(line).append('\n');
         Matcher m = url.matcher(line);
         if (m.find()) {
           model = URI.create(m.group(1));
         }
+        Matcher g = grpcLine.matcher(line);
+        if (g.find()) {
+          grpcTarget = g.group(1);
+        }
       }
       assertTrue(model != null, "no URL printed by selfie serve:\n" + seen);
+      assertEquals("127.0.0.1:" + grpcPort, grpcTarget, seen.toString());
       Thread drain = new Thread(() -> out.lines().forEach(l -> { }));
       drain.setDaemon(true);
       drain.start();
@@ -319,6 +390,19 @@ class ServeTest {
           .add(pred.get(0).path("probabilities")).add(pred.get(1).path("probabilities"))),
           "child probabilities");
 
+      io.grpc.ManagedChannel ch = io.grpc.Grpc.newChannelBuilder(grpcTarget,
+          io.grpc.InsecureChannelCredentials.create()).build();
+      try {
+        var status = dev.selfie.savedmodels.tfserving.ModelServiceGrpc.newBlockingStub(ch)
+            .getModelStatus(dev.selfie.savedmodels.tfserving.GetModelStatusRequest.newBuilder()
+                .setModelSpec(dev.selfie.savedmodels.tfserving.ModelSpec.newBuilder()
+                    .setName("child")).build());
+        assertEquals(dev.selfie.savedmodels.tfserving.ModelVersionStatus.State.AVAILABLE,
+            status.getModelVersionStatus(0).getState());
+      } finally {
+        ch.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      }
+
       p.destroy(); // SIGTERM: the shutdown hook closes the servers
       assertTrue(p.waitFor(30, TimeUnit.SECONDS), "selfie serve did not exit on SIGTERM");
       assertEquals(0, p.exitValue(), "selfie serve's exit status after SIGTERM");
@@ -326,6 +410,8 @@ class ServeTest {
       Exception gone = assertThrows(Exception.class, () -> get(stopped));
       assertTrue(gone instanceof ConnectException || gone.getCause() instanceof ConnectException
           || gone instanceof java.io.IOException, gone.toString());
+      assertThrows(ConnectException.class,
+          () -> new java.net.Socket("127.0.0.1", grpcPort).close(), "gRPC port still open");
     } finally {
       p.destroyForcibly();
     }

@@ -79,7 +79,7 @@ class VersionedExportTest {
     Path run = runCopy();
     ByteArrayOutputStream log = new ByteArrayOutputStream();
     PrintStream out = new PrintStream(log, true, StandardCharsets.UTF_8);
-    try (Serve.Running server = Serve.start(Serve.Options.defaults(run).withPort(0)
+    try (Serve.Running server = Serve.start(Serve.Options.defaults(run).withPort(0).withGrpcPort(0)
         .withPoll(Duration.ofMillis(200)), out)) {
       assertTrue(log.toString(StandardCharsets.UTF_8).contains("version 1"), log.toString());
       Export.run(run, 3, out);

@@ -16,7 +16,9 @@ import picocli.CommandLine.Option;
     description = {
       "Serve a SavedModel over TensorFlow Serving's REST API (GET /v1/models/NAME[/versions/N],"
           + " .../metadata, POST /v1/models/NAME:predict with \"instances\" or \"inputs\","
-          + " :classify, GET /monitoring/prometheus/metrics), batching concurrent requests."
+          + " :classify, GET /monitoring/prometheus/metrics) and its gRPC API (--grpc-port:"
+          + " PredictionService Predict and GetModelMetadata, ModelService GetModelStatus),"
+          + " batching concurrent requests."
           + " Runs until killed (Ctrl-C or SIGTERM: requests in flight finish).",
       "Example: curl -d '{\"instances\": [[[[0], ...]]]}' http://127.0.0.1:8501/v1/models/selfie:predict"
     })
@@ -31,8 +33,12 @@ public final class ServeCommand implements Callable<Integer> {
   @Option(names = "--port", defaultValue = "8501", description = "TCP port (0: any free port).")
   int port;
 
+  @Option(names = "--grpc-port", defaultValue = "8500",
+      description = "TCP port of TF Serving's gRPC API, on the same --host (0: no gRPC).")
+  int grpcPort;
+
   @Option(names = "--host", defaultValue = "127.0.0.1",
-      description = "Address to bind (0.0.0.0: every interface).")
+      description = "Address to bind, for REST and gRPC (0.0.0.0: every interface).")
   String host;
 
   @Option(names = "--name", defaultValue = "selfie", description = "Model name in the URLs.")
@@ -71,9 +77,13 @@ public final class ServeCommand implements Callable<Integer> {
     if (maxLatencyMs < 0) {
       throw new IllegalArgumentException("--max-latency-ms must be >= 0, got " + maxLatencyMs);
     }
-    return new Serve.Options(model, host, port, name, maxBatch, Duration.ofMillis(maxLatencyMs),
-        threads, maxBodyMb, Duration.ofSeconds(requestTimeoutS), Duration.ofSeconds(idleTimeoutS),
-        Duration.ofSeconds(pollS));
+    if (grpcPort < 0) {
+      throw new IllegalArgumentException("--grpc-port must be in 0..65535 (0: off), got "
+          + grpcPort);
+    }
+    return new Serve.Options(model, host, port, grpcPort, name, maxBatch,
+        Duration.ofMillis(maxLatencyMs), threads, maxBodyMb, Duration.ofSeconds(requestTimeoutS),
+        Duration.ofSeconds(idleTimeoutS), Duration.ofSeconds(pollS));
   }
 
   @Override

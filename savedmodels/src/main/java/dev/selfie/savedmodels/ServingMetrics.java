@@ -13,11 +13,15 @@ import java.util.WeakHashMap;
 import java.util.function.IntSupplier;
 
 /**
- * The REST server's Prometheus metrics, served at TF Serving's path
+ * The Prometheus metrics of {@code selfie serve}, served by the REST server at TF Serving's path
  * {@code /monitoring/prometheus/metrics} (text format 0.0.4): requests by kind and status code,
- * request latency, rows per session run (batch sizes), and queue depths.
+ * request latency, rows per session run (batch sizes), and queue depths. The REST server owns
+ * them ({@link RestServer#metrics()}); a {@link GrpcServer} started with them counts its calls
+ * in the same metrics (kinds {@code grpc_predict}, {@code grpc_metadata}, {@code grpc_status},
+ * {@code grpc_other}, with the gRPC status code name as the code: {@code OK},
+ * {@code INVALID_ARGUMENT}, ...).
  */
-final class RestMetrics {
+public final class ServingMetrics {
 
   private final PrometheusRegistry registry = new PrometheusRegistry();
   private final Counter requests;
@@ -25,12 +29,14 @@ final class RestMetrics {
   private final Histogram batchRows;
   private final Set<ModelServer> watched = Collections.newSetFromMap(new WeakHashMap<>());
   private final PrometheusTextFormatWriter writer = new PrometheusTextFormatWriter(false);
+  private volatile IntSupplier grpcWaiting;
 
   /** @param waiting requests queued for a worker thread */
-  RestMetrics(IntSupplier waiting) {
+  ServingMetrics(IntSupplier waiting) {
     requests = Counter.builder().name("selfie_serving_requests_total")
-        .help("HTTP requests answered, by kind (predict, classify, status, metadata, metrics,"
-            + " other) and status code")
+        .help("Requests answered, by kind (REST: predict, classify, status, metadata, metrics,"
+            + " other, with the HTTP status code; gRPC: grpc_predict, grpc_metadata, grpc_status,"
+            + " grpc_other, with the gRPC status code name)")
         .labelNames("kind", "code").register(registry);
     latency = Histogram.builder().name("selfie_serving_request_duration_seconds")
         .help("Time from the request's arrival to the answer, by kind")
@@ -45,11 +51,15 @@ final class RestMetrics {
         .classicUpperBounds(1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
         .register(registry);
     GaugeWithCallback.builder().name("selfie_serving_queue_depth")
-        .help("Requests waiting: for an HTTP worker (queue=http) or inside the model for a batch"
-            + " (queue=model)")
+        .help("Requests waiting: for an HTTP worker (queue=http), for a gRPC thread"
+            + " (queue=grpc) or inside the model for a batch (queue=model)")
         .labelNames("queue")
         .callback(cb -> {
           cb.call(waiting.getAsInt(), "http");
+          IntSupplier grpc = grpcWaiting;
+          if (grpc != null) {
+            cb.call(grpc.getAsInt(), "grpc");
+          }
           cb.call(modelQueued(), "model");
         })
         .register(registry);
@@ -57,8 +67,18 @@ final class RestMetrics {
 
   /** Counts one answered request. */
   void observe(String kind, int code, long nanos) {
-    requests.labelValues(kind, Integer.toString(code)).inc();
+    observe(kind, Integer.toString(code), nanos);
+  }
+
+  /** Counts one answered request whose code is a name (gRPC status codes). */
+  void observe(String kind, String code, long nanos) {
+    requests.labelValues(kind, code).inc();
     latency.labelValues(kind).observe(nanos / 1e9);
+  }
+
+  /** Reports the gRPC server's waiting calls as {@code queue="grpc"} from now on. */
+  void grpcQueue(IntSupplier waiting) {
+    grpcWaiting = waiting;
   }
 
   /** Records the batch sizes of {@code model} from now on (once per model). */

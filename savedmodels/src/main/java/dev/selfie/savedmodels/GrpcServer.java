@@ -1,0 +1,531 @@
+package dev.selfie.savedmodels;
+
+import com.google.protobuf.Any;
+import com.google.protobuf.Int64Value;
+import dev.selfie.savedmodels.tfserving.GetModelMetadataRequest;
+import dev.selfie.savedmodels.tfserving.GetModelMetadataResponse;
+import dev.selfie.savedmodels.tfserving.GetModelStatusRequest;
+import dev.selfie.savedmodels.tfserving.GetModelStatusResponse;
+import dev.selfie.savedmodels.tfserving.ModelServiceGrpc;
+import dev.selfie.savedmodels.tfserving.ModelSpec;
+import dev.selfie.savedmodels.tfserving.ModelVersionStatus;
+import dev.selfie.savedmodels.tfserving.PredictRequest;
+import dev.selfie.savedmodels.tfserving.PredictResponse;
+import dev.selfie.savedmodels.tfserving.PredictionServiceGrpc;
+import dev.selfie.savedmodels.tfserving.SignatureDefMap;
+import dev.selfie.savedmodels.tfserving.StatusProto;
+import io.grpc.ForwardingServerCall;
+import io.grpc.ForwardingServerCallListener;
+import io.grpc.Metadata;
+import io.grpc.Server;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
+import io.grpc.Status;
+import io.grpc.StatusException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.tensorflow.exceptions.TFInvalidArgumentException;
+import org.tensorflow.proto.SignatureDef;
+import org.tensorflow.proto.TensorInfo;
+import org.tensorflow.proto.TensorProto;
+import org.tensorflow.proto.TensorShapeProto;
+
+/**
+ * TensorFlow Serving's gRPC API for {@link ModelServer}s, so TF Serving's gRPC clients (e.g.
+ * {@code tensorflow_serving.apis.prediction_service_pb2_grpc.PredictionServiceStub}) work
+ * unchanged:
+ *
+ * <ul>
+ *   <li>{@code tensorflow.serving.PredictionService/Predict}: {@code model_spec} (name, optional
+ *       version, signature_name, default {@code serving_default}), {@code inputs} by alias,
+ *       optional {@code output_filter}; answered with the outputs and the model spec that ran.
+ *   <li>{@code PredictionService/GetModelMetadata}: {@code metadata_field: "signature_def"} gives
+ *       a packed {@code SignatureDefMap} of every serving signature.
+ *   <li>{@code tensorflow.serving.ModelService/GetModelStatus}: the loaded version(s), AVAILABLE.
+ * </ul>
+ *
+ * <p>Messages are generated from {@code src/main/proto} (TF Serving's packages, names and field
+ * numbers); tensors are TensorFlow Java's {@link TensorProto} ({@link TensorProtoCodec}).
+ *
+ * <p>The REST server's semantics: the same model lookup ({@link Servables}), version handling,
+ * signatures, batching (requests go to the same {@link ModelServer} queues, so REST and gRPC
+ * requests batch together) and limits. Errors are gRPC status codes: {@code INVALID_ARGUMENT}
+ * for a request that does not match the signature (naming the input), {@code NOT_FOUND} for an
+ * unknown model, version or signature, {@code UNAVAILABLE} when the server is full or stopping,
+ * {@code DEADLINE_EXCEEDED} when the model did not answer within the request timeout,
+ * {@code INTERNAL} otherwise; the server keeps serving after any of them. Every call is counted
+ * in the {@link ServingMetrics} given.
+ *
+ * <p>Calls are handled without blocking a thread while the model runs: a call is decoded and
+ * queued for the model on one of {@code threads} threads, and answered when the model is done.
+ * At most {@code threads + queueCapacity} calls are in flight; beyond that a call is answered
+ * {@code UNAVAILABLE} at once. Messages larger than {@code maxMessageBytes} are refused
+ * ({@code RESOURCE_EXHAUSTED}, by gRPC). A call whose request has not fully arrived within the
+ * request timeout (a client that stalls mid-message) is answered {@code DEADLINE_EXCEEDED}; its
+ * bytes are read by Netty's IO threads meanwhile, so it holds no gRPC thread. Binds 127.0.0.1
+ * by default; port 0 picks a free port.
+ */
+public final class GrpcServer implements AutoCloseable {
+
+  /**
+   * @param host address to bind (127.0.0.1: local only)
+   * @param port TCP port, 0 for any free port
+   * @param maxMessageBytes largest request message accepted
+   * @param threads threads decoding calls and encoding answers
+   * @param queueCapacity calls in flight beyond {@code threads}; beyond it: UNAVAILABLE
+   * @param requestTimeout longest a client may take to send a call's request, longest a call
+   *     waits for the model (both then DEADLINE_EXCEEDED) and longest a graceful stop waits for
+   *     calls in flight
+   * @param idleTimeout a connection with no call for this long is closed
+   */
+  public record Options(String host, int port, int maxMessageBytes, int threads,
+      int queueCapacity, Duration requestTimeout, Duration idleTimeout) {
+    public Options {
+      if (port < 0 || port > 65535 || maxMessageBytes < 1 || threads < 1 || queueCapacity < 1
+          || requestTimeout == null || requestTimeout.toMillis() < 1 || idleTimeout == null
+          || idleTimeout.toMillis() < 1) {
+        throw new IllegalArgumentException("bad gRPC server options: " + this);
+      }
+    }
+
+    /**
+     * 127.0.0.1:8500 (TF Serving's gRPC port), 64 MiB messages, 4 threads, 256 calls waiting,
+     * 30 s request timeout, 60 s idle timeout.
+     */
+    public static Options defaults() {
+      return new Options("127.0.0.1", 8500, 64 << 20, 4, 256, Duration.ofSeconds(30),
+          Duration.ofSeconds(60));
+    }
+
+    public Options withPort(int p) {
+      return new Options(host, p, maxMessageBytes, threads, queueCapacity, requestTimeout,
+          idleTimeout);
+    }
+
+    public Options withMaxMessageBytes(int n) {
+      return new Options(host, port, n, threads, queueCapacity, requestTimeout, idleTimeout);
+    }
+
+    public Options withRequestTimeout(Duration t) {
+      return new Options(host, port, maxMessageBytes, threads, queueCapacity, t, idleTimeout);
+    }
+  }
+
+  private static final String DEFAULT_SIGNATURE = "serving_default";
+  private static final String SIGNATURE_DEF = "signature_def";
+
+  private final Servables models;
+  private final Options options;
+  private final ServingMetrics metrics;
+  private final ThreadPoolExecutor pool;
+  private final AtomicInteger inFlight = new AtomicInteger();
+  private final ScheduledThreadPoolExecutor timers;
+  private final Server server;
+
+  private GrpcServer(Servables models, Options options, ServingMetrics metrics)
+      throws IOException {
+    this.models = models;
+    this.options = options;
+    this.metrics = metrics;
+    this.pool = new ThreadPoolExecutor(options.threads(), options.threads(), 60, TimeUnit.SECONDS,
+        new LinkedBlockingQueue<>(),
+        r -> {
+          Thread t = new Thread(r, "grpc-worker");
+          t.setDaemon(true);
+          return t;
+        });
+    this.timers = new ScheduledThreadPoolExecutor(1, r -> {
+      Thread t = new Thread(r, "grpc-receive-timeout");
+      t.setDaemon(true);
+      return t;
+    });
+    timers.setRemoveOnCancelPolicy(true); // one timer per call: cancelled ones must not pile up
+    metrics.grpcQueue(() -> pool.getQueue().size());
+    this.server = NettyServerBuilder
+        .forAddress(new InetSocketAddress(options.host(), options.port()))
+        .executor(pool)
+        .maxInboundMessageSize(options.maxMessageBytes())
+        .maxConcurrentCallsPerConnection(options.threads() + options.queueCapacity())
+        .maxConnectionIdle(options.idleTimeout().toMillis(), TimeUnit.MILLISECONDS)
+        .handshakeTimeout(options.requestTimeout().toMillis(), TimeUnit.MILLISECONDS)
+        .addService(ServerInterceptors.intercept(new Prediction(), new ReceiveTimeout(),
+            new Counting()))
+        .addService(ServerInterceptors.intercept(new ModelStatus(), new ReceiveTimeout(),
+            new Counting()))
+        .build();
+    try {
+      server.start();
+    } catch (IOException | RuntimeException e) {
+      pool.shutdownNow();
+      timers.shutdownNow();
+      throw e;
+    }
+  }
+
+  /**
+   * Starts serving {@code models}, counting calls in {@code metrics} (those of the REST server
+   * beside it: {@link RestServer#metrics()}). The caller keeps ownership of the models.
+   *
+   * @throws IOException if the address cannot be bound (port in use, unknown host)
+   */
+  public static GrpcServer start(Servables models, Options options, ServingMetrics metrics)
+      throws IOException {
+    return new GrpcServer(models, options, metrics);
+  }
+
+  /** Starts serving {@code models} by name, each as version {@code version}, with own metrics. */
+  public static GrpcServer start(Map<String, ModelServer> models, long version, Options options)
+      throws IOException {
+    if (models.isEmpty()) {
+      throw new IllegalArgumentException("no model to serve");
+    }
+    return start(Servables.of(models, version), options, new ServingMetrics(() -> 0));
+  }
+
+  /** The bound port. */
+  public int port() {
+    return server.getPort();
+  }
+
+  /** {@code host:port}, the target of a gRPC channel. */
+  public String target() {
+    return options.host() + ":" + port();
+  }
+
+  /** Begins a graceful stop: new calls are refused, calls in flight go on ({@link #close}). */
+  public void shutdown() {
+    server.shutdown();
+  }
+
+  /**
+   * Graceful stop: new calls are refused, calls in flight finish (up to the request timeout),
+   * then the listener and the threads stop.
+   */
+  @Override
+  public void close() {
+    server.shutdown();
+    try {
+      if (!server.awaitTermination(options.requestTimeout().toMillis(), TimeUnit.MILLISECONDS)) {
+        server.shutdownNow();
+        server.awaitTermination(5, TimeUnit.SECONDS);
+      }
+    } catch (InterruptedException e) {
+      server.shutdownNow();
+      Thread.currentThread().interrupt();
+    }
+    pool.shutdownNow();
+    timers.shutdownNow();
+  }
+
+  /** The model a spec asks for. */
+  private record Found(String name, long version, ModelServer model) {}
+
+  private Found find(ModelSpec spec) throws StatusException {
+    if (spec.getName().isEmpty()) {
+      throw Status.INVALID_ARGUMENT.withDescription("model_spec.name must be given")
+          .asException();
+    }
+    if (spec.hasVersionLabel()) {
+      throw Status.NOT_FOUND.withDescription("Servable not found for request: version label '"
+          + spec.getVersionLabel() + "' of " + spec.getName() + " (this server has no version"
+          + " labels; give model_spec.version or none for the latest)").asException();
+    }
+    Long version = spec.hasVersion() ? spec.getVersion().getValue() : null;
+    Map.Entry<Long, ModelServer> found =
+        Servables.find(models.versions(spec.getName()), version);
+    if (found == null) {
+      throw Status.NOT_FOUND.withDescription("Servable not found for request: "
+          + Servables.describe(spec.getName(), version)).asException();
+    }
+    return new Found(spec.getName(), found.getKey(), found.getValue());
+  }
+
+  /** Admits a call, or refuses it when {@code threads + queueCapacity} are in flight. */
+  private void admit() throws StatusException {
+    int limit = options.threads() + options.queueCapacity();
+    if (inFlight.incrementAndGet() > limit) {
+      inFlight.decrementAndGet();
+      throw Status.UNAVAILABLE.withDescription("server busy: " + limit
+          + " calls already in flight; retry later").asException();
+    }
+  }
+
+  /** The gRPC status of a failure while running a request. */
+  private Status statusOf(Throwable e) {
+    while ((e instanceof CompletionException || e instanceof ExecutionException)
+        && e.getCause() != null) {
+      e = e.getCause();
+    }
+    if (e instanceof StatusException s) {
+      return s.getStatus();
+    }
+    if (e instanceof ModelServer.BadRequestException || e instanceof TFInvalidArgumentException) {
+      return Status.INVALID_ARGUMENT.withDescription(e.getMessage());
+    }
+    if (e instanceof RejectedExecutionException) {
+      return Status.UNAVAILABLE.withDescription(e.getMessage());
+    }
+    if (e instanceof TimeoutException) {
+      return Status.DEADLINE_EXCEEDED.withDescription("the model did not answer within "
+          + options.requestTimeout());
+    }
+    return Status.INTERNAL.withDescription("internal error: " + e).withCause(e);
+  }
+
+  private final class Prediction extends PredictionServiceGrpc.PredictionServiceImplBase {
+
+    @Override
+    public void predict(PredictRequest req, StreamObserver<PredictResponse> answer) {
+      try {
+        admit();
+      } catch (StatusException e) {
+        answer.onError(e);
+        return;
+      }
+      CompletableFuture<Map<String, HostTensor>> run;
+      String key;
+      Found f;
+      List<String> wanted;
+      try {
+        f = find(req.getModelSpec());
+        key = req.getModelSpec().getSignatureName().isEmpty() ? DEFAULT_SIGNATURE
+            : req.getModelSpec().getSignatureName();
+        ModelServer.SignatureSpec sig = f.model().signatures().get(key);
+        if (sig == null) {
+          throw Status.NOT_FOUND.withDescription("Serving signature key \"" + key
+              + "\" not found; the model has " + f.model().signatures().keySet()).asException();
+        }
+        wanted = outputFilter(req.getOutputFilterList(), sig);
+        Map<String, HostTensor> inputs = new LinkedHashMap<>();
+        for (Map.Entry<String, TensorProto> e : req.getInputsMap().entrySet()) {
+          inputs.put(e.getKey(),
+              TensorProtoCodec.toHost(e.getKey(), e.getValue(), options.maxMessageBytes()));
+        }
+        metrics.watch(f.model());
+        run = f.model().submit(key, inputs);
+      } catch (StatusException | RuntimeException e) {
+        inFlight.decrementAndGet();
+        answer.onError(statusOf(e).asException());
+        return;
+      }
+      run.orTimeout(options.requestTimeout().toMillis(), TimeUnit.MILLISECONDS)
+          .whenCompleteAsync((out, error) -> {
+            try {
+              if (error != null) {
+                answer.onError(statusOf(error).asException());
+                return;
+              }
+              PredictResponse.Builder r = PredictResponse.newBuilder();
+              r.getModelSpecBuilder().setName(f.name())
+                  .setVersion(Int64Value.of(f.version())).setSignatureName(key);
+              for (String name : wanted) {
+                r.putOutputs(name, TensorProtoCodec.toProto(out.get(name)));
+              }
+              answer.onNext(r.build());
+              answer.onCompleted();
+            } catch (RuntimeException e) {
+              answer.onError(statusOf(e).asException());
+            } finally {
+              inFlight.decrementAndGet();
+            }
+          }, pool);
+    }
+
+    @Override
+    public void getModelMetadata(GetModelMetadataRequest req,
+        StreamObserver<GetModelMetadataResponse> answer) {
+      try {
+        Found f = find(req.getModelSpec());
+        if (req.getMetadataFieldCount() == 0) {
+          throw Status.INVALID_ARGUMENT.withDescription("GetModelMetadataRequest must specify"
+              + " at least one metadata_field (this server knows \"" + SIGNATURE_DEF + "\")")
+              .asException();
+        }
+        for (String field : req.getMetadataFieldList()) {
+          if (!field.equals(SIGNATURE_DEF)) {
+            throw Status.INVALID_ARGUMENT.withDescription("Metadata field " + field
+                + " is not supported (this server knows \"" + SIGNATURE_DEF + "\")")
+                .asException();
+          }
+        }
+        SignatureDefMap.Builder defs = SignatureDefMap.newBuilder();
+        f.model().signatures().forEach((k, sig) -> defs.putSignatureDef(k, signatureDef(sig)));
+        GetModelMetadataResponse.Builder r = GetModelMetadataResponse.newBuilder();
+        r.getModelSpecBuilder().setName(f.name()).setVersion(Int64Value.of(f.version()));
+        r.putMetadata(SIGNATURE_DEF, Any.pack(defs.build()));
+        answer.onNext(r.build());
+        answer.onCompleted();
+      } catch (StatusException | RuntimeException e) {
+        answer.onError(statusOf(e).asException());
+      }
+    }
+  }
+
+  /** The outputs to answer: every output of the signature, or the filter's (checked). */
+  private static List<String> outputFilter(List<String> filter, ModelServer.SignatureSpec sig)
+      throws StatusException {
+    if (filter.isEmpty()) {
+      return List.copyOf(sig.outputs().keySet());
+    }
+    Set<String> seen = new LinkedHashSet<>();
+    for (String name : filter) {
+      if (!sig.outputs().containsKey(name)) {
+        throw Status.INVALID_ARGUMENT.withDescription("output tensor alias not found in"
+            + " signature: " + name + "; signature '" + sig.key() + "' has outputs "
+            + sig.outputs().keySet()).asException();
+      }
+      if (!seen.add(name)) {
+        throw Status.INVALID_ARGUMENT.withDescription("duplicate output tensor alias in"
+            + " output_filter: " + name).asException();
+      }
+    }
+    return List.copyOf(seen);
+  }
+
+  /** A signature as TensorFlow's SignatureDef (what the SavedModel holds). */
+  static SignatureDef signatureDef(ModelServer.SignatureSpec sig) {
+    SignatureDef.Builder d = SignatureDef.newBuilder().setMethodName(sig.methodName());
+    sig.inputs().forEach((k, t) -> d.putInputs(k, tensorInfo(t)));
+    sig.outputs().forEach((k, t) -> d.putOutputs(k, tensorInfo(t)));
+    return d.build();
+  }
+
+  private static TensorInfo tensorInfo(ModelServer.TensorSpec t) {
+    TensorShapeProto.Builder shape = TensorShapeProto.newBuilder();
+    if (t.shape() == null) {
+      shape.setUnknownRank(true);
+    } else {
+      for (long d : t.shape()) {
+        shape.addDimBuilder().setSize(d);
+      }
+    }
+    return TensorInfo.newBuilder().setName(t.tensorName()).setDtype(t.dtype())
+        .setTensorShape(shape).build();
+  }
+
+  private final class ModelStatus extends ModelServiceGrpc.ModelServiceImplBase {
+    @Override
+    public void getModelStatus(GetModelStatusRequest req,
+        StreamObserver<GetModelStatusResponse> answer) {
+      try {
+        ModelSpec spec = req.getModelSpec();
+        find(spec); // NOT_FOUND / INVALID_ARGUMENT as for the other calls
+        NavigableMap<Long, ModelServer> loaded = models.versions(spec.getName());
+        Iterable<Long> versions = spec.hasVersion() ? List.of(spec.getVersion().getValue())
+            : loaded.keySet();
+        GetModelStatusResponse.Builder r = GetModelStatusResponse.newBuilder();
+        for (long v : versions) {
+          r.addModelVersionStatus(ModelVersionStatus.newBuilder().setVersion(v)
+              .setState(ModelVersionStatus.State.AVAILABLE)
+              .setStatus(StatusProto.newBuilder()
+                  .setErrorCode(org.tensorflow.proto.error.Code.OK).setErrorMessage("")));
+        }
+        answer.onNext(r.build());
+        answer.onCompleted();
+      } catch (StatusException | RuntimeException e) {
+        answer.onError(statusOf(e).asException());
+      }
+    }
+  }
+
+  /**
+   * Answers DEADLINE_EXCEEDED to a call whose request (message and end of stream) has not arrived
+   * within the request timeout. Either the timer or the arrival of the whole request decides, once:
+   * after the timer closed the call, the method is never invoked.
+   */
+  private final class ReceiveTimeout implements ServerInterceptor {
+    @Override
+    public <Q, A> ServerCall.Listener<Q> interceptCall(ServerCall<Q, A> call, Metadata headers,
+        ServerCallHandler<Q, A> next) {
+      AtomicBoolean decided = new AtomicBoolean();
+      ScheduledFuture<?> timer = timers.schedule(() -> {
+        if (decided.compareAndSet(false, true)) {
+          call.close(Status.DEADLINE_EXCEEDED.withDescription("the request did not arrive within "
+              + options.requestTimeout() + " (--request-timeout-s)"), new Metadata());
+        }
+      }, options.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
+      ServerCall.Listener<Q> listener = next.startCall(call, headers);
+      return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(listener) {
+        @Override
+        public void onMessage(Q message) {
+          if (!decided.get()) {
+            super.onMessage(message);
+          }
+        }
+
+        @Override
+        public void onHalfClose() {
+          if (decided.compareAndSet(false, true)) {
+            timer.cancel(false);
+            super.onHalfClose();
+          }
+        }
+
+        @Override
+        public void onCancel() {
+          timer.cancel(false);
+          super.onCancel();
+        }
+
+        @Override
+        public void onComplete() {
+          timer.cancel(false);
+          super.onComplete();
+        }
+      };
+    }
+  }
+
+  /** Counts every call in the metrics, by method and status code. */
+  private final class Counting implements ServerInterceptor {
+    @Override
+    public <Q, A> ServerCall.Listener<Q> interceptCall(ServerCall<Q, A> call, Metadata headers,
+        ServerCallHandler<Q, A> next) {
+      long start = System.nanoTime();
+      String kind = kind(call.getMethodDescriptor().getBareMethodName());
+      return next.startCall(new ForwardingServerCall.SimpleForwardingServerCall<>(call) {
+        @Override
+        public void close(Status status, Metadata trailers) {
+          metrics.observe(kind, status.getCode().name(), System.nanoTime() - start);
+          super.close(status, trailers);
+        }
+      }, headers);
+    }
+  }
+
+  /** The metrics kind of a gRPC method. */
+  static String kind(String method) {
+    if (method == null) {
+      return "grpc_other";
+    }
+    return switch (method) {
+      case "Predict" -> "grpc_predict";
+      case "GetModelMetadata" -> "grpc_metadata";
+      case "GetModelStatus" -> "grpc_status";
+      default -> "grpc_other";
+    };
+  }
+}
