@@ -611,12 +611,15 @@ public final class Experiment {
     Arms arms = b.arms();
     Finetune.Recipe recipe = arms.recipe();
     boolean sameArms = arms.baselineLr() == 0 && arms.baselineSteps() == 0;
-    sb.append(String.format(Locale.ROOT, "Budget: one pretraining run of %d steps (batch %d, lr %s,"
-            + " %s masked patches, augmentation %s); Selfie finetunes %d steps at batch %d, lr %s"
+    String pretraining = b.pretrained() != null
+        ? "the pretraining given by --pretrained (below)"
+        : String.format(Locale.ROOT, "one pretraining run of %d steps (batch %d, lr %s, %s masked"
+            + " patches, augmentation %s)", b.pretrainSteps(), b.batchSize(),
+            trim(b.pretrainLr()), b.numMasked() == 0 ? "the preset's"
+                : String.valueOf(b.numMasked()), b.augment() ? "on" : "off");
+    sb.append(String.format(Locale.ROOT, "Budget: %s; Selfie finetunes %d steps at batch %d, lr %s"
             + "%s; %s; weight decay %s (%s), same seed and label manifest per cell.%n%n",
-        b.pretrainSteps(), b.batchSize(), trim(b.pretrainLr()),
-        b.numMasked() == 0 ? "the preset's" : String.valueOf(b.numMasked()),
-        b.augment() ? "on" : "off", b.finetuneSteps(), b.batchSize(), trim(b.finetuneLr()),
+        pretraining, b.finetuneSteps(), b.batchSize(), trim(b.finetuneLr()),
         (recipe.pretrainedLrScale() != 1 ? ", pretrained layers at " + trim(
             recipe.pretrainedLrScale()) + " x lr" : "")
             + (recipe.headSteps() > 0 ? ", head only for the first " + recipe.headSteps()
