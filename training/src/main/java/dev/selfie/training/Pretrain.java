@@ -67,6 +67,8 @@ public final class Pretrain {
    * @param precision {@code --precision}: float32, bfloat16, float16 or auto ({@link Precision})
    * @param export at the end, export the run as a SavedModel into {@code out/savedmodel/1/}
    *     ({@link Export}; the CLI's default, {@code --no-export} turns it off)
+   * @param clipNorm {@code --clip-norm}: scale the gradients down to this global L2 norm when it
+   *     is exceeded (0 = no clipping, the default)
    */
   public record Options(
       String dataset,
@@ -93,7 +95,8 @@ public final class Pretrain {
       Variants variants,
       OptimizerConfig.WeightDecayType weightDecayType,
       String precision,
-      boolean export) {
+      boolean export,
+      double clipNorm) {
 
     public Options {
       if (variants == null) {
@@ -110,6 +113,21 @@ public final class Pretrain {
         throw new IllegalArgumentException("--batch-size must be >= 1, got " + batchSize);
       }
       checkPreset(preset);
+      if (!(clipNorm >= 0) || !Double.isFinite(clipNorm)) {
+        throw new IllegalArgumentException(
+            "--clip-norm must be a finite number >= 0 (0 = no clipping), got " + clipNorm);
+      }
+    }
+
+    /** No gradient clipping. */
+    public Options(String dataset, Path dataDir, String preset, long steps, int batchSize, Path out,
+        boolean xla, boolean resume, long seed, String optimizer, double lr, long warmup,
+        double weightDecay, int numMasked, boolean augment, long checkpointEvery, int keep,
+        int logEvery, int summaryEvery, int threads, Path unlabeledDir, Variants variants,
+        OptimizerConfig.WeightDecayType weightDecayType, String precision, boolean export) {
+      this(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed, optimizer, lr, warmup,
+          weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads,
+          unlabeledDir, variants, weightDecayType, precision, export, 0);
     }
 
     /** Without the SavedModel export at the end. */
@@ -281,7 +299,7 @@ public final class Pretrain {
     }
     model = o.variants().apply(model);
     OptimizerConfig opt = optimizer(o.optimizer(), o.lr(), o.warmup(), o.steps(), o.weightDecay())
-        .withWeightDecayType(o.weightDecayType());
+        .withWeightDecayType(o.weightDecayType()).withClipGlobalNorm(o.clipNorm());
     return new Config("pretrain", o.dataset(), o.preset(), model, opt, o.batchSize(), o.steps(),
         o.seed(), o.augment(), o.xla(), precision.flag());
   }
@@ -405,6 +423,7 @@ public final class Pretrain {
           .scalar("loss", out.loss())
           .scalar("patch_accuracy", out.accuracy())
           .scalar("learning_rate", train.learningRate())
+          .scalar("gradient_norm", train.gradientNorm())
           .fedScalar("images_per_second");
       Map<String, org.tensorflow.Operand<org.tensorflow.types.TFloat32>> metrics =
           new LinkedHashMap<>();

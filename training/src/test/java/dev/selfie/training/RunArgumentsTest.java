@@ -68,6 +68,23 @@ class RunArgumentsTest {
     assertRefused("--label-fraction", "quickstart", "--data-dir", home, "--label-fraction", "0");
     assertRefused("--pretrain-steps", "quickstart", "--data-dir", home, "--pretrain-steps", "-5");
     assertRefused("--finetune-steps", "quickstart", "--data-dir", home, "--finetune-steps", "0");
+    assertRefused("--clip-norm", "pretrain", "--data-dir", home, "--clip-norm", "-1");
+  }
+
+  @Test
+  void clipNormIsRecordedAndTheGradientNormLogged() throws Exception {
+    Path run = tmp.resolve("clipped");
+    Run r = selfie("pretrain", "--dataset", "fashion-mnist", "--data-dir",
+        ExportTestRuns.home().toString(), "--preset", "tiny", "--steps", "3", "--batch-size", "8",
+        "--warmup", "1", "--threads", "1", "--precision", "float32", "--summary-every", "1",
+        "--clip-norm", "0.5", "--no-export", "--out", run.toString());
+    assertEquals(0, r.code(), r.err());
+    assertEquals(0.5,
+        new RunDir(run).readConfig(Pretrain.Config.class).optimizer().clipGlobalNorm());
+    List<Float> norms = EventFiles.scalars(run.resolve("tensorboard")).stream()
+        .filter(v -> v.tag().endsWith("gradient_norm")).map(EventFiles.Scalar::value).toList();
+    assertTrue(norms.size() >= 2, "a gradient_norm per summary step: " + norms);
+    assertTrue(norms.stream().allMatch(n -> n > 0 && Float.isFinite(n)), norms.toString());
   }
 
   @Test

@@ -114,6 +114,11 @@ public final class PretrainCommand implements Callable<Integer> {
       description = "Seconds the chief waits for the other --cluster tasks to accept connections.")
   long clusterTimeout;
 
+  @Option(names = "--clip-norm", defaultValue = "0", paramLabel = "NORM", description = "Scale"
+      + " the gradients down to this global L2 norm when they exceed it (0 = no clipping). Long"
+      + " runs at lr 0.1 can diverge late without it.")
+  double clipNorm;
+
   @Option(names = "--precision", defaultValue = "auto", description = "Arithmetic of the"
       + " training step: float32, bfloat16 (CPUs with AVX512_BF16/AMX-BF16, oneDNN), float16"
       + " (GPU; emulated and slow on a CPU), auto (bfloat16 where the CPU has it, float16 on a"
@@ -129,7 +134,7 @@ public final class PretrainCommand implements Callable<Integer> {
     return new Pretrain.Options(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed,
         optimizer, lr, warmup, weightDecay.weightDecay(), numMasked, !noAugment, checkpointEvery,
         keep, logEvery, summaryEvery, threads, unlabeledDir, variants.variants(),
-        weightDecay.type(), precision, export.export());
+        weightDecay.type(), precision, export.export(), clipNorm);
   }
 
   @Override
