@@ -19,6 +19,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.tensorflow.Session;
+import org.tensorflow.exceptions.TensorFlowException;
 
 /**
  * Checkpoints of a run in {@code dir}: each one a directory {@code ckpt-<step>/} holding the
@@ -109,7 +110,12 @@ public final class CheckpointManager {
     Path tmp = null;
     try {
       tmp = Files.createTempDirectory(dir, ".tmp-ckpt-" + step + "-");
-      session.save(tmp.resolve(PREFIX).toString());
+      try {
+        session.save(tmp.resolve(PREFIX).toString());
+      } catch (TensorFlowException e) {
+        throw new IOException(e.getMessage(), e); // e.g. "No space left on device"
+      }
+      injectedFailure(step);
       Map<String, Long> files = new LinkedHashMap<>();
       try (Stream<Path> s = Files.list(tmp)) {
         for (Path p : s.sorted().toList()) {
@@ -136,11 +142,39 @@ public final class CheckpointManager {
       prune();
       return saved;
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot save checkpoint " + target + ": " + e.getMessage(), e);
+      String kept = latestOrNone();
+      throw new UncheckedIOException("cannot save checkpoint " + target + ": " + e.getMessage()
+          + "; " + kept, e);
     } finally {
       if (tmp != null) {
         deleteTree(tmp);
       }
+    }
+  }
+
+  /**
+   * Fault injection for tests of a full disk: with the system property
+   * {@value #INJECT_FAILURE_PROPERTY} set to a step, saving that step writes the checkpoint into
+   * its temporary directory and then fails as a full disk does.
+   */
+  public static final String INJECT_FAILURE_PROPERTY = "selfie.inject.checkpoint-failure";
+
+  private static void injectedFailure(long step) throws IOException {
+    String at = System.getProperty(INJECT_FAILURE_PROPERTY);
+    if (at != null && Long.parseLong(at.strip()) == step) {
+      throw new IOException("No space left on device (injected: -D" + INJECT_FAILURE_PROPERTY
+          + "=" + step + ")");
+    }
+  }
+
+  /** What a failed save leaves: the newest intact checkpoint and how to continue from it. */
+  private String latestOrNone() {
+    try {
+      return latest().map(c -> "the newest checkpoint, " + c.dir() + " (step " + c.step()
+          + "), is intact: free space, then rerun with --resume")
+          .orElse("no earlier checkpoint exists");
+    } catch (UncheckedIOException e) {
+      return "the checkpoints in " + dir + " cannot be listed either";
     }
   }
 

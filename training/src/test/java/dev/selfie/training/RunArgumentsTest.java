@@ -145,4 +145,35 @@ class RunArgumentsTest {
     assertTrue(Files.isRegularFile(skipped.resolve("metrics.json")));
     assertFalse(Files.exists(skipped.resolve("savedmodel")), "--no-export exported");
   }
+
+  @Test
+  void aCheckpointThatCannotBeWrittenStopsTheRunAndResumeContinues() throws Exception {
+    Path run = tmp.resolve("disk-full");
+    String[] args = {"pretrain", "--dataset", "fashion-mnist", "--data-dir",
+        ExportTestRuns.home().toString(), "--preset", "tiny", "--steps", "4", "--batch-size", "8",
+        "--warmup", "1", "--threads", "1", "--precision", "float32", "--checkpoint-every", "2",
+        "--no-export", "--out", run.toString()};
+    System.setProperty(CheckpointManager.INJECT_FAILURE_PROPERTY, "4");
+    Run full;
+    try {
+      full = selfie(args);
+    } finally {
+      System.clearProperty(CheckpointManager.INJECT_FAILURE_PROPERTY);
+    }
+    assertEquals(2, full.code(), full.err());
+    assertEquals(1, full.err().strip().lines().count(), "one line: " + full.err());
+    Path ckpts = run.resolve("checkpoints").toAbsolutePath();
+    assertTrue(full.err().contains(ckpts.resolve("ckpt-4").toString()), full.err());
+    assertTrue(full.err().contains("No space left on device"), full.err());
+    assertTrue(full.err().contains(ckpts.resolve("ckpt-2") + " (step 2), is intact"), full.err());
+    assertFalse(Files.exists(run.resolve("metrics.json")), "a failed run wrote metrics.json");
+    assertTrue(CheckpointManager.validate(ckpts.resolve("ckpt-2"), 2).isPresent());
+
+    List<String> resume = new ArrayList<>(List.of(args));
+    resume.add("--resume");
+    Run r = selfie(resume.toArray(String[]::new));
+    assertEquals(0, r.code(), r.err());
+    assertTrue(CheckpointManager.validate(ckpts.resolve("ckpt-4"), 4).isPresent());
+    assertTrue(Files.isRegularFile(run.resolve("metrics.json")));
+  }
 }

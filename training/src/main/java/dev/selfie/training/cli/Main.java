@@ -113,8 +113,12 @@ public final class Main implements Runnable {
         || e instanceof IllegalStateException
         || e instanceof UncheckedIOException
         || e instanceof java.io.IOException) {
-      Throwable t = e instanceof UncheckedIOException u && u.getCause() != null ? u.getCause() : e;
-      err.println("selfie " + cl.getCommandName() + ": error: " + t.getMessage());
+      // UncheckedIOException(cause) only wraps: print the cause; with its own message (which
+      // names the file), print that.
+      String message = e instanceof UncheckedIOException u && u.getCause() != null
+          && u.getMessage().equals(u.getCause().toString()) ? u.getCause().getMessage()
+          : e.getMessage();
+      err.println("selfie " + cl.getCommandName() + ": error: " + message);
       err.flush();
       return 2;
     }
