@@ -525,13 +525,17 @@ public final class Finetune {
           .scalar("learning_rate", trainOp.learningRate())
           .fedScalar("images_per_second")
           .fedScalar("test_accuracy")
-          .fedScalar("validation_accuracy");
+          .fedScalar("validation_accuracy")
+          .histograms(vars);
       Map<String, Operand<TFloat32>> metrics = new LinkedHashMap<>();
       metrics.put("train_accuracy", accuracy);
       metrics.put("learning_rate", trainOp.learningRate());
 
       try (Session session = new Session(graph, SessionConfigs.configProto(sessionOptions))) {
         session.initialize();
+        if (resumeFrom.isEmpty()) {
+          summaries.writeHParams(session, Json.tree(config));
+        }
         List<String> restored = List.of();
         // The baseline starts every variable from its initial value.
         List<String> fresh = config.pretrained() == null

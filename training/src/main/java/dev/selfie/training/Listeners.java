@@ -68,6 +68,9 @@ public final class Listeners {
         if (summaries.due(r.step())) {
           summaries.writeFed(session, r.step(), fedValues.apply(r));
         }
+        if (summaries.slowDue(r.step())) {
+          summaries.writeHistograms(session, r.step());
+        }
       }
 
       @Override

@@ -424,7 +424,10 @@ public final class Pretrain {
           .scalar("patch_accuracy", out.accuracy())
           .scalar("learning_rate", train.learningRate())
           .scalar("gradient_norm", train.gradientNorm())
-          .fedScalar("images_per_second");
+          .fedScalar("images_per_second")
+          .image("masked_and_picked", PretrainImages.panels(tf, model, data.images(),
+              out.masked(), out.logits(), Math.min(3, config.batchSize())), 3)
+          .histograms(vars);
       Map<String, org.tensorflow.Operand<org.tensorflow.types.TFloat32>> metrics =
           new LinkedHashMap<>();
       metrics.put("patch_accuracy", out.accuracy());
@@ -432,6 +435,9 @@ public final class Pretrain {
 
       try (Session session = new Session(graph, SessionConfigs.configProto(sessionOptions))) {
         session.initialize();
+        if (startStep == 0) {
+          summaries.writeHParams(session, Json.tree(config));
+        }
         if (resumeFrom.isPresent()) {
           CheckpointManager.restore(session, resumeFrom.get());
           long restored = step.read(session);

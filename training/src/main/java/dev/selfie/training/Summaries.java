@@ -14,6 +14,11 @@ import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.summary.SummaryWriter;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt64;
+import org.tensorflow.types.TString;
+import org.tensorflow.types.TUint8;
+import org.tensorflow.ndarray.NdArrays;
+import org.tensorflow.op.summary.WriteImageSummary;
+import dev.selfie.graph.VarStore;
 import org.tensorflow.types.family.TNumber;
 
 /**
@@ -31,8 +36,13 @@ import org.tensorflow.types.family.TNumber;
  *       {@link #writeFed}, a small separate run feeding placeholders.
  * </ul>
  *
+ * <p>Beyond scalars: {@link #image images} computed from the step's tensors (written by the step,
+ * like graph scalars, every {@link #SLOW_FACTOR} summary intervals), {@link #histograms weight
+ * histograms} (a separate read of the variables after the step, same interval) and the run's
+ * {@link #writeHParams hyperparameters} for TensorBoard's HParams tab.
+ *
  * <p>The step of every event is fed through the {@link #step()} placeholder. Register every
- * scalar before the first call of {@link #writeOp()}. Call {@link #flush} at the end.
+ * scalar and image before the first call of {@link #writeOp()}. Call {@link #flush} at the end.
  */
 public final class Summaries {
   private final Ops tf;
@@ -44,6 +54,14 @@ public final class Summaries {
   private final Map<String, Placeholder<TFloat32>> fed = new LinkedHashMap<>();
   private final Map<String, Op> fedWrites = new LinkedHashMap<>();
   private Op writeOp;
+  private final List<Op> slowGraphWrites = new ArrayList<>();
+  private Op slowWriteOp;
+  private final List<Op> histogramWrites = new ArrayList<>();
+  private final Placeholder<TString> rawProto;
+  private final Op rawProtoWrite;
+
+  /** Images and weight histograms are written every this many summary intervals. */
+  public static final int SLOW_FACTOR = 10;
 
   private Summaries(Ops tf, Operand<?> writer, Placeholder<TInt64> step, int every, Op flush) {
     this.tf = tf;
@@ -51,6 +69,8 @@ public final class Summaries {
     this.step = step;
     this.every = every;
     this.flush = flush;
+    this.rawProto = tf.withName("raw_proto").placeholder(TString.class);
+    this.rawProtoWrite = tf.summary.writeRawProtoSummary(writer, step, rawProto);
   }
 
   /**
@@ -92,12 +112,45 @@ public final class Summaries {
     return this;
   }
 
+  /**
+   * Registers an image summary computed in the graph from the step's tensors (uint8 [k, H, W, C],
+   * e.g. {@link PretrainImages#panels}), written with the step every {@link #SLOW_FACTOR} summary
+   * intervals.
+   */
+  public Summaries image(String tag, Operand<TUint8> images, int maxImages) {
+    if (writeOp != null) {
+      throw new IllegalStateException("summary " + tag + " registered after writeOp() was built");
+    }
+    checkTag(tag);
+    slowGraphWrites.add(tf.summary.writeImageSummary(writer, step, tf.constant(tag), images,
+        tf.constant(new byte[] {(byte) 255, 0, 0}), WriteImageSummary.maxImages((long) maxImages)));
+    return this;
+  }
+
+  /**
+   * Registers a histogram of every trainable variable (tag {@code weights/NAME}), written by
+   * {@link #writeHistograms} every {@link #SLOW_FACTOR} summary intervals.
+   */
+  public Summaries histograms(VarStore vars) {
+    for (VarStore.Entry e : vars.trainable()) {
+      histogramWrites.add(tf.summary.writeHistogramSummary(writer, step,
+          tf.constant("weights/" + e.name()), e.value()));
+    }
+    return this;
+  }
+
   /** The op writing every graph scalar at the fed step (built on first call). */
   public Op writeOp() {
     if (writeOp == null) {
       writeOp = tf.withControlDependencies(graphWrites).noOp();
+      slowWriteOp = tf.withControlDependencies(slowGraphWrites).noOp();
     }
     return writeOp;
+  }
+
+  /** Whether images and histograms are due after {@code step} completed steps. */
+  public boolean slowDue(long step) {
+    return step % ((long) every * SLOW_FACTOR) == 0;
   }
 
   /** The step placeholder, scalar int64 {@code []}. */
@@ -120,6 +173,40 @@ public final class Summaries {
    */
   public Session.Runner addTo(Session.Runner runner, TInt64 stepTensor) {
     return runner.feed(step, stepTensor).addTarget(writeOp());
+  }
+
+  /** {@link #addTo}, plus the images when {@link #slowDue} at {@code stepValue}. */
+  public Session.Runner addTo(Session.Runner runner, TInt64 stepTensor, long stepValue) {
+    addTo(runner, stepTensor);
+    if (!slowGraphWrites.isEmpty() && slowDue(stepValue)) {
+      runner.addTarget(slowWriteOp);
+    }
+    return runner;
+  }
+
+  /** Writes the weight histograms at {@code step} (a read of the variables, nothing else). */
+  public void writeHistograms(Session session, long step) {
+    if (histogramWrites.isEmpty()) {
+      return;
+    }
+    try (TInt64 st = TInt64.scalarOf(step)) {
+      Session.Runner r = session.runner().feed(this.step, st);
+      histogramWrites.forEach(r::addTarget);
+      r.run().close();
+    }
+  }
+
+  /**
+   * Writes the run's hyperparameters for TensorBoard's HParams tab (a {@code session_start_info}
+   * of the hparams plugin, {@link HParams}): every number, boolean and string of
+   * {@code config}, nested keys joined with dots.
+   */
+  public void writeHParams(Session session, com.fasterxml.jackson.databind.JsonNode config) {
+    byte[] summary = HParams.sessionStartSummary(config, System.currentTimeMillis() / 1000.0);
+    try (TInt64 st = TInt64.scalarOf(0);
+        TString proto = TString.tensorOfBytes(NdArrays.scalarOfObject(summary))) {
+      session.runner().feed(step, st).feed(rawProto, proto).addTarget(rawProtoWrite).run().close();
+    }
   }
 
   /**

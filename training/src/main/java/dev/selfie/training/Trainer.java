@@ -92,7 +92,7 @@ public final class Trainer {
             r.fetch(g.metrics().get(n));
           }
           if (g.summaries() != null && g.summaries().due(after)) {
-            g.summaries().addTo(r, stepT);
+            g.summaries().addTo(r, stepT, after);
           }
           if (first) {
             r.setOptions(Xla.traceOptions());
