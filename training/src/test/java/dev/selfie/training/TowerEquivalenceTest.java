@@ -81,8 +81,8 @@ class TowerEquivalenceTest {
     Towers.Placement placement = Towers.Placement.local(2, false);
     StepOut towers;
     DataParallel.Built b = DataParallel.buildPretrain(c, optimizer(), INIT_SEED, placement,
-        tf -> tf.withName("images").placeholder(TFloat32.class,
-            Placeholder.shape(Shape.of(B, 32, 32, 3))), false);
+        tf -> Towers.Input.floats(tf.withName("images").placeholder(TFloat32.class,
+            Placeholder.shape(Shape.of(B, 32, 32, 3)))), false);
     try (Graph g = b.graph();
         Session s = new Session(g, DataParallel.localConfig(
             new SessionConfigs.Options(1, 1, false, false), 2))) {

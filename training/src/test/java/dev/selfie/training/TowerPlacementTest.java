@@ -25,8 +25,8 @@ class TowerPlacementTest {
     Towers.Placement p = Towers.Placement.local(2, true);
     DataParallel.Built b = DataParallel.buildPretrain(
         ModelConfig.preset("tiny").withData(3, 10), OptimizerConfig.sgd(0.1, 0, 10), 1, p,
-        tf -> tf.withName("images").placeholder(TFloat32.class,
-            Placeholder.shape(Shape.of(4, 32, 32, 3))), true);
+        tf -> Towers.Input.floats(tf.withName("images").placeholder(TFloat32.class,
+            Placeholder.shape(Shape.of(4, 32, 32, 3)))), true);
     try (var g = b.graph()) {
       List<String> splits = new ArrayList<>();
       int tower1OnGpu1 = 0;
@@ -42,7 +42,7 @@ class TowerPlacementTest {
       assertEquals(1, splits.size(), splits.toString());
       assertTrue(splits.get(0).endsWith("@/device:CPU:0"), splits.toString());
       assertTrue(tower1OnGpu1 > 50, "tower 1 ops on GPU:1: " + tower1OnGpu1);
-      assertFalse(p.variables().toString().contains("GPU"));
+      assertFalse(p.host().toString().contains("GPU"));
     }
   }
 }
