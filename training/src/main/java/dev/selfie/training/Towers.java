@@ -93,7 +93,7 @@ public final class Towers {
       }
       towers = List.copyOf(towers);
       if (reduction == Reduction.NCCL && (layout != Layout.REPLICATED || towers.stream()
-          .anyMatch(t -> !"GPU".equals(t.deviceType())))) {
+          .anyMatch(t -> t.deviceType() != DeviceSpec.DeviceType.GPU))) {
         throw new IllegalArgumentException("the NCCL all-reduce needs replicated variables on GPU"
             + " towers, got " + layout + " on " + towers);
       }
