@@ -60,9 +60,16 @@ public final class DataParallel {
    * @param cluster the cluster, or null for one machine
    * @param task this process's task in the cluster (0 = chief)
    * @param startTimeout how long the chief waits for the other tasks to accept connections
+   * @param layout where the variables of local towers live (null: replicated on each tower);
+   *     a cluster keeps them on the chief ({@link Towers.Layout#ON_HOST})
    */
-  public record Options(int replicas, Cluster cluster, int task, Duration startTimeout) {
+  public record Options(int replicas, Cluster cluster, int task, Duration startTimeout,
+      Towers.Layout layout) {
     public Options {
+      if (cluster != null && layout == Towers.Layout.REPLICATED) {
+        throw new IllegalArgumentException("--tower-variables replicated: a --cluster keeps the"
+            + " variables on the chief (use --tower-variables host or leave it out)");
+      }
       if (replicas < 1) {
         throw new IllegalArgumentException("--replicas must be >= 1, got " + replicas);
       }
@@ -79,6 +86,11 @@ public final class DataParallel {
       if (startTimeout == null || startTimeout.isNegative()) {
         throw new IllegalArgumentException("the cluster start timeout must be >= 0");
       }
+    }
+
+    /** Local towers with replicated variables, or a cluster with the variables on the chief. */
+    public Options(int replicas, Cluster cluster, int task, Duration startTimeout) {
+      this(replicas, cluster, task, startTimeout, null);
     }
 
     /** One device, no cluster: plain training. */
@@ -227,7 +239,8 @@ public final class DataParallel {
       d.cluster().awaitTasks(0, d.startTimeout(), log);
     } else {
       checkLocalDevices(sessionOptions, k);
-      placement = Towers.Placement.local(k, sessionOptions.gpu());
+      placement = Towers.Placement.local(k, sessionOptions.gpu(),
+          d.layout() == null ? Towers.Layout.REPLICATED : d.layout());
       proto = localConfig(sessionOptions, k);
     }
     log.println("data-parallel: " + k + " towers " + placement.towers().stream()
