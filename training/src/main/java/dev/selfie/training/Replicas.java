@@ -92,13 +92,31 @@ public final class Replicas {
       return out;
     }
     Ops host = tf.withDevice(p.host()).withSubScope("all_reduce_host");
-    List<Operand<TFloat32>> mean = Towers.hostMean(host, grads, host.constant(1f / k));
+    List<Operand<TFloat32>> mean = hostMean(host, grads, host.constant(1f / k));
     for (int j = 0; j < n; j++) {
       for (int i = 0; i < k; i++) {
         out.get(i).add(towers.get(i).identity(mean.get(j)));
       }
     }
     return out;
+  }
+
+  /** The mean over towers of each gradient, on {@code avg}'s device. */
+  static List<Operand<TFloat32>> hostMean(Ops avg, List<List<Operand<TFloat32>>> grads,
+      Operand<TFloat32> invK) {
+    List<Operand<TFloat32>> mean = new ArrayList<>();
+    for (int j = 0; j < grads.get(0).size(); j++) {
+      if (grads.size() == 1) {
+        mean.add(grads.get(0).get(j));
+      } else {
+        List<Operand<TFloat32>> parts = new ArrayList<>();
+        for (List<Operand<TFloat32>> gi : grads) {
+          parts.add(gi.get(j));
+        }
+        mean.add(avg.math.mul(avg.math.addN(parts), invK));
+      }
+    }
+    return mean;
   }
 
   /**

@@ -296,7 +296,7 @@ public final class Towers {
     Operand<TFloat32> invK = avg.constant(1f / k);
     List<List<Operand<TFloat32>>> reduced = replicated
         ? Replicas.allReduce(tf, placement, grads)
-        : List.of(hostMean(avg, grads, invK));
+        : List.of(Replicas.hostMean(avg, grads, invK));
     Operand<TFloat32> loss = average(avg, outs.stream().map(TowerOutputs::loss).toList(), invK);
     Map<String, Operand<TFloat32>> metrics = new LinkedHashMap<>();
     for (String name : outs.get(0).metrics().keySet()) {
@@ -327,24 +327,6 @@ public final class Towers {
       gi.add(d);
     }
     return gi;
-  }
-
-  /** The mean over towers of each gradient, on {@code avg}'s device (ON_HOST). */
-  static List<Operand<TFloat32>> hostMean(Ops avg, List<List<Operand<TFloat32>>> grads,
-      Operand<TFloat32> invK) {
-    List<Operand<TFloat32>> mean = new ArrayList<>();
-    for (int j = 0; j < grads.get(0).size(); j++) {
-      if (grads.size() == 1) {
-        mean.add(grads.get(0).get(j));
-      } else {
-        List<Operand<TFloat32>> parts = new ArrayList<>();
-        for (List<Operand<TFloat32>> gi : grads) {
-          parts.add(gi.get(j));
-        }
-        mean.add(avg.math.mul(avg.math.addN(parts), invK));
-      }
-    }
-    return mean;
   }
 
   private static Operand<TFloat32> average(
