@@ -54,6 +54,15 @@ public final class Pipelines {
    * @return images {@code [B, S, S, C]} float (normalised), labels {@code [B]} int32
    */
   public static Pipeline build(Ops tf, ImageSource src, Split split, PipelineOptions o) {
+    return buildRaw(tf, src, split, o).normalized(tf);
+  }
+
+  /**
+   * {@link #build} without the final {@link Preprocess#fromUint8}: the batch as it leaves the
+   * iterator, uint8 {@code [B, S, S, C]}. Data-parallel training splits it on the host and lets
+   * each tower cast and normalise its own share ({@link RawPipeline#normalize}).
+   */
+  public static RawPipeline buildRaw(Ops tf, ImageSource src, Split split, PipelineOptions o) {
     if (src instanceof StreamingSource streaming) {
       return StreamPipelines.build(tf, streaming, split, o);
     }
@@ -158,9 +167,9 @@ public final class Pipelines {
 
   /**
    * The common tail of every pipeline: batch, prefetch, an iterator made in the init scope, and
-   * the preprocessed batch: images {@code [B, s, s, c]} float, labels {@code [B]}.
+   * the raw batch: images {@code [B, s, s, c]} uint8, labels {@code [B]}.
    */
-  static Pipeline batchAndIterate(Ops tf, Ops init, Operand<? extends TType> ds,
+  static RawPipeline batchAndIterate(Ops tf, Ops init, Operand<? extends TType> ds,
       PipelineOptions o, int s, int c, List<Class<? extends TType>> outTypes, DatasetSpec spec) {
     long b = o.dropRemainder() ? o.batchSize() : -1;
     List<Shape> batchShapes = List.of(Shape.of(b, s, s, c), Shape.of(b));
@@ -175,7 +184,7 @@ public final class Pipelines {
     Operand<TUint8> images = (Operand<TUint8>) next.components().get(0);
     @SuppressWarnings("unchecked")
     Operand<TInt32> labels = (Operand<TInt32>) next.components().get(1);
-    return new Pipeline(Preprocess.fromUint8(tf, images, spec), labels, make);
+    return new RawPipeline(images, labels, make, spec);
   }
 
   /** Function arguments are bound by position: make sure the signature kept our order. */

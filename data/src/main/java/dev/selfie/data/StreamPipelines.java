@@ -53,7 +53,7 @@ final class StreamPipelines {
   /** Resize-then-centre-crop ratio for evaluation (the usual 256 -> 224). */
   public static final double EVAL_RESIZE = 256.0 / 224.0;
 
-  static Pipeline build(Ops tf, StreamingSource src, Split split, PipelineOptions o) {
+  static RawPipeline build(Ops tf, StreamingSource src, Split split, PipelineOptions o) {
     DatasetSpec spec = src.spec();
     int n = src.size(split);
     if (n == 0) {

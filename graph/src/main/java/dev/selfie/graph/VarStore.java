@@ -43,7 +43,8 @@ public final class VarStore {
   /**
    * One variable.
    *
-   * @param name full graph op name of the VariableV2 (e.g. {@code patch/stage1/block0/conv1/kernel})
+   * @param name full graph op name of the VariableV2 (e.g. {@code patch/stage1/block0/conv1/kernel});
+   *     in a {@link #replica}, the canonical name (the copy's op is {@code prefix/name})
    * @param variable the VariableV2 output (a float_ref: only for assign/apply ops, never read it)
    * @param value {@code identity(variable)}: use this to read it in the model
    * @param shape static shape
@@ -57,10 +58,18 @@ public final class VarStore {
     }
   }
 
+  /** Op type of a replica's copies: not a VariableV2, so TF Java's saver leaves them out. */
+  public static final String REPLICA_OP = "Variable";
+
   private final Ops root;
   private final long initSeed;
   private final Map<String, Entry> entries = new LinkedHashMap<>();
+  private final Map<String, Operand<TFloat32>> initialValues = new LinkedHashMap<>();
   private final List<Op> updates = new ArrayList<>();
+  /** Non-null in a replica: the store whose variables this one copies. */
+  private final VarStore primary;
+  /** A replica's op-name prefix ({@code replica_1}), or null. */
+  private final String prefix;
   private Ops initOps;
   private Ops assignOps;
   private Ops readOps;
@@ -77,8 +86,54 @@ public final class VarStore {
    *     name, shape), not on creation order, and differs between seeds (e.g. baseline runs)
    */
   public VarStore(Ops root, long initSeed) {
+    this(root, initSeed, null, null);
+  }
+
+  private VarStore(Ops root, long initSeed, VarStore primary, String prefix) {
     this.root = root;
     this.initSeed = initSeed;
+    this.primary = primary;
+    this.prefix = prefix;
+  }
+
+  /**
+   * A replica of this store for another device (data-parallel towers with replicated variables):
+   * asked for variable {@code name}, it makes sure this store has it, then creates its own copy,
+   * the op {@code prefix/name} under {@code root}'s device, initialised with the SAME initial
+   * value tensor as this store's variable (so both hold identical values after
+   * {@code session.initialize()}). Entries keep the canonical {@code name}, so code that looks
+   * variables up by name (optimizer slots: {@code <name>/momentum}) works unchanged on a replica.
+   *
+   * <p>The copies are legacy {@code Variable} ops ({@link #REPLICA_OP}; same kernel, same
+   * {@code float_ref} output as {@code VariableV2}): TF Java's {@code Session.save}/{@code
+   * restore} only see {@code VariableV2} ops, so checkpoints keep one copy of each variable, this
+   * store's, under its usual name. After a restore, copy this store into the replica ({@link
+   * #copies()}).
+   */
+  public VarStore replica(String prefix, Ops root) {
+    if (primary != null) {
+      throw new IllegalStateException("a replica of a replica: replicate the primary store");
+    }
+    if (prefix == null || prefix.isEmpty()) {
+      throw new IllegalArgumentException("a replica needs a name prefix");
+    }
+    return new VarStore(root, initSeed, this, prefix);
+  }
+
+  /** True for a store made by {@link #replica}. */
+  public boolean isReplica() {
+    return primary != null;
+  }
+
+  /**
+   * A replica's variables paired with the primary's: {@code [replica entry, primary entry]}, in
+   * creation order. Empty for a primary store.
+   */
+  public List<Entry[]> copies() {
+    if (primary == null) {
+      return List.of();
+    }
+    return entries.values().stream().map(e -> new Entry[] {e, primary.get(e.name())}).toList();
   }
 
   /** Seed of the random initial values (see {@link #VarStore(Ops, long)}). */
@@ -113,11 +168,17 @@ public final class VarStore {
       }
       return existing.value();
     }
+    Operand<TFloat32> primaryInitial = null;
+    if (primary != null) {
+      primary.variable(name, shape, kind, init);
+      primaryInitial = primary.initialValues.get(name);
+    }
     // Built with opBuilder: Ops.withName rejects '/', the C API takes full names as they are.
     Operand<TFloat32> v =
         root.scope()
             .env()
-            .opBuilder(Variable.OP_NAME, name, root.scope())
+            .opBuilder(primary == null ? Variable.OP_NAME : REPLICA_OP,
+                primary == null ? name : prefix + "/" + name, root.scope())
             .setAttr("shape", shape)
             .setAttr("dtype", DataType.DT_FLOAT)
             .build()
@@ -130,7 +191,8 @@ public final class VarStore {
       assignOps = init0.withControlDependencies(List.of());
       readOps = root.withSubScope("read");
     }
-    Operand<TFloat32> initial = init.apply(initOps, shape);
+    Operand<TFloat32> initial = primaryInitial != null ? primaryInitial : init.apply(initOps, shape);
+    initialValues.put(name, initial);
     assignOps.assign(v, initial);
     Operand<TFloat32> read = readOps.identity(v);
     entries.put(name, new Entry(name, v, read, shape, kind));

@@ -37,4 +37,39 @@ class VarStoreTest {
       }
     }
   }
+
+  @Test
+  void replicaCopiesEveryVariableUnderAPrefixWithTheSameInitialValue() {
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      VarStore vars = new VarStore(tf, 3);
+      VarStore copy = vars.replica("replica_1", tf);
+      assertTrue(copy.isReplica());
+      assertFalse(vars.isReplica());
+      // Random initial value: both copies must take the same draw.
+      var r = copy.variable("net/kernel", Shape.of(4), VarStore.Kind.KERNEL,
+          (ops, sh) -> ops.random.randomUniform(ops.constant(sh), TFloat32.class));
+      var p = vars.variable("net/kernel", Shape.of(4), VarStore.Kind.KERNEL,
+          (ops, sh) -> ops.fill(ops.constant(sh), ops.constant(9f)));
+      assertEquals("net/kernel", copy.all().get(0).name());
+      assertEquals("replica_1/net/kernel", copy.all().get(0).variable().op().name());
+      assertEquals(VarStore.REPLICA_OP, copy.all().get(0).variable().op().type());
+      assertEquals("VariableV2", vars.all().get(0).variable().op().type());
+      assertEquals(1, copy.copies().size());
+      assertSame(vars.get("net/kernel"), copy.copies().get(0)[1]);
+      assertTrue(vars.copies().isEmpty());
+      assertThrows(IllegalStateException.class, () -> copy.replica("replica_2", tf));
+      try (Session s = new Session(g)) {
+        s.initialize();
+        try (var res = s.runner().fetch(r).fetch(p).run()) {
+          TFloat32 a = (TFloat32) res.get(0);
+          TFloat32 b = (TFloat32) res.get(1);
+          for (int i = 0; i < 4; i++) {
+            assertEquals(b.getFloat(i), a.getFloat(i));
+          }
+          assertNotEquals(9f, a.getFloat(0), "the primary's initializer was the first one asked");
+        }
+      }
+    }
+  }
 }

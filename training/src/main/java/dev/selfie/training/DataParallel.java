@@ -4,6 +4,7 @@ import dev.selfie.data.ImageSource;
 import dev.selfie.data.Pipeline;
 import dev.selfie.data.PipelineOptions;
 import dev.selfie.data.Pipelines;
+import dev.selfie.data.RawPipeline;
 import dev.selfie.data.Split;
 import dev.selfie.graph.ModelConfig;
 import dev.selfie.graph.Selfie;
@@ -15,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.function.Function;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.RemoteSessions;
@@ -22,6 +24,7 @@ import org.tensorflow.Result;
 import org.tensorflow.Server;
 import org.tensorflow.Session;
 import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.proto.ConfigProto;
@@ -30,12 +33,14 @@ import org.tensorflow.proto.RunMetadata;
 import org.tensorflow.proto.RunOptions;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt64;
+import org.tensorflow.types.TUint8;
 
 /**
  * Data-parallel pretraining on TensorFlow's own runtime, with {@link Towers}:
  * <ul>
  *   <li>{@code --replicas K}: K towers on this machine's GPUs, or on K virtual CPU devices
- *       ({@code device_count {CPU: K}}) without GPUs; variables and the update on the CPU;
+ *       ({@code device_count {CPU: K}}) without GPUs; each tower holds a copy of the variables
+ *       and applies the all-reduced gradients to it ({@link Towers.Layout#REPLICATED});
  *   <li>{@code --cluster h0:p,h1:p --task 0}: this process is the chief (task 0). It starts its
  *       own TensorFlow server, waits (up to a timeout) until every other task accepts
  *       connections, places tower i on {@code /job:worker/task:i}, creates its session against
@@ -55,9 +60,16 @@ public final class DataParallel {
    * @param cluster the cluster, or null for one machine
    * @param task this process's task in the cluster (0 = chief)
    * @param startTimeout how long the chief waits for the other tasks to accept connections
+   * @param layout where the variables of local towers live (null: replicated on each tower);
+   *     a cluster keeps them on the chief ({@link Towers.Layout#ON_HOST})
    */
-  public record Options(int replicas, Cluster cluster, int task, Duration startTimeout) {
+  public record Options(int replicas, Cluster cluster, int task, Duration startTimeout,
+      Towers.Layout layout) {
     public Options {
+      if (cluster != null && layout == Towers.Layout.REPLICATED) {
+        throw new IllegalArgumentException("--tower-variables replicated: a --cluster keeps the"
+            + " variables on the chief (use --tower-variables host or leave it out)");
+      }
       if (replicas < 1) {
         throw new IllegalArgumentException("--replicas must be >= 1, got " + replicas);
       }
@@ -74,6 +86,11 @@ public final class DataParallel {
       if (startTimeout == null || startTimeout.isNegative()) {
         throw new IllegalArgumentException("the cluster start timeout must be >= 0");
       }
+    }
+
+    /** Local towers with replicated variables, or a cluster with the variables on the chief. */
+    public Options(int replicas, Cluster cluster, int task, Duration startTimeout) {
+      this(replicas, cluster, task, startTimeout, null);
     }
 
     /** One device, no cluster: plain training. */
@@ -139,33 +156,45 @@ public final class DataParallel {
       Optimizers.TrainOp train,
       Operand<TFloat32> loss,
       Map<String, Operand<TFloat32>> metrics,
-      Operand<TInt64> globalStep) {}
+      Operand<TInt64> globalStep,
+      Op sync) {
+
+    /**
+     * After a restore (which fills tower 0's copy, the saved one): copies it into the other
+     * towers' copies. A no-op with variables on the host.
+     */
+    void syncReplicas(Session session) {
+      if (sync != null) {
+        session.runner().addTarget(sync).run().close();
+      }
+    }
+  }
 
   /**
    * Builds the replicated pretraining graph (towers of {@link Selfie#pretrain}, averaged
-   * gradients, one update) and returns it rebuilt with every tower's gradients placed on the
-   * tower's device. The caller closes {@code Built.graph()}.
+   * gradients, the update: once on the host, or once per tower on its copy of the variables) and
+   * returns it rebuilt with every tower's gradients placed on the tower's device. The caller
+   * closes {@code Built.graph()}.
    *
+   * @param input the batch the towers split, and the preprocessing each tower applies to its share
    * @param training BN with batch statistics per tower and dropout (false: frozen BN, no dropout)
    */
   static Built buildPretrain(ModelConfig model, OptimizerConfig optimizer, long initSeed,
-      Towers.Placement placement, java.util.function.Function<Ops, Operand<TFloat32>> images,
-      boolean training) {
+      Towers.Placement placement, Function<Ops, Towers.Input<?>> input, boolean training) {
     try (Graph built = new Graph()) {
       Ops tf = Ops.create(built);
-      Operand<TFloat32> batch = images.apply(tf);
+      Towers.Input<?> batch = input.apply(tf);
       VarStore vars = new VarStore(Ops.create(built).withDevice(placement.variables()), initSeed);
       GlobalStep step = GlobalStep.create(tf);
       Placeholder<TInt64> seed = tf.withName("seed")
           .placeholder(TInt64.class, Placeholder.shape(Shape.of(2)));
       Towers.Replicated rep = Towers.build(tf, built, vars, placement, batch, seed,
-          (t, share, s) -> {
-            Selfie.PretrainOutputs out = Selfie.pretrain(t, vars, model, share, s, training);
+          (t, v, share, s) -> {
+            Selfie.PretrainOutputs out = Selfie.pretrain(t, v, model, share, s, training);
             return new Towers.TowerOutputs(out.loss(), Map.of("patch_accuracy", out.accuracy()));
           });
-      Ops onVars = tf.withDevice(placement.variables());
-      Optimizers.TrainOp train = Optimizers.applyGradients(onVars, rep.loss(), rep.gradients(),
-          rep.updates(), vars, optimizer, step);
+      Replicas.Train rt = Replicas.train(tf, rep, optimizer, step);
+      Optimizers.TrainOp train = rt.train();
       Graph g = Towers.rebuild(built, placement);
       Map<String, Operand<TFloat32>> metrics = new LinkedHashMap<>();
       rep.metrics().forEach((k, v) -> metrics.put(k, Towers.find(g, v)));
@@ -176,8 +205,14 @@ public final class DataParallel {
           new Optimizers.TrainOp(Towers.findOp(g, train.trainOp()),
               Towers.find(g, train.learningRate()), Towers.find(g, train.gradientNorm()),
               List.of()),
-          Towers.find(g, rep.loss()), metrics, Towers.find(g, step.value()));
+          Towers.find(g, rep.loss()), metrics, Towers.find(g, step.value()),
+          rt.sync() == null ? null : Towers.findOp(g, rt.sync()));
     }
+  }
+
+  /** The raw uint8 pipeline batch, split on the host; each tower normalises its own share. */
+  static Towers.Input<TUint8> rawInput(RawPipeline p) {
+    return new Towers.Input<>(p.images(), p::normalize);
   }
 
   /**
@@ -204,18 +239,19 @@ public final class DataParallel {
       d.cluster().awaitTasks(0, d.startTimeout(), log);
     } else {
       checkLocalDevices(sessionOptions, k);
-      placement = Towers.Placement.local(k, sessionOptions.gpu());
+      placement = Towers.Placement.local(k, sessionOptions.gpu(),
+          d.layout() == null ? Towers.Layout.REPLICATED : d.layout());
       proto = localConfig(sessionOptions, k);
     }
     log.println("data-parallel: " + k + " towers " + placement.towers().stream()
-        .map(Object::toString).toList() + ", " + config.batchSize() / k + " images each;"
-        + " variables on " + placement.variables());
+        .map(Object::toString).toList() + ", " + config.batchSize() / k + " images each; "
+        + placement.describe());
     PipelineOptions po = PipelineOptions.train(config.batchSize(), config.seed())
         .withAugment(config.augment())
         .withSkipElements(startStep * config.batchSize());
     long t0 = System.nanoTime();
     Built b = buildPretrain(config.model(), config.optimizer(), config.seed(), placement,
-        tf -> Pipelines.build(tf.withSubScope("data"), src, Split.TRAIN, po).images(), true);
+        tf -> rawInput(Pipelines.buildRaw(tf.withSubScope("data"), src, Split.TRAIN, po)), true);
     try (Graph graph = b.graph()) {
       Ops tf = Ops.create(graph);
       Summaries summaries = Summaries.create(tf, dir.tensorboard(), o.summaryEvery())
@@ -231,6 +267,7 @@ public final class DataParallel {
             (System.nanoTime() - t0) / 1e9);
         if (resumeFrom.isPresent()) {
           CheckpointManager.restore(session, resumeFrom.get());
+          b.syncReplicas(session);
           long restored;
           try (Result r = session.runner().fetch(b.globalStep()).run()) {
             restored = ((TInt64) r.get(0)).getLong();

@@ -167,6 +167,57 @@ public final class Optimizers {
   public static TrainOp applyGradients(Ops tf, Operand<TFloat32> loss,
       List<Operand<TFloat32>> gradients, List<Op> updates, VarStore vars, OptimizerConfig c,
       GlobalStep step, Layerwise layerwise, LossScale.State ls) {
+    Applied a = apply(tf, loss, gradients, vars, c, step, layerwise, ls);
+    List<Op> all = new ArrayList<>(a.updates());
+    all.addAll(updates);
+    if (ls != null) {
+      all.addAll(LossScale.update(a.afterGradients(), ls, a.finite()));
+    }
+    return incrementStep(a.ops(), all, step, a);
+  }
+
+  /**
+   * The variable updates of one {@link #applyGradients} call, before the step increment.
+   *
+   * @param updates the optimizer's update ops (one per trainable variable)
+   * @param learningRate scheduled learning rate {@code []}
+   * @param gradientNorm global gradient norm {@code []} before clipping
+   * @param slots slot entries created
+   * @param ops the {@code optimizer} scope the updates were built in
+   * @param afterGradients {@code ops} waiting for every gradient
+   * @param finite all gradients finite (loss scaling), or null
+   */
+  record Applied(List<Op> updates, Operand<TFloat32> learningRate,
+      Operand<TFloat32> gradientNorm, List<VarStore.Entry> slots, Ops ops, Ops afterGradients,
+      Operand<TBool> finite) {}
+
+  /**
+   * Increments the global step after every op of {@code all} and returns the training op with
+   * {@code a}'s learning rate, gradient norm and slots (plus {@code moreSlots}).
+   */
+  static TrainOp incrementStep(Ops opt, List<Op> all, GlobalStep step, Applied a,
+      List<VarStore.Entry> moreSlots) {
+    Op inc = opt.withControlDependencies(all).withName("increment_step").noOp();
+    Op incremented = opt.withControlDependencies(List.of(inc)).assignAdd(
+        step.variable(), opt.constant(1L));
+    Op train = opt.withControlDependencies(List.of(incremented)).withName("train").noOp();
+    List<VarStore.Entry> slots = new ArrayList<>(a.slots());
+    slots.addAll(moreSlots);
+    return new TrainOp(train, a.learningRate(), a.gradientNorm(), List.copyOf(slots));
+  }
+
+  private static TrainOp incrementStep(Ops opt, List<Op> all, GlobalStep step, Applied a) {
+    return incrementStep(opt, all, step, a, List.of());
+  }
+
+  /**
+   * Everything of {@link #applyGradients} but the extra updates, the loss-scale update and the
+   * step increment: data-parallel training with replicated variables calls it once per tower
+   * ({@link Replicas}) and increments the step once.
+   */
+  static Applied apply(Ops tf, Operand<TFloat32> loss, List<Operand<TFloat32>> gradients,
+      VarStore vars, OptimizerConfig c, GlobalStep step, Layerwise layerwise,
+      LossScale.State ls) {
     List<VarStore.Entry> trainable = vars.trainable();
     if (gradients.size() != trainable.size()) {
       throw new IllegalArgumentException("applyGradients: " + gradients.size()
@@ -278,16 +329,8 @@ public final class Optimizers {
         }
       }
     }
-    List<Op> all = new ArrayList<>(applied);
-    all.addAll(updates);
-    if (ls != null) {
-      all.addAll(LossScale.update(afterGrads, ls, finite));
-    }
-    Op inc = opt.withControlDependencies(all).withName("increment_step").noOp();
-    Op incremented = opt.withControlDependencies(List.of(inc)).assignAdd(
-        step.variable(), opt.constant(1L));
-    Op train = opt.withControlDependencies(List.of(incremented)).withName("train").noOp();
-    return new TrainOp(train, scheduled, norm, List.copyOf(slots));
+    return new Applied(List.copyOf(applied), scheduled, norm, List.copyOf(slots), opt, afterGrads,
+        finite);
   }
 
   /** Global L2 norm {@code []} of a list of tensors: sqrt(sum_i sum(g_i^2)). */

@@ -48,6 +48,9 @@ class ClusterTest {
         () -> new DataParallel.Options(3, Cluster.parse("a:1,b:2"), 0, Duration.ofSeconds(1)));
     assertMessage("--task 1 needs --cluster",
         () -> new DataParallel.Options(1, null, 1, Duration.ofSeconds(1)));
+    assertMessage("a --cluster keeps the variables on the chief",
+        () -> new DataParallel.Options(1, Cluster.parse("a:1,b:2"), 0, Duration.ofSeconds(1),
+            Towers.Layout.REPLICATED));
     assertMessage("--batch-size 5 must be divisible by the number of towers (2)",
         () -> new DataParallel.Options(2, null, 0, Duration.ofSeconds(1)).checkBatch(5));
   }

@@ -31,9 +31,11 @@ import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TInt64;
 
 /**
- * One synchronous data-parallel step with K=2 towers on 2 virtual CPU devices equals one
- * single-tower step on the combined batch, from the same initial weights (tiny preset, batch 4,
- * SGD-Nesterov with weight decay). BN is frozen (inference mode, {@code training=false}): with
+ * N=3 synchronous data-parallel steps with K=2 towers on 2 virtual CPU devices equal N
+ * single-tower steps on the combined batch, from the same initial weights (tiny preset, batch 4,
+ * SGD-Nesterov with weight decay), in both layouts: variables on the host (one copy) and
+ * replicated (one copy per tower, gradients all-reduced on the host). Replicated, the towers'
+ * copies of every variable and slot are bit-identical after the N steps. BN is frozen (inference mode, {@code training=false}): with
  * batch statistics each tower normalises its own 2 images, which is by design not the statistics
  * of the 4. Dropout is off with it.
  *
@@ -42,19 +44,27 @@ import org.tensorflow.types.TInt64;
  * towers' two masks concatenated. A check inside the reference graph shows that this
  * reimplementation equals {@code Selfie.pretrain} on one half.
  *
- * <p>Also checked from the step's trace: every gradient op of tower i ran on CPU:i.
+ * <p>Tolerances: the towers sum each gradient in two halves (per tower, then add_n) where one
+ * tower sums over the 4 images at once, so float32 rounding differs by a few ulps per op
+ * (~1e-7 relative); over 3 steps the weights differ by ~1e-6 (printed). 1e-5 on the losses and
+ * 2e-5 on the weights (both relative, or absolute below 1) leave 10x headroom and stay far below what
+ * one step moves most variables (&gt; 1e-4). The two layouts run the same reductions on the same
+ * device, so they agree to 1e-6.
+ *
+ * <p>Also checked from the last step's trace: every gradient op of tower i ran on CPU:i.
  */
 class TowerEquivalenceTest {
   static final int B = 4;
   static final long INIT_SEED = 7;
   static final long[] STEP_SEED = {11, 0};
+  static final int STEPS = 3;
 
   static ModelConfig model() {
     return ModelConfig.preset("tiny").withData(3, 10);
   }
 
   static OptimizerConfig optimizer() {
-    return OptimizerConfig.sgd(0.1, 0, 10).withWeightDecay(1e-3);
+    return OptimizerConfig.sgd(0.02, 0, 10).withWeightDecay(1e-3);
   }
 
   static float[][][][] images() {
@@ -72,24 +82,46 @@ class TowerEquivalenceTest {
     return x;
   }
 
-  record StepOut(double loss, Map<String, float[]> before, Map<String, float[]> after,
-      RunMetadata meta) {}
+  record StepOut(List<Double> losses, Map<String, float[]> before, Map<String, float[]> after,
+      RunMetadata meta, Map<String, float[]> slots) {
+    double loss() {
+      return losses.get(losses.size() - 1);
+    }
+  }
 
-  @Test
-  void twoTowersEqualOneTowerOnTheCombinedBatch() {
-    ModelConfig c = model();
-    Towers.Placement placement = Towers.Placement.local(2, false);
-    StepOut towers;
-    DataParallel.Built b = DataParallel.buildPretrain(c, optimizer(), INIT_SEED, placement,
-        tf -> tf.withName("images").placeholder(TFloat32.class,
-            Placeholder.shape(Shape.of(B, 32, 32, 3))), false);
+  /** {@link #STEPS} steps of the 2-tower graph in {@code layout}; replica copies by name. */
+  static StepOut towers(Towers.Layout layout, Map<String, float[]> replicaCopies) {
+    Towers.Placement placement = Towers.Placement.local(2, false, layout);
+    DataParallel.Built b = DataParallel.buildPretrain(model(), optimizer(), INIT_SEED, placement,
+        tf -> Towers.Input.floats(tf.withName("images").placeholder(TFloat32.class,
+            Placeholder.shape(Shape.of(B, 32, 32, 3)))), false);
     try (Graph g = b.graph();
         Session s = new Session(g, DataParallel.localConfig(
             new SessionConfigs.Options(1, 1, false, false), 2))) {
       s.initialize();
-      towers = step(s, g, b.seed(), g.operationOrThrow("images").output(0), b.train(), b.loss(),
-          true);
+      StepOut out = steps(s, g, b.seed(), g.operationOrThrow("images").output(0), b.train(),
+          b.loss(), true);
+      List<String> replicas = new ArrayList<>();
+      for (var it = g.operations(); it.hasNext(); ) {
+        var op = it.next();
+        if (op.type().equals(dev.selfie.graph.VarStore.REPLICA_OP)
+            && op.output(0).dataType() == org.tensorflow.proto.DataType.DT_FLOAT_REF) {
+          replicas.add(op.name());
+        }
+      }
+      replicaCopies.putAll(read(s, g, replicas));
+      return out;
     }
+  }
+
+  @Test
+  void twoTowersEqualOneTowerOnTheCombinedBatch() {
+    ModelConfig c = model();
+    Map<String, float[]> copies = new LinkedHashMap<>();
+    StepOut towers = towers(Towers.Layout.REPLICATED, copies);
+    Map<String, float[]> noCopies = new LinkedHashMap<>();
+    StepOut onHost = towers(Towers.Layout.ON_HOST, noCopies);
+    assertTrue(noCopies.isEmpty(), "variables on the host: no replica copies");
 
     StepOut ref;
     double halfReimpl;
@@ -132,20 +164,27 @@ class TowerEquivalenceTest {
           halfReimpl = ((TFloat32) r.get(0)).getFloat();
           halfPretrain = ((TFloat32) r.get(1)).getFloat();
         }
-        ref = step(s, g, seed, x.asOutput(), train, loss, false);
+        ref = steps(s, g, seed, x.asOutput(), train, loss, false);
       }
     }
 
     assertEquals(halfPretrain, halfReimpl, 1e-6,
         "the reference graph must compute what Selfie.pretrain computes");
-    assertEquals(ref.loss(), towers.loss(), 1e-5, "loss of the step");
+    for (int i = 0; i < STEPS; i++) {
+      double tol = 1e-5 * Math.max(1, Math.abs(ref.losses().get(i)));
+      assertEquals(ref.losses().get(i), towers.losses().get(i), tol, "loss of step " + i);
+      assertEquals(ref.losses().get(i), onHost.losses().get(i), tol, "loss of step " + i);
+    }
     assertEquals(ref.after().keySet(), towers.after().keySet(), "same variables");
+    assertEquals(ref.after().keySet(), onHost.after().keySet(), "same variables");
     double worst = 0;
     String worstName = "";
+    double layouts = 0;
     int moved = 0;
     for (String name : ref.after().keySet()) {
       float[] a = ref.after().get(name);
       float[] t = towers.after().get(name);
+      float[] h = onHost.after().get(name);
       float[] before = ref.before().get(name);
       assertTrue(PretrainFixtures.maxAbsDiff(toDouble(before), toDouble(
           towers.before().get(name))) == 0, "same initial value of " + name);
@@ -155,17 +194,36 @@ class TowerEquivalenceTest {
           worst = d;
           worstName = name;
         }
+        layouts = Math.max(layouts, Math.abs(t[i] - h[i]));
       }
       if (PretrainFixtures.maxAbsDiff(toDouble(before), toDouble(a)) > 1e-4) {
         moved++;
       }
     }
-    System.out.printf("TowerEquivalenceTest: loss %.6f (1 tower) vs %.6f (2 towers); %d variables,"
-            + " %d moved by the step; max |diff| after the step %.3g (%s)%n", ref.loss(),
-        towers.loss(), ref.after().size(), moved, worst, worstName);
-    assertTrue(moved > ref.after().size() / 2, "the step must move most variables: " + moved);
-    assertTrue(worst < 2e-5, "2-tower step differs from the 1-tower step by " + worst + " in "
+    // Replicated: tower 1's copy of every variable and slot equals tower 0's bit for bit.
+    int compared = 0;
+    for (Map.Entry<String, float[]> e : copies.entrySet()) {
+      String canonical = e.getKey().substring((Towers.replicaScope(1) + "/").length());
+      float[] zero = towers.after().containsKey(canonical) ? towers.after().get(canonical)
+          : towers.slots().get(canonical);
+      assertTrue(zero != null, "no canonical variable for " + e.getKey());
+      assertTrue(java.util.Arrays.equals(zero, e.getValue()), e.getKey() + " differs from "
+          + canonical + " by " + PretrainFixtures.maxAbsDiff(toDouble(zero), toDouble(e.getValue())));
+      compared++;
+    }
+    System.out.println("TowerEquivalenceTest: losses " + ref.losses() + " (1 tower) vs "
+        + towers.losses() + " (2 towers, replicated)");
+    System.out.printf("TowerEquivalenceTest: %d steps, loss %.6f (1 tower) vs %.6f (2 towers,"
+            + " replicated) vs %.6f (2 towers, on host); %d variables, %d moved; max |diff| after"
+            + " the steps %.3g (%s); replicated vs on host %.3g; %d replica copies identical%n",
+        STEPS, ref.loss(), towers.loss(), onHost.loss(), ref.after().size(), moved, worst,
+        worstName, layouts, compared);
+    assertTrue(moved > ref.after().size() / 2, "the steps must move most variables: " + moved);
+    assertTrue(worst < 2e-5, "2-tower steps differ from the 1-tower steps by " + worst + " in "
         + worstName);
+    assertTrue(layouts < 1e-6, "replicated and on-host layouts differ by " + layouts);
+    // Every trainable variable and its momentum slot has a copy (tiny: 68 trainable).
+    assertTrue(compared >= 2 * moved, "replica copies compared: " + compared);
 
     // Gradient ops of tower i ran on device CPU:i.
     Map<String, List<String>> gradDevices = new LinkedHashMap<>();
@@ -207,39 +265,48 @@ class TowerEquivalenceTest {
     return Selfie.selfieLoss(s, v, targets, c.temperature()).loss();
   }
 
-  static StepOut step(Session s, Graph g, Operand<TInt64> seed, Operand<TFloat32> images,
+  /** {@link #STEPS} steps on the same batch and seed; variables (not slots) before and after. */
+  static StepOut steps(Session s, Graph g, Operand<TInt64> seed, Operand<TFloat32> images,
       Optimizers.TrainOp train, Operand<TFloat32> loss, boolean trace) {
     List<String> names = new ArrayList<>();
+    List<String> slots = new ArrayList<>();
     for (var it = g.operations(); it.hasNext(); ) {
       var op = it.next();
       if (op.type().equals("VariableV2") && !op.name().equals(GlobalStep.NAME)
-          && !op.name().endsWith("/momentum") && op.output(0).dataType()
-          == org.tensorflow.proto.DataType.DT_FLOAT_REF) {
-        names.add(op.name());
+          && op.output(0).dataType() == org.tensorflow.proto.DataType.DT_FLOAT_REF) {
+        (op.name().endsWith("/momentum") ? slots : names).add(op.name());
       }
     }
     java.util.Collections.sort(names);
     Map<String, float[]> before = read(s, g, names);
-    double l;
+    List<Double> losses = new ArrayList<>();
     RunMetadata meta = null;
-    try (TInt64 sd = TInt64.vectorOf(STEP_SEED);
-        TFloat32 xs = TFloat32.tensorOf(StdArrays.ndCopyOf(images()))) {
-      Session.Runner r = s.runner().feed(seed, sd).feed(images, xs).addTarget(train.trainOp())
-          .fetch(loss);
-      if (trace) {
-        r.setOptions(RunOptions.newBuilder().setTraceLevel(RunOptions.TraceLevel.FULL_TRACE)
-            .build());
-      }
-      try (Result res = trace ? r.runAndFetchMetadata() : r.run()) {
-        l = ((TFloat32) res.get(0)).getFloat();
-        meta = trace ? res.getMetadata().orElseThrow() : null;
+    for (int step = 0; step < STEPS; step++) {
+      boolean last = step == STEPS - 1;
+      try (TInt64 sd = TInt64.vectorOf(STEP_SEED);
+          TFloat32 xs = TFloat32.tensorOf(StdArrays.ndCopyOf(images()))) {
+        Session.Runner r = s.runner().feed(seed, sd).feed(images, xs).addTarget(train.trainOp())
+            .fetch(loss);
+        if (trace && last) {
+          r.setOptions(RunOptions.newBuilder().setTraceLevel(RunOptions.TraceLevel.FULL_TRACE)
+              .build());
+        }
+        try (Result res = trace && last ? r.runAndFetchMetadata() : r.run()) {
+          losses.add((double) ((TFloat32) res.get(0)).getFloat());
+          meta = trace && last ? res.getMetadata().orElseThrow() : null;
+        }
       }
     }
-    return new StepOut(l, before, read(s, g, names), meta);
+    StepOut out = new StepOut(losses, before, read(s, g, names), meta, new LinkedHashMap<>());
+    out.slots().putAll(read(s, g, slots));
+    return out;
   }
 
   static Map<String, float[]> read(Session s, Graph g, List<String> names) {
     Map<String, float[]> out = new LinkedHashMap<>();
+    if (names.isEmpty()) {
+      return out;
+    }
     Session.Runner r = s.runner();
     for (String n : names) {
       r.fetch(g.operationOrThrow(n).output(0));

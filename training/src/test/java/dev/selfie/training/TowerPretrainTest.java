@@ -17,7 +17,8 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code selfie pretrain --replicas 2} without GPUs: two towers on two virtual CPU devices through
  * the whole pretraining job (pipeline, summaries, checkpoints, metrics.json), then resumed from
  * its checkpoint with the same flags; the resumed run restores global_step through the rebuilt
- * graph.
+ * graph (and the other tower's copies are synced from it); the 2-tower checkpoint has one copy of
+ * each variable under its usual name and resumes a single-device run.
  */
 class TowerPretrainTest {
 
@@ -70,6 +71,25 @@ class TowerPretrainTest {
     System.out.printf("TowerPretrainTest: 2 towers, loss %.4f; resumed run vs straight run max"
         + " |diff| %.3g%n", r.finalLoss(), worst);
     assertTrue(worst < 1e-4, "resumed 2-tower run differs from the straight one by " + worst);
+    // Replicated variables: the checkpoint holds one copy of each, under the canonical names.
+    assertTrue(ckpt.keySet().stream().noneMatch(n -> n.startsWith("replica_")),
+        ckpt.keySet().toString());
+
+    // The 2-tower checkpoint resumes a single-device run (same variable names): steps 4..6 on
+    // one tower, whose checkpoint has exactly the same variables.
+    deleteRecursively(PretrainFixtures.checkpoint(out, 6).getParent());
+    ByteArrayOutputStream log3 = new ByteArrayOutputStream();
+    try (PrintStream ps = new PrintStream(log3, true, StandardCharsets.UTF_8)) {
+      r = Pretrain.run(resume, DataParallel.Options.single(), ps);
+    }
+    String text3 = log3.toString(StandardCharsets.UTF_8);
+    assertTrue(text3.contains("from step 3 of 6"), text3);
+    assertEquals(6, r.steps(), text3);
+    Map<String, double[]> single = PretrainFixtures.readCheckpoint(
+        PretrainFixtures.checkpoint(out, 6));
+    assertEquals(new java.util.TreeSet<>(ckpt.keySet()), new java.util.TreeSet<>(single.keySet()),
+        "a single-device checkpoint has the variables of the 2-tower one");
+    assertTrue(Double.isFinite(r.finalLoss()), text3);
   }
 
   private static void deleteRecursively(Path p) throws java.io.IOException {

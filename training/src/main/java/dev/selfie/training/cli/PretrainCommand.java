@@ -4,6 +4,7 @@ import dev.selfie.training.Cluster;
 import dev.selfie.training.DataParallel;
 import dev.selfie.training.Pretrain;
 import dev.selfie.training.SessionConfigs;
+import dev.selfie.training.Towers;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
@@ -101,6 +102,12 @@ public final class PretrainCommand implements Callable<Integer> {
       + " evenly and the gradients averaged.")
   int replicas;
 
+  @Option(names = "--tower-variables", description = "Where the variables of --replicas towers"
+      + " live: replicated (default: a copy on each GPU, gradients all-reduced with NCCL, or on"
+      + " the CPU without its kernel) or host (one copy on the CPU, weights sent to every GPU"
+      + " each step). A --cluster always keeps them on the chief.")
+  String towerVariables;
+
   @Option(names = "--cluster", description = "Distributed training on TensorFlow's runtime:"
       + " host:port of every task, task 0 (the chief) first, e.g. host1:2222,host2:2222. Start"
       + " `selfie worker` with the same --cluster on the other tasks; one tower per task.")
@@ -126,8 +133,17 @@ public final class PretrainCommand implements Callable<Integer> {
   String precision;
 
   DataParallel.Options parallel() {
+    Towers.Layout layout = null;
+    if (towerVariables != null) {
+      layout = switch (towerVariables) {
+        case "replicated" -> Towers.Layout.REPLICATED;
+        case "host" -> Towers.Layout.ON_HOST;
+        default -> throw new IllegalArgumentException("--tower-variables must be replicated or"
+            + " host, got " + towerVariables);
+      };
+    }
     return new DataParallel.Options(replicas, cluster == null ? null : Cluster.parse(cluster), task,
-        Duration.ofSeconds(clusterTimeout));
+        Duration.ofSeconds(clusterTimeout), layout);
   }
 
   Pretrain.Options options() {
