@@ -18,8 +18,10 @@ import picocli.CommandLine.Option;
     showDefaultValues = true,
     description = {
       "Selfie pretraining: masked-patch selection with a contrastive loss, on the training split"
-          + " without labels. Writes config.json, checkpoints/, tensorboard/, metrics.json and at"
-          + " the end the SavedModel savedmodel/1/ (unless --no-export) into --out."
+          + " without labels. Writes config.json, checkpoints/, tensorboard/, metrics.jsonl (a"
+          + " line per logged step), train.log (the console output), metrics.json and at the end"
+          + " the SavedModel savedmodel/1/ (unless --no-export) into --out. Ctrl-C or SIGTERM"
+          + " saves a checkpoint of the current step and prints the --resume command."
     })
 public final class PretrainCommand implements Callable<Integer> {
 
