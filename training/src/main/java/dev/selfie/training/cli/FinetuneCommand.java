@@ -95,7 +95,7 @@ public final class FinetuneCommand implements Callable<Integer> {
   @Option(names = "--keep", defaultValue = "2", description = "Checkpoints to keep.")
   int keep;
 
-  @Option(names = "--log-every", defaultValue = "50", description = "Steps between log lines (no TTY).")
+  @Option(names = "--log-every", defaultValue = "50", description = "Steps between log lines (no TTY) and metrics.jsonl lines.")
   int logEvery;
 
   @Option(names = "--summary-every", defaultValue = "20", description = "Steps between TensorBoard summaries.")

@@ -89,7 +89,7 @@ public final class PretrainCommand implements Callable<Integer> {
   @Option(names = "--keep", defaultValue = "3", description = "Checkpoints to keep.")
   int keep;
 
-  @Option(names = "--log-every", defaultValue = "50", description = "Steps between log lines (no TTY).")
+  @Option(names = "--log-every", defaultValue = "50", description = "Steps between log lines (no TTY) and metrics.jsonl lines.")
   int logEvery;
 
   @Option(names = "--summary-every", defaultValue = "20", description = "Steps between TensorBoard summaries.")
