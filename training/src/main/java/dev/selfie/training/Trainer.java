@@ -197,10 +197,12 @@ public final class Trainer {
         });
       }
     }
+    // The history line of a step is written before its checkpoint: a run killed in between
+    // has it, and a resume from that checkpoint keeps it (lines after it are dropped).
+    listeners.add(new Listeners.History(dir.metricsHistory(), loop.logEvery()));
     Listeners.Checkpoints saver = new Listeners.Checkpoints(checkpoints, session,
         loop.checkpointEvery(), loop.state());
     listeners.add(saver);
-    listeners.add(new Listeners.History(dir.metricsHistory(), loop.logEvery()));
     Listeners.Metrics metrics = new Listeners.Metrics(dir.metrics(), 20,
         loop.precision().flag());
     listeners.add(metrics);
