@@ -55,6 +55,57 @@ class SignalResumeTest {
     checkInterruptedRun(tmp, flags, "INT", 130, "finetune");
   }
 
+  /**
+   * Outside ./selfie (TF_ENABLE_ONEDNN_OPTS unset) the CLI re-launches itself in a child JVM: a
+   * SIGTERM to the parent reaches the training child, which saves its checkpoint before both
+   * exit with 143, leaving no process behind.
+   */
+  @Test
+  void sigtermToTheRelaunchingParentStopsItsChildGracefully(@TempDir Path tmp) throws Exception {
+    PretrainFixtures.assumeFashionMnist("SignalResumeTest");
+    Path home = PretrainFixtures.writeCifarFromFashionMnist(tmp.resolve("data"), 600, 50);
+    Path out = tmp.resolve("run");
+    Path log = tmp.resolve("run.log");
+    List<String> cmd = new ArrayList<>(List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", System.getProperty("java.class.path"), Main.class.getName(), "pretrain",
+        "--dataset", "cifar10", "--data-dir", home.toString(), "--preset", "tiny", "--steps",
+        Integer.toString(STEPS), "--batch-size", "32", "--threads", "1", "--checkpoint-every",
+        "1000", "--log-every", "1", "--no-export", "--out", out.toString()));
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+        .redirectOutput(log.toFile());
+    pb.environment().put("TF_CPP_MIN_LOG_LEVEL", "2");
+    pb.environment().put("CI", "true");
+    pb.environment().remove("TF_ENABLE_ONEDNN_OPTS");
+    pb.environment().remove(Relauncher.MARKER);
+    Process parent = pb.start();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(240);
+    while (!Files.readString(log).contains("pretrain step 5/" + STEPS + " ")) {
+      if (!parent.isAlive() || System.nanoTime() > deadline) {
+        parent.destroyForcibly();
+        fail("no step 5 (exit " + (parent.isAlive() ? "-" : parent.exitValue()) + "):\n"
+            + Files.readString(log));
+      }
+      Thread.sleep(5);
+    }
+    List<ProcessHandle> children = parent.toHandle().children().toList();
+    assertEquals(1, children.size(), "the relaunched JVM");
+    parent.destroy();
+    if (!parent.waitFor(120, TimeUnit.SECONDS)) {
+      parent.destroyForcibly();
+      children.forEach(ProcessHandle::destroyForcibly);
+      fail("the parent did not exit within 120 s of SIGTERM:\n" + Files.readString(log));
+    }
+    String text = Files.readString(log);
+    assertEquals(143, parent.exitValue(), text);
+    assertFalse(children.get(0).isAlive(), "the child JVM is gone");
+    long at = new CheckpointManager(out.resolve("checkpoints"), 1000).latest().orElseThrow()
+        .step();
+    assertTrue(at >= 5 && at < STEPS, "checkpoint at " + at + ":\n" + text);
+    assertTrue(text.contains("pretrain: stopped at step " + at + " of " + STEPS)
+        && text.contains(" --resume\n"), text);
+  }
+
   static void checkInterruptedRun(Path tmp, List<String> flags, String signal, int exitCode,
       String task) throws Exception {
     Path straight = tmp.resolve("straight");
