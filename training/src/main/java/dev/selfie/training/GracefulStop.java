@@ -78,15 +78,18 @@ public final class GracefulStop implements AutoCloseable {
   }
 
   /**
-   * The command that continues the run: the recorded command line with {@code --resume} added
-   * (unless it is there), or a description when none was recorded (called from Java).
+   * The command that continues the run: for {@code pretrain} and {@code finetune} the recorded
+   * command line with {@code --resume} added (unless it is there); other commands that train
+   * ({@code experiment}, {@code quickstart}) resume their runs when rerun as they were; a
+   * description when no command was recorded (called from Java).
    */
   public static String resumeCommand() {
     String c = command;
     if (c == null) {
       return "the same command with --resume";
     }
-    return (" " + c + " ").contains(" --resume ") ? c : c + " --resume";
+    boolean hasFlag = c.startsWith("./selfie pretrain ") || c.startsWith("./selfie finetune ");
+    return !hasFlag || (" " + c + " ").contains(" --resume ") ? c : c + " --resume";
   }
 
   /** Asks the loop to stop at the next step boundary. */

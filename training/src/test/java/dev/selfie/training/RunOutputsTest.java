@@ -192,5 +192,8 @@ class RunOutputsTest {
         GracefulStop.resumeCommand());
     GracefulStop.setCommand(new String[] {"finetune", "--resume", "--out", "r"});
     assertEquals("./selfie finetune --resume --out r", GracefulStop.resumeCommand());
+    // experiment and quickstart have no --resume: rerunning them continues their runs.
+    GracefulStop.setCommand(new String[] {"experiment", "--out", "e", "--seeds", "2"});
+    assertEquals("./selfie experiment --out e --seeds 2", GracefulStop.resumeCommand());
   }
 }
