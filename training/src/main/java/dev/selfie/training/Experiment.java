@@ -511,12 +511,13 @@ public final class Experiment {
     long steps = baseline && arms.baselineSteps() > 0 ? arms.baselineSteps() : o.finetuneSteps();
     double lr = baseline && arms.baselineLr() > 0 ? arms.baselineLr() : o.finetuneLr();
     // No SavedModel per cell (about 1 s and 2 MB each for preset small; `selfie export --run DIR`
-    // makes one when wanted).
+    // makes one when wanted). No validation pass during training (--eval-every 0): a cell's
+    // validation accuracy is read once, at its end.
     Finetune.Result r = Finetune.run(new Finetune.Options(o.dataset(), o.dataDir(), o.preset(),
         fraction, manifest, seed, dir, pretrained, Classifier.Head.RESNET, steps, o.batchSize(),
         "sgd", lr, Math.max(1, steps / 10), o.weightDecay(), o.augment(), false,
         true, Math.max(1, steps / 2), 1, 100, 100, 500, o.threads(), arms.recipe(),
-        o.weightDecayType(), o.precision(), false), log);
+        o.weightDecayType(), o.precision(), false, 0), log);
     double headline = arms.recipe().test() ? r.testAccuracy() : r.validationAccuracy();
     Run run = new Run(fraction, seed, model, 100 * headline, r.labeledExamples(),
         arms.recipe().test() ? r.testExamples() : 0, r.steps(), r.wallSeconds(), dir.toString(),

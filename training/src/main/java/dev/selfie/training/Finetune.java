@@ -137,6 +137,9 @@ public final class Finetune {
    * @param precision {@code --precision}: float32, bfloat16, float16 or auto ({@link Precision})
    * @param export at the end, export the run as a SavedModel into {@code out/savedmodel/1/}
    *     ({@link Export}; the CLI's default, {@code --no-export} turns it off)
+   * @param evalEvery {@code --eval-every}: evaluate on the validation split every this many
+   *     steps during training (progress line, TensorBoard, metrics.jsonl); 0 = only at the end;
+   *     -1 = the default, {@value #DEFAULT_EVAL_EVERY} with a validation split, else 0
    */
   public record Options(
       String dataset,
@@ -166,10 +169,21 @@ public final class Finetune {
       Recipe recipe,
       OptimizerConfig.WeightDecayType weightDecayType,
       String precision,
-      boolean export) {
+      boolean export,
+      int evalEvery) {
+    /** The default of {@code --eval-every} with a validation split. */
+    public static final int DEFAULT_EVAL_EVERY = 250;
+
     public Options {
       if (recipe == null) {
         recipe = Recipe.defaults();
+      }
+      if (evalEvery < -1) {
+        throw new IllegalArgumentException("--eval-every must be >= 0, got " + evalEvery);
+      }
+      if (evalEvery > 0 && recipe.validation() == 0 && !resume) {
+        throw new IllegalArgumentException("--eval-every " + evalEvery
+            + " needs a validation split to evaluate on: pass --validation N");
       }
       if (weightDecayType == null) {
         weightDecayType = OptimizerConfig.WeightDecayType.DECOUPLED;
@@ -188,6 +202,19 @@ public final class Finetune {
       if (pretrained == null) {
         Pretrain.checkPreset(preset);
       }
+    }
+
+    /** The default {@code --eval-every} (-1). */
+    public Options(String dataset, Path dataDir, String preset, double labelFraction,
+        Path labelManifest, long seed, Path out, Path pretrained, Classifier.Head head,
+        long steps, int batchSize, String optimizer, double lr, long warmup, double weightDecay,
+        boolean augment, boolean xla, boolean resume, long checkpointEvery, int keep,
+        int logEvery, int summaryEvery, int evalBatchSize, int threads, Recipe recipe,
+        OptimizerConfig.WeightDecayType weightDecayType, String precision, boolean export) {
+      this(dataset, dataDir, preset, labelFraction, labelManifest, seed, out, pretrained, head,
+          steps, batchSize, optimizer, lr, warmup, weightDecay, augment, xla, resume,
+          checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize, threads, recipe,
+          weightDecayType, precision, export, -1);
     }
 
     /** Without the SavedModel export at the end. */
@@ -257,7 +284,19 @@ public final class Finetune {
       return new Options(dataset, dataDir, preset, labelFraction, labelManifest, seed, out,
           pretrained, head, steps, batchSize, optimizer, lr, warmup, weightDecay, augment, xla,
           resume, checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize, threads, r,
-          weightDecayType, precision, export);
+          weightDecayType, precision, export, evalEvery);
+    }
+
+    public Options withEvalEvery(int n) {
+      return new Options(dataset, dataDir, preset, labelFraction, labelManifest, seed, out,
+          pretrained, head, steps, batchSize, optimizer, lr, warmup, weightDecay, augment, xla,
+          resume, checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize, threads, recipe,
+          weightDecayType, precision, export, n);
+    }
+
+    /** {@link #evalEvery()} resolved: the default (-1) is 250 with a validation split, else 0. */
+    public int evalEvery(boolean hasValidation) {
+      return evalEvery >= 0 ? evalEvery : hasValidation ? DEFAULT_EVAL_EVERY : 0;
     }
   }
 
@@ -390,12 +429,19 @@ public final class Finetune {
     NewRun fresh = o.resume() && Files.exists(at.config())
         ? null : newRun(o, src, precision.precision());
     RunDir dir = RunDir.create(o.out());
-    try (RunLock lock = RunLock.acquire(dir)) {
-      Result r = train(o, precision, dir, src, fresh, log);
-      if (o.export()) {
-        Export.run(dir.root(), 1, log);
+    try (RunLock lock = RunLock.acquire(dir); RunLog runLog = RunLog.open(dir, log)) {
+      try {
+        Result r = train(o, precision, dir, src, fresh, runLog);
+        if (o.export()) {
+          Export.run(dir.root(), 1, runLog);
+        }
+        return r;
+      } catch (RuntimeException | IOException | Error e) {
+        if (!(e instanceof TrainingLoop.Stopped)) {
+          runLog.fileOnly().println("finetune: failed: " + e);
+        }
+        throw e;
       }
-      return r;
     }
   }
 
@@ -567,9 +613,20 @@ public final class Finetune {
             s -> new CheckpointManager.RunState(config.seed(), s * config.batchSize(), config),
             precision.precision());
         MetricsWriter.Metrics m;
+        int evalEvery = o.evalEvery(validating != null);
+        if (evalEvery > 0 && validating == null) {
+          throw new IllegalArgumentException("--eval-every " + evalEvery + ": run " + dir.root()
+              + " has no validation split (it was started without --validation N)");
+        }
+        Trainer.Validation during = evalEvery > 0
+            ? new Trainer.Validation("validation_accuracy", evalEvery, validating) : null;
+        if (during != null && startStep < end) {
+          log.printf("finetune: validation accuracy every %d steps (%d images)%n", evalEvery,
+              validation.indices().length);
+        }
         if (startStep < end) {
           m = Trainer.train(session, new Trainer.Graphs(seed, trainOp, loss, metrics, summaries),
-              loop, dir, checkpoints, startStep, end, sessionOptions.xla(), log);
+              loop, dir, checkpoints, startStep, end, sessionOptions.xla(), during, log);
         } else {
           m = MetricsWriter.read(dir.metrics());
         }

@@ -1,11 +1,21 @@
 package dev.selfie.training;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.BufferedWriter;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
 import java.util.function.LongFunction;
@@ -20,6 +30,9 @@ public final class Listeners {
     return new TrainingLoop.Listener() {
       @Override
       public void onStep(StepResult r) {
+        if (!r.evaluation().isEmpty()) {
+          progress.evaluated(r.step(), r.evaluation());
+        }
         progress.update(r.step(), r.loss(), r.imagesPerSecond());
       }
 
@@ -42,6 +55,36 @@ public final class Listeners {
 
       @Override
       public void onStep(StepResult r) {
+        if (!r.evaluation().isEmpty()) {
+          p.evaluated(r.step(), r.evaluation());
+        }
+        p.update(r.step(), r.loss(), r.imagesPerSecond());
+      }
+
+      @Override
+      public void close() {
+        if (p != null) {
+          p.close();
+        }
+      }
+    };
+  }
+
+  /** Plain progress lines ({@link Progress.LogLines}) for the loop's step range, always. */
+  public static TrainingLoop.Listener logLines(String task, int logEvery, PrintStream out) {
+    return new TrainingLoop.Listener() {
+      Progress p;
+
+      @Override
+      public void onStart(long startStep, long endStep) {
+        p = new Progress.LogLines(task, startStep, endStep, logEvery, out);
+      }
+
+      @Override
+      public void onStep(StepResult r) {
+        if (!r.evaluation().isEmpty()) {
+          p.evaluated(r.step(), r.evaluation());
+        }
         p.update(r.step(), r.loss(), r.imagesPerSecond());
       }
 
@@ -114,6 +157,14 @@ public final class Listeners {
     public void onEnd(StepResult last) {
       if (lastSaved == null || lastSaved.step() != last.step()) {
         lastSaved = manager.save(session, last.step(), state.apply(last.step()));
+      }
+    }
+
+    /** Stopped early (a signal): saves the last step run, so --resume continues from it. */
+    @Override
+    public void onStop(StepResult last) {
+      if (last != null) {
+        onEnd(last);
       }
     }
 
@@ -194,6 +245,145 @@ public final class Listeners {
     /** The metrics written at the end, or null before. */
     public MetricsWriter.Metrics result() {
       return result;
+    }
+  }
+
+  /**
+   * The metrics history, {@code metrics.jsonl}: one JSON object per line for every logged step
+   * (every {@code every} steps, the last step, every step with an evaluation, the step a stopped
+   * run saved): {@code step}, {@code loss}, the step's metrics (e.g. {@code train_accuracy} or
+   * {@code patch_accuracy}, {@code learning_rate}), {@code images_per_second}, the evaluations
+   * run after the step (e.g. {@code validation_accuracy}) and {@code time} (ISO-8601 UTC). Each
+   * line is flushed when written.
+   *
+   * <p>On resume the file is appended to: lines of steps after the restored step (written by a
+   * run killed after its last checkpoint) are dropped first, and so is a partial last line, so
+   * every step appears once and the history reads as the run's.
+   */
+  public static final class History implements TrainingLoop.Listener {
+    private static final ObjectMapper LINES = new ObjectMapper();
+    private final Path file;
+    private final int every;
+    private long endStep;
+    private long lastWritten = -1;
+    private BufferedWriter out;
+
+    /**
+     * @param file the run's {@code metrics.jsonl}
+     * @param every write every this many steps (&gt;= 1)
+     */
+    public History(Path file, int every) {
+      if (every < 1) {
+        throw new IllegalArgumentException("history interval must be >= 1 step, got " + every);
+      }
+      this.file = file;
+      this.every = every;
+    }
+
+    @Override
+    public void onStart(long startStep, long endStep) {
+      this.endStep = endStep;
+      truncate(file, startStep);
+      try {
+        out = Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+            StandardOpenOption.APPEND, StandardOpenOption.WRITE);
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot open " + file + ": " + e.getMessage(), e);
+      }
+    }
+
+    @Override
+    public void onStep(StepResult r) {
+      if (r.step() % every == 0 || r.step() == endStep || !r.evaluation().isEmpty()) {
+        write(r);
+      }
+    }
+
+    @Override
+    public void onStop(StepResult last) {
+      if (last != null && last.step() != lastWritten) {
+        write(last);
+      }
+    }
+
+    private void write(StepResult r) {
+      Map<String, Object> line = new LinkedHashMap<>();
+      line.put("step", r.step());
+      line.put("loss", r.loss());
+      line.putAll(r.metrics().entrySet().stream().sorted(Map.Entry.comparingByKey())
+          .collect(LinkedHashMap::new, (m, e) -> m.put(e.getKey(), e.getValue()), Map::putAll));
+      line.put("images_per_second", r.imagesPerSecond());
+      line.putAll(r.evaluation());
+      line.put("time", Instant.now().toString());
+      try {
+        out.write(LINES.writeValueAsString(line));
+        out.write('\n');
+        out.flush();
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
+      }
+      lastWritten = r.step();
+    }
+
+    @Override
+    public void close() {
+      if (out != null) {
+        try {
+          out.close();
+        } catch (IOException e) {
+          throw new UncheckedIOException("cannot close " + file + ": " + e.getMessage(), e);
+        }
+        out = null;
+      }
+    }
+
+    /**
+     * Keeps the lines of steps up to {@code step} (and drops unreadable ones, e.g. a line cut by
+     * a crash), rewriting the file atomically when anything was dropped.
+     */
+    static void truncate(Path file, long step) {
+      if (!Files.isRegularFile(file)) {
+        return;
+      }
+      try {
+        List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+        List<String> kept = new ArrayList<>();
+        for (String l : lines) {
+          JsonNode n = parse(l);
+          if (n != null && n.path("step").asLong(Long.MAX_VALUE) <= step) {
+            kept.add(l);
+          }
+        }
+        if (kept.size() != lines.size()) {
+          StringBuilder sb = new StringBuilder();
+          kept.forEach(l -> sb.append(l).append('\n'));
+          Json.writeAtomic(file, sb.toString().getBytes(StandardCharsets.UTF_8));
+        }
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+      }
+    }
+
+    /** Every line of a {@code metrics.jsonl}, in order. */
+    public static List<JsonNode> read(Path file) {
+      try {
+        List<JsonNode> out = new ArrayList<>();
+        for (String l : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+          out.add(LINES.readTree(l));
+        }
+        return out;
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+      }
+    }
+
+    private static JsonNode parse(String line) {
+      try {
+        JsonNode n = LINES.readTree(line);
+        return n != null && n.isObject() && n.has("step") ? n : null;
+      } catch (IOException e) {
+        return null;
+      }
     }
   }
 }

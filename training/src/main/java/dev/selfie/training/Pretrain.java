@@ -343,12 +343,19 @@ public final class Pretrain {
     Config fresh = o.resume() && Files.exists(at.config())
         ? null : newConfig(o, src, precision.precision());
     RunDir dir = RunDir.create(o.out());
-    try (RunLock lock = RunLock.acquire(dir)) {
-      Result r = train(o, parallel, precision, dir, src, fresh, log);
-      if (o.export()) {
-        Export.run(dir.root(), 1, log);
+    try (RunLock lock = RunLock.acquire(dir); RunLog runLog = RunLog.open(dir, log)) {
+      try {
+        Result r = train(o, parallel, precision, dir, src, fresh, runLog);
+        if (o.export()) {
+          Export.run(dir.root(), 1, runLog);
+        }
+        return r;
+      } catch (RuntimeException | IOException | Error e) {
+        if (!(e instanceof TrainingLoop.Stopped)) {
+          runLog.fileOnly().println("pretrain: failed: " + e);
+        }
+        throw e;
       }
-      return r;
     }
   }
 

@@ -2,7 +2,9 @@ package dev.selfie.training;
 
 import java.io.PrintStream;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.Map;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
@@ -15,6 +17,24 @@ public interface Progress extends AutoCloseable {
 
   /** Called after each completed step (steps counted from the run's start, 1-based). */
   void update(long step, double loss, double imagesPerSecond);
+
+  /**
+   * Called before {@link #update} at a step after which a held-out evaluation ran
+   * ({@code --eval-every}): the values are shown from that step's report on.
+   */
+  default void evaluated(long step, Map<String, Double> values) {}
+
+  /**
+   * The evaluations as shown in a progress line: {@code " val acc 83.20%"} for
+   * validation_accuracy, {@code " name 0.1234"} for anything else; "" when empty.
+   */
+  static String describe(Map<String, Double> values) {
+    StringBuilder sb = new StringBuilder();
+    values.forEach((k, v) -> sb.append(k.equals("validation_accuracy")
+        ? String.format(Locale.ROOT, " val acc %.2f%%", 100 * v)
+        : String.format(Locale.ROOT, " %s %.4f", k, v)));
+    return sb.toString();
+  }
 
   /** Finishes the bar or writes a final line. */
   @Override
@@ -42,6 +62,7 @@ public interface Progress extends AutoCloseable {
   /** The terminal bar (me.tongfei:progressbar): steps, rate, ETA; loss and images/s as a suffix. */
   final class Bar implements Progress {
     private final ProgressBar bar;
+    private String evaluations = "";
 
     public Bar(String task, long startStep, long endStep) {
       bar = new ProgressBarBuilder()
@@ -58,7 +79,12 @@ public interface Progress extends AutoCloseable {
     public void update(long step, double loss, double imagesPerSecond) {
       bar.stepTo(step);
       bar.setExtraMessage(String.format(Locale.ROOT, " loss %.4f %.0f img/s", loss,
-          imagesPerSecond));
+          imagesPerSecond) + evaluations);
+    }
+
+    @Override
+    public void evaluated(long step, Map<String, Double> values) {
+      evaluations = Progress.describe(values);
     }
 
     @Override
@@ -67,7 +93,11 @@ public interface Progress extends AutoCloseable {
     }
   }
 
-  /** Plain lines: {@code task step 120/1000 (12.0%) loss 1.2345 850 img/s eta 0:03:21}. */
+  /**
+   * Plain lines: {@code task step 120/1000 (12.0%) loss 1.2345 850 img/s eta 0:03:21}, every N
+   * steps, at the end, and at every evaluated step; after the first evaluation each line shows
+   * the latest one before the eta ({@code ... 850 img/s val acc 83.20% eta ...}).
+   */
   final class LogLines implements Progress {
     private final String task;
     private final long startStep;
@@ -79,6 +109,8 @@ public interface Progress extends AutoCloseable {
     private double lastLoss = Double.NaN;
     private double lastRate = Double.NaN;
     private long lastPrinted = -1;
+    private final Map<String, Double> evaluations = new LinkedHashMap<>();
+    private long evaluatedStep = -1;
 
     public LogLines(String task, long startStep, long endStep, int every, PrintStream out) {
       if (every < 1) {
@@ -96,9 +128,15 @@ public interface Progress extends AutoCloseable {
       lastStep = step;
       lastLoss = loss;
       lastRate = imagesPerSecond;
-      if (step % every == 0 || step == endStep) {
+      if (step % every == 0 || step == endStep || step == evaluatedStep) {
         print();
       }
+    }
+
+    @Override
+    public void evaluated(long step, Map<String, Double> values) {
+      evaluations.putAll(values);
+      evaluatedStep = step;
     }
 
     private void print() {
@@ -109,9 +147,9 @@ public interface Progress extends AutoCloseable {
       double elapsed = (System.nanoTime() - startNanos) / 1e9;
       long done = lastStep - startStep;
       String eta = done > 0 ? formatDuration(elapsed / done * (endStep - lastStep)) : "?";
-      out.println(String.format(Locale.ROOT, "%s step %d/%d (%.1f%%) loss %.4f %.0f img/s eta %s",
+      out.println(String.format(Locale.ROOT, "%s step %d/%d (%.1f%%) loss %.4f %.0f img/s%s eta %s",
           task, lastStep, endStep, 100.0 * lastStep / Math.max(1, endStep), lastLoss, lastRate,
-          eta));
+          Progress.describe(evaluations), eta));
       out.flush();
     }
 

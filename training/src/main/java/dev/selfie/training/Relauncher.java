@@ -69,7 +69,23 @@ public final class Relauncher {
     int code;
     try {
       Process p = pb.start();
+      // A SIGTERM to this process reaches the child too (Ctrl-C reaches both already), so it
+      // saves its checkpoint; wait for it to do so before this JVM exits.
+      Thread forward = new Thread(() -> {
+        p.destroy();
+        try {
+          p.waitFor();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }, "selfie-relaunch-forward");
+      Runtime.getRuntime().addShutdownHook(forward);
       code = p.waitFor();
+      try {
+        Runtime.getRuntime().removeShutdownHook(forward);
+      } catch (IllegalStateException shuttingDown) {
+        // the hook runs: it waits for the child
+      }
     } catch (IOException e) {
       StringBuilder set = new StringBuilder();
       missing.forEach((k, v) -> set.append(' ').append(k).append("=\"").append(v).append('"'));

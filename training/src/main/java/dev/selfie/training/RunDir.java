@@ -11,6 +11,8 @@ import java.nio.file.Path;
  * <pre>
  * DIR/config.json        the run config (model + optimizer + data), written at start
  * DIR/metrics.json       final metrics, written atomically at the end
+ * DIR/metrics.jsonl      the metrics history: one JSON line per logged step
+ * DIR/train.log          everything the run printed (appended to on --resume)
  * DIR/labels.json        the chosen labeled indices (finetuning label fractions)
  * DIR/checkpoints/       ckpt-&lt;step&gt;/ (see {@link CheckpointManager})
  * DIR/tensorboard/       events files (see {@link Summaries})
@@ -48,6 +50,16 @@ public record RunDir(Path root) {
 
   public Path metrics() {
     return root.resolve("metrics.json");
+  }
+
+  /** The metrics history, one JSON object per logged step ({@link Listeners.History}). */
+  public Path metricsHistory() {
+    return root.resolve("metrics.jsonl");
+  }
+
+  /** Everything the run printed ({@link RunLog}). */
+  public Path trainLog() {
+    return root.resolve(RunLog.FILE);
   }
 
   public Path labelsManifest() {

@@ -61,6 +61,22 @@ public final class Trainer {
     }
   }
 
+  /**
+   * A held-out evaluation run during training ({@code --eval-every}): after every step that is a
+   * multiple of {@code every}, one pass of {@code evaluation} (its own non-repeating pipeline and
+   * inference-mode graph; the training iterator and the step seeds are not touched, so the
+   * training trajectory is the same with or without it). Its accuracy is reported as
+   * {@code name} in the progress line, TensorBoard (a {@link Summaries#fedScalar} of that tag)
+   * and {@code metrics.jsonl}.
+   */
+  public record Validation(String name, long every, Evaluation evaluation) {
+    public Validation {
+      if (every < 1) {
+        throw new IllegalArgumentException("--eval-every must be >= 1 here, got " + every);
+      }
+    }
+  }
+
   /** Runs steps {@code startStep+1 .. endStep}; returns the metrics written to metrics.json. */
   public static MetricsWriter.Metrics train(
       Session session,
@@ -71,6 +87,47 @@ public final class Trainer {
       long startStep,
       long endStep,
       boolean traceXla,
+      PrintStream log) {
+    return train(session, g, loop, dir, checkpoints, startStep, endStep, traceXla, null, log);
+  }
+
+  /**
+   * Runs steps {@code startStep+1 .. endStep} with an optional held-out evaluation every N
+   * steps; returns the metrics written to metrics.json. Ctrl-C or SIGTERM ({@link GracefulStop})
+   * stops the loop at the next step boundary: the checkpoint of the last step run is saved, the
+   * resume command printed, and {@link TrainingLoop.Stopped} thrown.
+   *
+   * @param validation null for none
+   */
+  public static MetricsWriter.Metrics train(
+      Session session,
+      Graphs g,
+      Loop loop,
+      RunDir dir,
+      CheckpointManager checkpoints,
+      long startStep,
+      long endStep,
+      boolean traceXla,
+      Validation validation,
+      PrintStream log) {
+    try (GracefulStop stop = GracefulStop.install(log)) {
+      return train(session, g, loop, dir, checkpoints, startStep, endStep, traceXla, validation,
+          stop, log);
+    }
+  }
+
+  /** {@link #train} stopping when {@code stop} is requested (tests: {@link GracefulStop#manual}). */
+  static MetricsWriter.Metrics train(
+      Session session,
+      Graphs g,
+      Loop loop,
+      RunDir dir,
+      CheckpointManager checkpoints,
+      long startStep,
+      long endStep,
+      boolean traceXla,
+      Validation validation,
+      GracefulStop stop,
       PrintStream log) {
     TrainingLoop.Step step = new TrainingLoop.Step() {
       boolean first = traceXla;
@@ -112,21 +169,55 @@ public final class Trainer {
           }
         }
         double seconds = (System.nanoTime() - t0) / 1e9;
-        return new StepResult(after, loss, values, loop.batchSize() / seconds);
+        Map<String, Double> evaluation = Map.of();
+        if (validation != null && after % validation.every() == 0) {
+          evaluation = Map.of(validation.name(), validation.evaluation().run(session).value());
+        }
+        return new StepResult(after, loss, values, loop.batchSize() / seconds, evaluation);
       }
     };
     List<TrainingLoop.Listener> listeners = new ArrayList<>();
     listeners.add(Listeners.progress(loop.task(), loop.logEvery(), log));
+    if (log instanceof RunLog runLog
+        && Progress.interactive(System.console() != null, System.getenv("CI"))) {
+      // The console shows a bar: train.log gets the plain lines.
+      listeners.add(Listeners.logLines(loop.task(), loop.logEvery(), runLog.fileOnly()));
+    }
     if (g.summaries() != null) {
       listeners.add(Listeners.summaries(g.summaries(), session,
           r -> Map.of("images_per_second", r.imagesPerSecond())));
+      if (validation != null) {
+        listeners.add(new TrainingLoop.Listener() {
+          @Override
+          public void onStep(StepResult r) {
+            if (!r.evaluation().isEmpty()) {
+              g.summaries().writeFed(session, r.step(), r.evaluation());
+            }
+          }
+        });
+      }
     }
-    listeners.add(new Listeners.Checkpoints(checkpoints, session, loop.checkpointEvery(),
-        loop.state()));
+    // The history line of a step is written before its checkpoint: a run killed in between
+    // has it, and a resume from that checkpoint keeps it (lines after it are dropped).
+    listeners.add(new Listeners.History(dir.metricsHistory(), loop.logEvery()));
+    Listeners.Checkpoints saver = new Listeners.Checkpoints(checkpoints, session,
+        loop.checkpointEvery(), loop.state());
+    listeners.add(saver);
     Listeners.Metrics metrics = new Listeners.Metrics(dir.metrics(), 20,
         loop.precision().flag());
     listeners.add(metrics);
-    TrainingLoop.run(startStep, endStep, step, listeners);
+    try {
+      TrainingLoop.run(startStep, endStep, step, listeners, stop::requested);
+    } catch (TrainingLoop.Stopped stopped) {
+      CheckpointManager.Checkpoint saved = saver.lastSaved();
+      log.printf("%s: stopped at step %d of %d; %s%nresume with:%n  %s%n", loop.task(),
+          stopped.step(), endStep, saved != null
+              ? "checkpoint saved: " + saved.dir()
+              : "no step ran since the last checkpoint (step " + startStep + ")",
+          GracefulStop.resumeCommand());
+      log.flush();
+      throw stopped;
+    }
     return metrics.result();
   }
 }

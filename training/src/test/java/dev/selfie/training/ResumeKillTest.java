@@ -116,6 +116,21 @@ class ResumeKillTest {
     assertTrue(moved > 10, "only " + moved + " kernels changed between ckpt-" + HALF + " and the end");
     assertTrue(bad.isEmpty(), "resumed run differs from the straight run in " + bad.size()
         + " tensors: " + bad);
+
+    // metrics.jsonl: the lines the killed run wrote after its newest checkpoint are dropped on
+    // resume, so each logged step appears once, with the straight run's loss.
+    List<com.fasterxml.jackson.databind.JsonNode> hs =
+        Listeners.History.read(straight.resolve("metrics.jsonl"));
+    List<com.fasterxml.jackson.databind.JsonNode> hr =
+        Listeners.History.read(killed.resolve("metrics.jsonl"));
+    assertEquals(List.of(10L, 20L, 30L, 40L), hs.stream().map(n -> n.get("step").asLong())
+        .toList());
+    assertEquals(List.of(10L, 20L, 30L, 40L), hr.stream().map(n -> n.get("step").asLong())
+        .toList());
+    for (int i = 0; i < hs.size(); i++) {
+      assertEquals(hs.get(i).get("loss").asDouble(), hr.get(i).get("loss").asDouble(), 0.0,
+          "loss at step " + hs.get(i).get("step"));
+    }
   }
 
   /** {@code java -cp <test class path> ...Main pretrain <flags>} writing to {@code log}. */

@@ -19,7 +19,9 @@ import picocli.CommandLine.Option;
           + " labels. With --pretrained, stem + stages 1-3 start from a pretraining run; without,"
           + " the identical network trains from random init (the supervised baseline). Ends with"
           + " the test accuracy in metrics.json and the SavedModel in --out/savedmodel/1/ (unless"
-          + " --no-export)."
+          + " --no-export). Also writes metrics.jsonl (a line per logged step) and train.log"
+          + " (the console output). Ctrl-C or SIGTERM saves a checkpoint of the current step and"
+          + " prints the --resume command."
     })
 public final class FinetuneCommand implements Callable<Integer> {
 
@@ -93,7 +95,7 @@ public final class FinetuneCommand implements Callable<Integer> {
   @Option(names = "--keep", defaultValue = "2", description = "Checkpoints to keep.")
   int keep;
 
-  @Option(names = "--log-every", defaultValue = "50", description = "Steps between log lines (no TTY).")
+  @Option(names = "--log-every", defaultValue = "50", description = "Steps between log lines (no TTY) and metrics.jsonl lines.")
   int logEvery;
 
   @Option(names = "--summary-every", defaultValue = "20", description = "Steps between TensorBoard summaries.")
@@ -106,6 +108,13 @@ public final class FinetuneCommand implements Callable<Integer> {
   int threads;
 
   @CommandLine.Mixin RecipeOptions recipe;
+
+  @Option(names = "--eval-every", paramLabel = "N", description = "Evaluate on the --validation"
+      + " split every N steps during training: shown in the progress line, written to"
+      + " TensorBoard (validation_accuracy) and metrics.jsonl; the training itself is unchanged."
+      + " 0 = only at the end. Default: " + Finetune.Options.DEFAULT_EVAL_EVERY
+      + " with --validation, else 0.")
+  Integer evalEvery;
 
   @Option(names = "--precision", defaultValue = "auto", description = "Arithmetic of the"
       + " training step: float32, bfloat16 (CPUs with AVX512_BF16/AMX-BF16, oneDNN), float16"
@@ -125,7 +134,8 @@ public final class FinetuneCommand implements Callable<Integer> {
     return new Finetune.Options(dataset, dataDir, preset, labelFraction, labelManifest, seed, out,
         pretrained, head(head), steps, batchSize, optimizer, lr, warmup, weightDecay.weightDecay(),
         !noAugment, xla, resume, checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize,
-        threads, recipe.recipe(), weightDecay.type(), precision, export.export());
+        threads, recipe.recipe(), weightDecay.type(), precision, export.export(),
+        evalEvery == null ? -1 : evalEvery);
   }
 
   @Override

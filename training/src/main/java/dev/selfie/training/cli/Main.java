@@ -109,6 +109,11 @@ public final class Main implements Runnable {
    */
   static int handleError(Exception e, CommandLine cl, CommandLine.ParseResult parsed) {
     PrintWriter err = cl.getErr();
+    if (e instanceof dev.selfie.training.TrainingLoop.Stopped) {
+      // Ctrl-C/SIGTERM: the checkpoint and the resume command are printed already. (Under a
+      // signal the JVM exits with 128 + the signal number, 130 or 143, whatever this returns.)
+      return 130;
+    }
     if (e instanceof IllegalArgumentException
         || e instanceof IllegalStateException
         || e instanceof UncheckedIOException
@@ -132,6 +137,7 @@ public final class Main implements Runnable {
     // TF_ENABLE_ONEDNN_OPTS (and TF_XLA_FLAGS for --xla) must be set before TensorFlow's native
     // library loads: re-exec in a child JVM when they are missing (not under ./selfie).
     dev.selfie.training.Relauncher.ensureEnv(args);
+    dev.selfie.training.GracefulStop.setCommand(args);
     int code = commandLine().execute(args);
     System.exit(code);
   }

@@ -19,8 +19,10 @@ import picocli.CommandLine.Option;
     showDefaultValues = true,
     description = {
       "Selfie pretraining: masked-patch selection with a contrastive loss, on the training split"
-          + " without labels. Writes config.json, checkpoints/, tensorboard/, metrics.json and at"
-          + " the end the SavedModel savedmodel/1/ (unless --no-export) into --out."
+          + " without labels. Writes config.json, checkpoints/, tensorboard/, metrics.jsonl (a"
+          + " line per logged step), train.log (the console output), metrics.json and at the end"
+          + " the SavedModel savedmodel/1/ (unless --no-export) into --out. Ctrl-C or SIGTERM"
+          + " saves a checkpoint of the current step and prints the --resume command."
     })
 public final class PretrainCommand implements Callable<Integer> {
 
@@ -88,7 +90,7 @@ public final class PretrainCommand implements Callable<Integer> {
   @Option(names = "--keep", defaultValue = "3", description = "Checkpoints to keep.")
   int keep;
 
-  @Option(names = "--log-every", defaultValue = "50", description = "Steps between log lines (no TTY).")
+  @Option(names = "--log-every", defaultValue = "50", description = "Steps between log lines (no TTY) and metrics.jsonl lines.")
   int logEvery;
 
   @Option(names = "--summary-every", defaultValue = "20", description = "Steps between TensorBoard summaries.")
