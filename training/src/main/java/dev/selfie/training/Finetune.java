@@ -429,20 +429,8 @@ public final class Finetune {
     NewRun fresh = o.resume() && Files.exists(at.config())
         ? null : newRun(o, src, precision.precision());
     RunDir dir = RunDir.create(o.out());
-    try (RunLock lock = RunLock.acquire(dir); RunLog runLog = RunLog.open(dir, log)) {
-      try {
-        Result r = train(o, precision, dir, src, fresh, runLog);
-        if (o.export()) {
-          Export.run(dir.root(), 1, runLog);
-        }
-        return r;
-      } catch (RuntimeException | IOException | Error e) {
-        if (!(e instanceof TrainingLoop.Stopped)) {
-          runLog.fileOnly().println("finetune: failed: " + e);
-        }
-        throw e;
-      }
-    }
+    return Trainer.inRun(dir, log, "finetune", o.export(),
+        runLog -> train(o, precision, dir, src, fresh, runLog));
   }
 
   /** What a new run writes at start: its config, labeled subset and validation split (or null). */

@@ -17,6 +17,7 @@ import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BiFunction;
 import java.util.function.Function;
 import java.util.function.LongFunction;
 import org.tensorflow.Session;
@@ -27,57 +28,29 @@ public final class Listeners {
 
   /** Reports each step to a {@link Progress}; closes it at the end. */
   public static TrainingLoop.Listener progress(Progress progress) {
-    return new TrainingLoop.Listener() {
-      @Override
-      public void onStep(StepResult r) {
-        if (!r.evaluation().isEmpty()) {
-          progress.evaluated(r.step(), r.evaluation());
-        }
-        progress.update(r.step(), r.loss(), r.imagesPerSecond());
-      }
-
-      @Override
-      public void close() {
-        progress.close();
-      }
-    };
+    return progressOver((startStep, endStep) -> progress);
   }
 
   /** A progress bar or log lines (see {@link Progress#create}) for the loop's step range. */
   public static TrainingLoop.Listener progress(String task, int logEvery, PrintStream out) {
-    return new TrainingLoop.Listener() {
-      Progress p;
-
-      @Override
-      public void onStart(long startStep, long endStep) {
-        p = Progress.create(task, startStep, endStep, logEvery, out);
-      }
-
-      @Override
-      public void onStep(StepResult r) {
-        if (!r.evaluation().isEmpty()) {
-          p.evaluated(r.step(), r.evaluation());
-        }
-        p.update(r.step(), r.loss(), r.imagesPerSecond());
-      }
-
-      @Override
-      public void close() {
-        if (p != null) {
-          p.close();
-        }
-      }
-    };
+    return progressOver((startStep, endStep) ->
+        Progress.create(task, startStep, endStep, logEvery, out));
   }
 
   /** Plain progress lines ({@link Progress.LogLines}) for the loop's step range, always. */
   public static TrainingLoop.Listener logLines(String task, int logEvery, PrintStream out) {
+    return progressOver((startStep, endStep) ->
+        new Progress.LogLines(task, startStep, endStep, logEvery, out));
+  }
+
+  /** The {@link Progress} {@code open} gives for the loop's step range, fed every step. */
+  private static TrainingLoop.Listener progressOver(BiFunction<Long, Long, Progress> open) {
     return new TrainingLoop.Listener() {
       Progress p;
 
       @Override
       public void onStart(long startStep, long endStep) {
-        p = new Progress.LogLines(task, startStep, endStep, logEvery, out);
+        p = open.apply(startStep, endStep);
       }
 
       @Override

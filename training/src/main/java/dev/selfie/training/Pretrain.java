@@ -343,20 +343,9 @@ public final class Pretrain {
     Config fresh = o.resume() && Files.exists(at.config())
         ? null : newConfig(o, src, precision.precision());
     RunDir dir = RunDir.create(o.out());
-    try (RunLock lock = RunLock.acquire(dir); RunLog runLog = RunLog.open(dir, log)) {
-      try {
-        Result r = train(o, parallel, precision, dir, src, fresh, runLog);
-        if (o.export()) {
-          Export.run(dir.root(), 1, runLog);
-        }
-        return r;
-      } catch (RuntimeException | IOException | Error e) {
-        if (!(e instanceof TrainingLoop.Stopped)) {
-          runLog.fileOnly().println("pretrain: failed: " + e);
-        }
-        throw e;
-      }
-    }
+    Precision.Choice p = precision;
+    return Trainer.inRun(dir, log, "pretrain", o.export(),
+        runLog -> train(o, parallel, p, dir, src, fresh, runLog));
   }
 
   /** The run in the created and locked {@code dir}; {@code fresh}: the config of a new run. */

@@ -1,5 +1,6 @@
 package dev.selfie.training;
 
+import java.io.IOException;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -219,5 +220,34 @@ public final class Trainer {
       throw stopped;
     }
     return metrics.result();
+  }
+
+  /** A job's work inside its run directory, given the run's log. */
+  @FunctionalInterface
+  public interface RunBody<R> {
+    R run(RunLog runLog) throws IOException;
+  }
+
+  /**
+   * Runs {@code body} holding the run's lock ({@link RunLock}) and log ({@link RunLog}), exports
+   * the run as {@code savedmodel/1} afterwards when {@code export}, and records a failure (other
+   * than a requested stop) in {@code train.log}.
+   */
+  public static <R> R inRun(RunDir dir, PrintStream log, String task, boolean export,
+      RunBody<R> body) throws IOException {
+    try (RunLock lock = RunLock.acquire(dir); RunLog runLog = RunLog.open(dir, log)) {
+      try {
+        R r = body.run(runLog);
+        if (export) {
+          Export.run(dir.root(), 1, runLog);
+        }
+        return r;
+      } catch (RuntimeException | IOException | Error e) {
+        if (!(e instanceof TrainingLoop.Stopped)) {
+          runLog.fileOnly().println(task + ": failed: " + e);
+        }
+        throw e;
+      }
+    }
   }
 }
