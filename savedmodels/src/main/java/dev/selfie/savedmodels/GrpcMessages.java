@@ -2,6 +2,7 @@ package dev.selfie.savedmodels;
 
 import com.google.protobuf.Any;
 import com.google.protobuf.Int64Value;
+import dev.selfie.graph.Endpoints;
 import dev.selfie.savedmodels.tfserving.GetModelMetadataRequest;
 import dev.selfie.savedmodels.tfserving.GetModelMetadataResponse;
 import dev.selfie.savedmodels.tfserving.GetModelStatusResponse;
@@ -32,12 +33,12 @@ import org.tensorflow.proto.TensorShapeProto;
 final class GrpcMessages {
   private GrpcMessages() {}
 
-  static final String DEFAULT_SIGNATURE = "serving_default";
   static final String SIGNATURE_DEF = "signature_def";
 
   /** The signature key a spec asks for ({@code serving_default} if none). */
   static String signatureKey(ModelSpec spec) {
-    return spec.getSignatureName().isEmpty() ? DEFAULT_SIGNATURE : spec.getSignatureName();
+    return spec.getSignatureName().isEmpty() ? Endpoints.SERVING_DEFAULT
+        : spec.getSignatureName();
   }
 
   /**

@@ -1,5 +1,6 @@
 package dev.selfie.savedmodels;
 
+import dev.selfie.graph.Endpoints;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -90,7 +91,8 @@ final class RestService {
   private List<String> classNames(ModelServer model) throws IOException {
     List<String> names = classNames.get(model);
     if (names == null) {
-      byte[] file = SavedModelExporter.readExtraFiles(model.directory()).get("class_names.txt");
+      byte[] file =
+          SavedModelExporter.readExtraFiles(model.directory()).get(Endpoints.CLASS_NAMES_FILE);
       names = file == null ? List.of()
           : new String(file, StandardCharsets.UTF_8).lines()
               .map(String::strip).filter(l -> !l.isEmpty()).toList();
