@@ -73,6 +73,10 @@ public final class GrpcServer implements AutoCloseable {
    */
   public record Options(String host, int port, int maxMessageBytes, int threads,
       int queueCapacity, Duration requestTimeout, Duration idleTimeout) {
+    /**
+     * @throws IllegalArgumentException for a port outside 0-65535, or a size, count or timeout
+     *     below 1 (or a null timeout)
+     */
     public Options {
       if (port < 0 || port > 65535 || maxMessageBytes < 1 || threads < 1 || queueCapacity < 1
           || requestTimeout == null || requestTimeout.toMillis() < 1 || idleTimeout == null
@@ -90,15 +94,18 @@ public final class GrpcServer implements AutoCloseable {
           Duration.ofSeconds(60));
     }
 
+    /** These options on port {@code p} (0: any free port). */
     public Options withPort(int p) {
       return new Options(host, p, maxMessageBytes, threads, queueCapacity, requestTimeout,
           idleTimeout);
     }
 
+    /** These options accepting request messages of up to {@code n} bytes. */
     public Options withMaxMessageBytes(int n) {
       return new Options(host, port, n, threads, queueCapacity, requestTimeout, idleTimeout);
     }
 
+    /** These options with request timeout {@code t} (see {@link Options}). */
     public Options withRequestTimeout(Duration t) {
       return new Options(host, port, maxMessageBytes, threads, queueCapacity, t, idleTimeout);
     }

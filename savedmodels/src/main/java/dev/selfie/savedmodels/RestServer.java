@@ -67,6 +67,10 @@ public final class RestServer implements AutoCloseable {
    */
   public record Options(String host, int port, long maxBodyBytes, int threads, long version,
       int queueCapacity, Duration requestTimeout, Duration idleTimeout) {
+    /**
+     * @throws IllegalArgumentException for a port outside 0-65535, a negative version, or a
+     *     size, count or timeout below 1 (or a null timeout)
+     */
     public Options {
       if (port < 0 || port > 65535 || maxBodyBytes < 1 || threads < 1 || version < 0
           || queueCapacity < 1 || requestTimeout == null || requestTimeout.toMillis() < 1
@@ -84,21 +88,25 @@ public final class RestServer implements AutoCloseable {
           Duration.ofSeconds(60));
     }
 
+    /** These options on port {@code p} (0: any free port). */
     public Options withPort(int p) {
       return new Options(host, p, maxBodyBytes, threads, version, queueCapacity, requestTimeout,
           idleTimeout);
     }
 
+    /** These options accepting request bodies of up to {@code n} bytes (larger: 413). */
     public Options withMaxBodyBytes(long n) {
       return new Options(host, port, n, threads, version, queueCapacity, requestTimeout,
           idleTimeout);
     }
 
+    /** These options with {@code n} worker threads and {@code queue} requests waiting. */
     public Options withThreads(int n, int queue) {
       return new Options(host, port, maxBodyBytes, n, version, queue, requestTimeout,
           idleTimeout);
     }
 
+    /** These options with the given request and idle timeouts (see {@link Options}). */
     public Options withTimeouts(Duration request, Duration idle) {
       return new Options(host, port, maxBodyBytes, threads, version, queueCapacity, request,
           idle);
