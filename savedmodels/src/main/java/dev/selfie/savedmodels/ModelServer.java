@@ -94,13 +94,7 @@ public final class ModelServer implements AutoCloseable {
     }
   }
 
-  /**
-   * Counters since load.
-   *
-   * @param requests requests accepted into the queue
-   * @param runs session runs (a batch of requests is one run)
-   * @param rows rows run (batch dimension), over all runs
-   */
+  /** Counters since load: requests queued, session runs (one per batch), rows run over all. */
   public record Stats(long requests, long runs, long rows) {}
 
   private record Request(
