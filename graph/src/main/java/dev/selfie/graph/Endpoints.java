@@ -1,8 +1,9 @@
 package dev.selfie.graph;
 
 /**
- * Stable names shared by {@code training} and {@code savedmodels}: SavedModel signature keys and
- * the names of their inputs and outputs. Changing one breaks every exported model's users.
+ * Stable names shared by {@code training} and {@code savedmodels}: SavedModel signature keys, the
+ * names of their inputs and outputs, and the files exported beside them. Changing one breaks every
+ * exported model's users.
  */
 public final class Endpoints {
   private Endpoints() {}
@@ -25,4 +26,11 @@ public final class Endpoints {
   public static final String EMBEDDING_OUTPUT = "embedding";
   public static final String PATCH_EMBEDDINGS_OUTPUT = "patch_embeddings";
   public static final String POOLED_OUTPUT = "u";
+
+  // Files beside the model.
+  /**
+   * Class names of a classifier's SavedModel, one per line in label order, in its {@code
+   * assets.extra} directory (the REST server's {@code :classify} answers with them).
+   */
+  public static final String CLASS_NAMES_FILE = "class_names.txt";
 }

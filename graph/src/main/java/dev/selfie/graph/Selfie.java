@@ -7,15 +7,15 @@ import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.math.Mean;
 import org.tensorflow.op.nn.TopK;
-import org.tensorflow.op.train.BatchMatMul;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TInt64;
 
 /**
  * The Selfie model (Trinh, Luong &amp; Le 2019): patch cutting, masking, the patch network P,
- * attention pooling A, position queries and the patch-selection loss, and the top-level builders
- * for pretraining and for serving embeddings.
+ * attention pooling A, and the top-level builders for pretraining and for serving embeddings.
+ * The position queries are {@link Queries}, the patch-selection loss {@link SelfieLoss}, the
+ * context diagnostic {@link ContextDiagnostic}.
  *
  * <p>Shapes: B images of S x S x C, a g x g grid of p x p patches, n = g^2 patches, m masked,
  * n - m context, width d.
@@ -37,6 +37,8 @@ public final class Selfie {
   public static final String POSITION = "position";
   public static final String ROW_EMBEDDING = POSITION + "/row_embedding";
   public static final String COL_EMBEDDING = POSITION + "/col_embedding";
+  /** Prefix of the pretraining-only query variables (query modes MLP and ATTEND). */
+  public static final String QUERY = "query";
 
   /** Seed stream of the masking (the others are used by dropout). */
   private static final long MASK_STREAM = 0;
@@ -170,171 +172,6 @@ public final class Selfie {
     return Attention.attentionPool(tf, vars, c, h, seed, training);
   }
 
-  /**
-   * Position embeddings {@code e_l = E_row[row(l)] + E_col[col(l)]}: locations [B, k] (or [1, k])
-   * -> [B, k, d], with row = l / g, col = l % g. Embeddings {@code position/row_embedding} and
-   * {@code position/col_embedding} [g, d], TRAINABLE, truncated normal 0.02; one pair of tables
-   * for the queries and (with {@code contextPositions}) the visible patches.
-   */
-  public static Operand<TFloat32> positionEmbeddings(
-      Ops tf, VarStore vars, ModelConfig c, Operand<TInt32> locations) {
-    int g = c.grid();
-    Shape shape = Shape.of(g, c.d());
-    Operand<TFloat32> rows = vars.variable(ROW_EMBEDDING, shape, VarStore.Kind.TRAINABLE,
-        Layers.truncatedNormal(vars, ROW_EMBEDDING, Attention.INIT_STDDEV));
-    Operand<TFloat32> cols = vars.variable(COL_EMBEDDING, shape, VarStore.Kind.TRAINABLE,
-        Layers.truncatedNormal(vars, COL_EMBEDDING, Attention.INIT_STDDEV));
-    Operand<TInt32> gg = tf.constant(g);
-    return tf.math.add(
-        tf.gather(rows, tf.math.floorDiv(locations, gg), tf.constant(0)),
-        tf.gather(cols, tf.math.floorMod(locations, gg), tf.constant(0)));  // [B, k, d]
-  }
-
-  /**
-   * Position queries {@code v_j = u + E_row[row(j)] + E_col[col(j)]} (query mode ADD, the paper):
-   * u [B, d], masked locations [B, m] -> [B, m, d] (see {@link #positionEmbeddings}).
-   */
-  public static Operand<TFloat32> positionQueries(
-      Ops tf, VarStore vars, ModelConfig c, Operand<TFloat32> u, Operand<TInt32> masked) {
-    Operand<TFloat32> pos = positionEmbeddings(tf, vars, c, masked);       // [B, m, d]
-    return tf.math.add(tf.expandDims(u, tf.constant(1)), pos);
-  }
-
-  /** Prefix of the pretraining-only query variables (query modes MLP and ATTEND). */
-  public static final String QUERY = "query";
-
-  /**
-   * MLP queries (query mode MLP): {@code v_j = u + e_j + fc2(gelu(fc1(LN(u) + e_j)))}, hidden
-   * width d: u [B, d], masked [B, m] -> [B, m, d]. The paper's query plus a learned function of
-   * u and the position together. Variables {@code query/ln/{gamma,beta}}, {@code
-   * query/mlp/fc1,fc2/{kernel,bias}} [d, d] (transformer init), used only in pretraining.
-   *
-   * <p>Why the residual: without it ({@code v_j = MLP(LN(u) + e_j)}) the position term (norm
-   * ~0.02 sqrt(d)) is drowned by LN(u) (norm sqrt(d)). Measured: tiny preset, kernels at 0.02,
-   * loss at ln m for 150 steps; kernels at 1/sqrt(d), tiny learned but small (8 masked) did not:
-   * v did not depend on j, every query chose the same patch, accuracy exactly 1/m after 300
-   * steps. With the residual, v starts as the paper's query.
-   */
-  public static Operand<TFloat32> mlpQueries(
-      Ops tf, VarStore vars, ModelConfig c, Operand<TFloat32> u, Operand<TInt32> masked) {
-    Operand<TFloat32> e = positionEmbeddings(tf, vars, c, masked);         // [B, m, d]
-    Operand<TFloat32> lnU = Layers.layerNorm(tf, vars, QUERY + "/ln", u, c.lnEpsilon()); // [B, d]
-    Operand<TFloat32> mixed = tf.reshape(Attention.mlp(tf, vars, QUERY + "/mlp",
-        tf.math.add(tf.expandDims(lnU, tf.constant(1)), e), c.d()),
-        tf.constant(new int[] {-1, c.numMasked(), c.d()}));             // [B, m, d]
-    return tf.math.add(tf.math.add(tf.expandDims(u, tf.constant(1)), e), mixed);
-  }
-
-  /**
-   * Query tokens (query mode ATTEND): {@code q + e_j} for each masked location, q the learned
-   * d-vector {@code query/token}: masked [B, m] -> [B, m, d]. Positions only, no content.
-   */
-  public static Operand<TFloat32> queryTokens(
-      Ops tf, VarStore vars, ModelConfig c, Operand<TInt32> masked) {
-    Operand<TFloat32> q = vars.variable(QUERY + "/token", Shape.of(c.d()),
-        VarStore.Kind.TRAINABLE, Layers.truncatedNormal(vars, QUERY + "/token",
-            Attention.INIT_STDDEV));
-    return tf.math.add(tf.reshape(q, tf.constant(new int[] {1, 1, c.d()})),
-        positionEmbeddings(tf, vars, c, masked));                          // [B, m, d]
-  }
-
-  /**
-   * What A sees of the visible patches: h_C [B, k, d] at locations [B, k] -> h_C, plus {@code
-   * E_row[row(c)] + E_col[col(c)]} when {@code c.contextPositions()}.
-   */
-  public static Operand<TFloat32> contextTokens(
-      Ops tf, VarStore vars, ModelConfig c, Operand<TFloat32> h, Operand<TInt32> locations) {
-    return c.contextPositions()
-        ? tf.math.add(h, positionEmbeddings(tf, vars, c, locations)) : h;
-  }
-
-  /**
-   * The encoder side of Selfie: u [B, d] and the queries v [B, m, d].
-   *
-   * @param u A's pooled context
-   * @param queries one query per masked location
-   */
-  public record Encoded(Operand<TFloat32> u, Operand<TFloat32> queries) {}
-
-  /**
-   * Pooled context and queries for {@code c.queryMode()}: context tokens [B, n-m, d] (from
-   * {@link #contextTokens}), masked locations [B, m].
-   * <ul>
-   *   <li>ADD: u = A(context), v_j = u + e_j;
-   *   <li>MLP: u = A(context), v_j = u + e_j + MLP(LN(u) + e_j);
-   *   <li>ATTEND: A over [u0, context, q + e_j ...], v_j = the output at j's query slot.
-   * </ul>
-   */
-  public static Encoded encode(
-      Ops tf, VarStore vars, ModelConfig c, Operand<TFloat32> context, Operand<TInt32> masked,
-      Operand<TInt64> seed, boolean training) {
-    if (c.queryMode() == ModelConfig.QueryMode.ATTEND) {
-      Attention.PooledWithQueries p = Attention.attentionPoolWithQueries(tf, vars, c, context,
-          queryTokens(tf, vars, c, masked), seed, training);
-      return new Encoded(p.u(), p.queries());
-    }
-    Operand<TFloat32> u = attentionPool(tf, vars, c, context, seed, training);  // [B, d]
-    return new Encoded(u, queriesFromPooled(tf, vars, c, u, masked));
-  }
-
-  /** v [B, m, d] from u [B, d] for query modes ADD and MLP (not ATTEND: there v is not a function of u). */
-  public static Operand<TFloat32> queriesFromPooled(
-      Ops tf, VarStore vars, ModelConfig c, Operand<TFloat32> u, Operand<TInt32> masked) {
-    return switch (c.queryMode()) {
-      case ADD -> positionQueries(tf, vars, c, u, masked);
-      case MLP -> mlpQueries(tf, vars, c, u, masked);
-      case ATTEND -> throw new IllegalArgumentException(
-          "query mode ATTEND builds its queries inside A, not from u");
-    };
-  }
-
-  // ------------------------------------------------------------------ the loss
-
-  /**
-   * The Selfie loss and its by-products.
-   *
-   * @param loss scalar, mean softmax cross-entropy over the B*m predictions
-   * @param logits [B, m, m]: logits[b, j, k] = v_j . h_k / temperature over image b's masked
-   *     patches
-   * @param labels [B, m] int32, labels[b, j] = j (the right patch for query j)
-   * @param accuracy scalar, fraction of queries whose argmax is the right patch (chance 1/m)
-   */
-  public record SelfieLoss(
-      Operand<TFloat32> loss,
-      Operand<TFloat32> logits,
-      Operand<TInt32> labels,
-      Operand<TFloat32> accuracy) {}
-
-  /**
-   * Patch-selection loss: queries v [B, m, d], masked-patch embeddings h [B, m, d] (in the same
-   * order as the queries) -> logits [B, m, m] = v h^T / temperature, softmax cross-entropy with
-   * target k = j. Implemented with one-hot labels and {@code SoftmaxCrossEntropyWithLogits}
-   * (whose gradient TF Java has; the sparse op has none), no custom gradient registered.
-   */
-  public static SelfieLoss selfieLoss(
-      Ops tf, Operand<TFloat32> queries, Operand<TFloat32> targets, double temperature) {
-    Shape qs = queries.shape();
-    if (qs.numDimensions() != 3 || qs.size(1) < 0) {
-      throw new IllegalArgumentException(
-          "selfieLoss: queries must be [B, m, d] with static m, got " + qs);
-    }
-    int m = (int) qs.size(1);
-    Operand<TFloat32> logits = tf.train.batchMatMul(queries, targets, TFloat32.class,
-        BatchMatMul.adjY(true));                                          // [B, m, m]
-    if (temperature != 1.0) {
-      logits = tf.math.div(logits, tf.constant((float) temperature));
-    }
-    Operand<TInt32> b = Layers.batchSize(tf, queries);
-    Operand<TInt32> labels = tf.tile(
-        tf.expandDims(tf.range(tf.constant(0), tf.constant(m), tf.constant(1)), tf.constant(0)),
-        tf.stack(List.of(b, tf.constant(1))));                               // [B, m]
-    Operand<TFloat32> flatLogits = tf.reshape(logits, tf.constant(new int[] {-1, m}));
-    Operand<TInt32> flatLabels = tf.reshape(labels, tf.constant(new int[] {-1}));
-    Operand<TFloat32> loss = Losses.crossEntropy(tf, flatLogits, flatLabels, m);
-    Operand<TFloat32> accuracy = Losses.accuracy(tf, flatLogits, flatLabels);
-    return new SelfieLoss(loss, logits, labels, accuracy);
-  }
-
   // ------------------------------------------------------------------ top-level builders
 
   /**
@@ -366,9 +203,10 @@ public final class Selfie {
    * <ol>
    *   <li>cut into n patches, run P on all B*n patches: h [B, n, d];
    *   <li>mask m locations per image (seeded); context h_C [B, n-m, d], targets h_M [B, m, d];
-   *   <li>u = A(h_C) [B, d]; queries v_j = u + E_row + E_col [B, m, d] (the paper; the variants
-   *       of {@link ModelConfig} change what A sees, the queries and the mask);
-   *   <li>loss over logits v_j . h_k, k in M.
+   *   <li>u = A(h_C) [B, d]; queries v_j = u + E_row + E_col [B, m, d] ({@link Queries#encode};
+   *       the paper; the variants of {@link ModelConfig} change what A sees, the queries and the
+   *       mask);
+   *   <li>loss over logits v_j . h_k, k in M ({@link SelfieLoss#of}).
    * </ol>
    *
    * @param seed int64 [2]; masking and dropout draw from it (feed {@code [runSeed, step]})
@@ -391,9 +229,10 @@ public final class Selfie {
     Mask mask = mask(s, c, Layers.batchSize(s, images), patches, seed);
     Operand<TFloat32> context = gatherPatches(s, hFlat, mask.context(), n);   // [B, n-m, d]
     Operand<TFloat32> targets = gatherPatches(s, hFlat, mask.masked(), n);    // [B, m, d]
-    Encoded e = encode(s, vars, c, contextTokens(s, vars, c, context, mask.context()),
-        mask.masked(), Layers.subSeed(s, seed, ATTENTION_STREAM), training); // u [B, d], v [B, m, d]
-    SelfieLoss l = selfieLoss(s, e.queries(), targets, c.temperature());
+    Queries.Encoded e = Queries.encode(s, vars, c,
+        Queries.contextTokens(s, vars, c, context, mask.context()), mask.masked(),
+        Layers.subSeed(s, seed, ATTENTION_STREAM), training);          // u [B, d], v [B, m, d]
+    SelfieLoss l = SelfieLoss.of(s, e.queries(), targets, c.temperature());
     return new PretrainOutputs(l.loss(), l.accuracy(), l.logits(), l.labels(), mask.masked(),
         mask.context(), h, e.u(), e.queries());
   }
@@ -406,67 +245,6 @@ public final class Selfie {
       Operand<TInt64> seed) {
     Operand<TFloat32> bonus = c.maskContent() ? contentBonus(tf, c, patches) : null;
     return randomMask(tf, batchSize, c.numPatches(), c.numMasked(), maskSeed(tf, seed), bonus);
-  }
-
-  // ------------------------------------------------------------------ context diagnostic
-
-  /**
-   * How much the queries use the context, in one inference-mode pass: patch-selection accuracy
-   * as trained, with the context zeroed, and with the context of another image (the batch rolled
-   * by one: image b gets image b+1's, mod B; B >= 2). "Context" is what the queries receive:
-   * u for query modes ADD and MLP (zeroed: {@code v_j = queries(0, j)}; in ADD that is the
-   * position term alone); the context tokens h_C (+ positions) for ATTEND (zeroed: zero vectors in
-   * their slots). Targets, masks and everything else are unchanged.
-   *
-   * @param normal, zeroed, shuffled scalar accuracies (chance 1/m)
-   * @param logits, zeroedLogits, shuffledLogits [B, m, m]
-   * @param u [B, d] A's pooled context; targets h_M [B, m, d]
-   */
-  public record ContextDiagnostic(
-      Operand<TFloat32> normal,
-      Operand<TFloat32> zeroed,
-      Operand<TFloat32> shuffled,
-      Operand<TFloat32> logits,
-      Operand<TFloat32> zeroedLogits,
-      Operand<TFloat32> shuffledLogits,
-      Operand<TFloat32> u,
-      Operand<TFloat32> targets) {}
-
-  /**
-   * The context diagnostic on images [B, S, S, C], BN in inference mode, no dropout; masks from
-   * {@code seed} [2] as in pretraining (same seed, same masks).
-   */
-  public static ContextDiagnostic contextDiagnostic(
-      Ops tf, VarStore vars, ModelConfig c, Operand<TFloat32> images, Operand<TInt64> seed) {
-    Ops s = tf.withSubScope("diagnostic");
-    int n = c.numPatches();
-    Operand<TFloat32> patches = cutPatches(s, c, images);                  // [B, n, p, p, C]
-    Operand<TFloat32> hFlat = patchNetwork(s, vars, c, s.reshape(patches,
-        s.constant(new int[] {-1, c.patchSize(), c.patchSize(), c.channels()})), false);
-    Mask mask = mask(s, c, Layers.batchSize(s, images), patches, seed);
-    Operand<TFloat32> context = contextTokens(s, vars, c,
-        gatherPatches(s, hFlat, mask.context(), n), mask.context());     // [B, n-m, d]
-    Operand<TFloat32> targets = gatherPatches(s, hFlat, mask.masked(), n); // [B, m, d]
-    Encoded e = encode(s, vars, c, context, mask.masked(), null, false);
-    Operand<TFloat32> zeroedV;
-    Operand<TFloat32> shuffledV;
-    if (c.queryMode() == ModelConfig.QueryMode.ATTEND) {
-      zeroedV = encode(s, vars, c, s.zerosLike(context), mask.masked(), null, false).queries();
-      shuffledV = encode(s, vars, c, rollBatch(s, context), mask.masked(), null, false).queries();
-    } else {
-      zeroedV = queriesFromPooled(s, vars, c, s.zerosLike(e.u()), mask.masked());
-      shuffledV = queriesFromPooled(s, vars, c, rollBatch(s, e.u()), mask.masked());
-    }
-    SelfieLoss normal = selfieLoss(s, e.queries(), targets, c.temperature());
-    SelfieLoss zeroed = selfieLoss(s, zeroedV, targets, c.temperature());
-    SelfieLoss shuffled = selfieLoss(s, shuffledV, targets, c.temperature());
-    return new ContextDiagnostic(normal.accuracy(), zeroed.accuracy(), shuffled.accuracy(),
-        normal.logits(), zeroed.logits(), shuffled.logits(), e.u(), targets);
-  }
-
-  /** x [B, ...] -> x rolled by one along the batch: out[b] = x[(b + 1) mod B]. */
-  static Operand<TFloat32> rollBatch(Ops tf, Operand<TFloat32> x) {
-    return tf.roll(x, tf.constant(-1), tf.constant(0));
   }
 
   /** P on every patch of the images: images [B, S, S, C] -> h [B, n, d] (row-major locations). */
@@ -489,7 +267,7 @@ public final class Selfie {
       boolean training) {
     Operand<TFloat32> h = patchEmbeddings(tf, vars, c, images, training);   // [B, n, d]
     if (c.contextPositions()) {
-      h = contextTokens(tf, vars, c, h, tf.constant(allLocations(c.numPatches())));
+      h = Queries.contextTokens(tf, vars, c, h, tf.constant(allLocations(c.numPatches())));
     }
     Operand<TInt64> s = training && c.dropout() > 0
         ? Layers.subSeed(tf, seed, ATTENTION_STREAM) : null;

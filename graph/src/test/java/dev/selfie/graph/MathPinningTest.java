@@ -77,7 +77,7 @@ class MathPinningTest {
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
       Shape s3 = Shape.of(b, m, d);
-      var loss = Selfie.selfieLoss(tf, tf.constant(s3, DataBuffers.of(v)),
+      var loss = SelfieLoss.of(tf, tf.constant(s3, DataBuffers.of(v)),
           tf.constant(s3, DataBuffers.of(h)), temp);
       try (Session s = new Session(g);
           Result r = s.runner().fetch(loss.loss()).fetch(loss.logits()).run()) {
@@ -152,7 +152,7 @@ class MathPinningTest {
     try (Graph gr = new Graph()) {
       Ops tf = Ops.create(gr);
       VarStore vars = new VarStore(tf, 1);
-      Operand<TFloat32> v = Selfie.positionQueries(tf, vars, c,
+      Operand<TFloat32> v = Queries.positionQueries(tf, vars, c,
           tf.constant(Shape.of(2, d), DataBuffers.of(u)),
           tf.constant(Shape.of(2, 2), DataBuffers.of(masked, false, false)));
       var setRows = tf.assign(vars.get(Selfie.ROW_EMBEDDING).variable(),

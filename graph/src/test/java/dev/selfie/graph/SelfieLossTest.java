@@ -30,7 +30,7 @@ class SelfieLossTest {
         v[i * D] = 3f;
         h[i * D + 1] = 2f;
       }
-      var loss = Selfie.selfieLoss(tf, tf.constant(SHAPE, DataBuffers.of(v)),
+      var loss = SelfieLoss.of(tf, tf.constant(SHAPE, DataBuffers.of(v)),
           tf.constant(SHAPE, DataBuffers.of(h)), 1.0);
       try (Session s = new Session(g);
           Result r = s.runner().fetch(loss.loss()).fetch(loss.logits()).fetch(loss.labels())
@@ -57,11 +57,11 @@ class SelfieLossTest {
           v[(b * M + j) * D + (j + 1) % M] = 1f;  // and a little at a distractor
         }
       }
-      var loss = Selfie.selfieLoss(tf, tf.constant(SHAPE, DataBuffers.of(v)),
+      var loss = SelfieLoss.of(tf, tf.constant(SHAPE, DataBuffers.of(v)),
           tf.constant(SHAPE, DataBuffers.of(h)), 1.0);
-      var swapped = Selfie.selfieLoss(tf, tf.constant(SHAPE, DataBuffers.of(h)),
+      var swapped = SelfieLoss.of(tf, tf.constant(SHAPE, DataBuffers.of(h)),
           tf.constant(SHAPE, DataBuffers.of(v)), 1.0);
-      var hot = Selfie.selfieLoss(tf, tf.constant(SHAPE, DataBuffers.of(v)),
+      var hot = SelfieLoss.of(tf, tf.constant(SHAPE, DataBuffers.of(v)),
           tf.constant(SHAPE, DataBuffers.of(h)), 0.5);
       try (Session s = new Session(g);
           Result r = s.runner().fetch(loss.accuracy()).fetch(loss.loss()).fetch(loss.logits())
@@ -87,8 +87,8 @@ class SelfieLossTest {
         Ops tf = Ops.create(g);
         Placeholder<TFloat32> x = tf.placeholder(TFloat32.class, Placeholder.shape(SHAPE));
         var fixed = tf.constant(SHAPE, DataBuffers.of(wrtQueries ? h0 : v0));
-        var loss = wrtQueries ? Selfie.selfieLoss(tf, x, fixed, 2.0)
-            : Selfie.selfieLoss(tf, fixed, x, 2.0);
+        var loss = wrtQueries ? SelfieLoss.of(tf, x, fixed, 2.0)
+            : SelfieLoss.of(tf, fixed, x, 2.0);
         var grad = TestSupport.gradients(g, loss.loss(), List.of(x))[0];
         try (Session s = new Session(g)) {
           TestSupport.assertGradientMatches(s, loss.loss(), grad, x, SHAPE,

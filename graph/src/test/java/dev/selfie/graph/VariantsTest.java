@@ -298,8 +298,8 @@ class VariantsTest {
       Placeholder<TFloat32> h = tf.placeholder(TFloat32.class,
           Placeholder.shape(Shape.of(-1, 2, d)));
       var locs = tf.constant(new int[][] {{6, 9}});                    // (1,2), (2,1)
-      assertSame(h, Selfie.contextTokens(tf, vars, off, h, locs));
-      var withPos = Selfie.contextTokens(tf, vars, on, h, locs);
+      assertSame(h, Queries.contextTokens(tf, vars, off, h, locs));
+      var withPos = Queries.contextTokens(tf, vars, on, h, locs);
       float[] hv = TestSupport.randomFloats(2 * d, 4);
       try (Session s = TestSupport.session(g)) {
         float[] out = TestSupport.eval(s, withPos, h, Shape.of(1, 2, d), hv);
@@ -327,7 +327,7 @@ class VariantsTest {
       VarStore vars = new VarStore(tf, 1);
       var images = TestSupport.images(tf, c);
       var seed = TestSupport.seed(tf);
-      Selfie.ContextDiagnostic dg = Selfie.contextDiagnostic(tf, vars, c, images, seed);
+      ContextDiagnostic dg = ContextDiagnostic.build(tf, vars, c, images, seed);
       try (Session s = TestSupport.session(g);
           TFloat32 x = TestSupport.randomImages(BATCH, c, 11);
           TInt64 sd = TestSupport.seedTensor(2, 0);
@@ -378,7 +378,7 @@ class VariantsTest {
         VarStore vars = new VarStore(tf, 1);
         var images = TestSupport.images(tf, c);
         var seed = TestSupport.seed(tf);
-        Selfie.ContextDiagnostic dg = Selfie.contextDiagnostic(tf, vars, c, images, seed);
+        ContextDiagnostic dg = ContextDiagnostic.build(tf, vars, c, images, seed);
         try (Session s = TestSupport.session(g);
             TFloat32 x = TestSupport.randomImages(4, c, 1);
             TInt64 sd = TestSupport.seedTensor(2, 0);

@@ -1,19 +1,5 @@
 package dev.selfie.savedmodels;
 
-import com.google.protobuf.Any;
-import com.google.protobuf.Int64Value;
-import dev.selfie.savedmodels.tfserving.GetModelMetadataRequest;
-import dev.selfie.savedmodels.tfserving.GetModelMetadataResponse;
-import dev.selfie.savedmodels.tfserving.GetModelStatusRequest;
-import dev.selfie.savedmodels.tfserving.GetModelStatusResponse;
-import dev.selfie.savedmodels.tfserving.ModelServiceGrpc;
-import dev.selfie.savedmodels.tfserving.ModelSpec;
-import dev.selfie.savedmodels.tfserving.ModelVersionStatus;
-import dev.selfie.savedmodels.tfserving.PredictRequest;
-import dev.selfie.savedmodels.tfserving.PredictResponse;
-import dev.selfie.savedmodels.tfserving.PredictionServiceGrpc;
-import dev.selfie.savedmodels.tfserving.SignatureDefMap;
-import dev.selfie.savedmodels.tfserving.StatusProto;
 import io.grpc.ForwardingServerCall;
 import io.grpc.ForwardingServerCallListener;
 import io.grpc.Metadata;
@@ -23,35 +9,17 @@ import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
 import io.grpc.Status;
-import io.grpc.StatusException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
-import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
-import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
-import java.util.List;
 import java.util.Map;
-import java.util.NavigableMap;
-import java.util.Set;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
-import org.tensorflow.exceptions.TFInvalidArgumentException;
-import org.tensorflow.proto.SignatureDef;
-import org.tensorflow.proto.TensorInfo;
-import org.tensorflow.proto.TensorProto;
-import org.tensorflow.proto.TensorShapeProto;
 
 /**
  * TensorFlow Serving's gRPC API for {@link ModelServer}s, so TF Serving's gRPC clients (e.g.
@@ -68,7 +36,9 @@ import org.tensorflow.proto.TensorShapeProto;
  * </ul>
  *
  * <p>Messages are generated from {@code src/main/proto} (TF Serving's packages, names and field
- * numbers); tensors are TensorFlow Java's {@link TensorProto} ({@link TensorProtoCodec}).
+ * numbers); tensors are TensorFlow Java's {@code TensorProto} ({@link TensorProtoCodec}). This
+ * class is the server's lifecycle (threads, listener, timeouts, metrics); the services are
+ * {@link GrpcServices}, the message conversions {@link GrpcMessages}.
  *
  * <p>The REST server's semantics: the same model lookup ({@link Servables}), version handling,
  * signatures, batching (requests go to the same {@link ModelServer} queues, so REST and gRPC
@@ -103,6 +73,10 @@ public final class GrpcServer implements AutoCloseable {
    */
   public record Options(String host, int port, int maxMessageBytes, int threads,
       int queueCapacity, Duration requestTimeout, Duration idleTimeout) {
+    /**
+     * @throws IllegalArgumentException for a port outside 0-65535, or a size, count or timeout
+     *     below 1 (or a null timeout)
+     */
     public Options {
       if (port < 0 || port > 65535 || maxMessageBytes < 1 || threads < 1 || queueCapacity < 1
           || requestTimeout == null || requestTimeout.toMillis() < 1 || idleTimeout == null
@@ -120,34 +94,31 @@ public final class GrpcServer implements AutoCloseable {
           Duration.ofSeconds(60));
     }
 
+    /** These options on port {@code p} (0: any free port). */
     public Options withPort(int p) {
       return new Options(host, p, maxMessageBytes, threads, queueCapacity, requestTimeout,
           idleTimeout);
     }
 
+    /** These options accepting request messages of up to {@code n} bytes. */
     public Options withMaxMessageBytes(int n) {
       return new Options(host, port, n, threads, queueCapacity, requestTimeout, idleTimeout);
     }
 
+    /** These options with request timeout {@code t} (see {@link Options}). */
     public Options withRequestTimeout(Duration t) {
       return new Options(host, port, maxMessageBytes, threads, queueCapacity, t, idleTimeout);
     }
   }
 
-  private static final String DEFAULT_SIGNATURE = "serving_default";
-  private static final String SIGNATURE_DEF = "signature_def";
-
-  private final Servables models;
   private final Options options;
   private final ServingMetrics metrics;
   private final ThreadPoolExecutor pool;
-  private final AtomicInteger inFlight = new AtomicInteger();
   private final ScheduledThreadPoolExecutor timers;
   private final Server server;
 
   private GrpcServer(Servables models, Options options, ServingMetrics metrics)
       throws IOException {
-    this.models = models;
     this.options = options;
     this.metrics = metrics;
     this.pool = new ThreadPoolExecutor(options.threads(), options.threads(), 60, TimeUnit.SECONDS,
@@ -164,6 +135,7 @@ public final class GrpcServer implements AutoCloseable {
     });
     timers.setRemoveOnCancelPolicy(true); // one timer per call: cancelled ones must not pile up
     metrics.grpcQueue(() -> pool.getQueue().size());
+    GrpcServices services = new GrpcServices(models, options, metrics, pool);
     this.server = NettyServerBuilder
         .forAddress(new InetSocketAddress(options.host(), options.port()))
         .executor(pool)
@@ -171,9 +143,9 @@ public final class GrpcServer implements AutoCloseable {
         .maxConcurrentCallsPerConnection(options.threads() + options.queueCapacity())
         .maxConnectionIdle(options.idleTimeout().toMillis(), TimeUnit.MILLISECONDS)
         .handshakeTimeout(options.requestTimeout().toMillis(), TimeUnit.MILLISECONDS)
-        .addService(ServerInterceptors.intercept(new Prediction(), new ReceiveTimeout(),
+        .addService(ServerInterceptors.intercept(services.prediction(), new ReceiveTimeout(),
             new Counting()))
-        .addService(ServerInterceptors.intercept(new ModelStatus(), new ReceiveTimeout(),
+        .addService(ServerInterceptors.intercept(services.modelStatus(), new ReceiveTimeout(),
             new Counting()))
         .build();
     try {
@@ -238,217 +210,6 @@ public final class GrpcServer implements AutoCloseable {
     }
     pool.shutdownNow();
     timers.shutdownNow();
-  }
-
-  /** The model a spec asks for. */
-  private record Found(String name, long version, ModelServer model) {}
-
-  private Found find(ModelSpec spec) throws StatusException {
-    if (spec.getName().isEmpty()) {
-      throw Status.INVALID_ARGUMENT.withDescription("model_spec.name must be given")
-          .asException();
-    }
-    if (spec.hasVersionLabel()) {
-      throw Status.NOT_FOUND.withDescription("Servable not found for request: version label '"
-          + spec.getVersionLabel() + "' of " + spec.getName() + " (this server has no version"
-          + " labels; give model_spec.version or none for the latest)").asException();
-    }
-    Long version = spec.hasVersion() ? spec.getVersion().getValue() : null;
-    Map.Entry<Long, ModelServer> found =
-        Servables.find(models.versions(spec.getName()), version);
-    if (found == null) {
-      throw Status.NOT_FOUND.withDescription("Servable not found for request: "
-          + Servables.describe(spec.getName(), version)).asException();
-    }
-    return new Found(spec.getName(), found.getKey(), found.getValue());
-  }
-
-  /** Admits a call, or refuses it when {@code threads + queueCapacity} are in flight. */
-  private void admit() throws StatusException {
-    int limit = options.threads() + options.queueCapacity();
-    if (inFlight.incrementAndGet() > limit) {
-      inFlight.decrementAndGet();
-      throw Status.UNAVAILABLE.withDescription("server busy: " + limit
-          + " calls already in flight; retry later").asException();
-    }
-  }
-
-  /** The gRPC status of a failure while running a request. */
-  private Status statusOf(Throwable e) {
-    while ((e instanceof CompletionException || e instanceof ExecutionException)
-        && e.getCause() != null) {
-      e = e.getCause();
-    }
-    if (e instanceof StatusException s) {
-      return s.getStatus();
-    }
-    if (e instanceof ModelServer.BadRequestException || e instanceof TFInvalidArgumentException) {
-      return Status.INVALID_ARGUMENT.withDescription(e.getMessage());
-    }
-    if (e instanceof RejectedExecutionException) {
-      return Status.UNAVAILABLE.withDescription(e.getMessage());
-    }
-    if (e instanceof TimeoutException) {
-      return Status.DEADLINE_EXCEEDED.withDescription("the model did not answer within "
-          + options.requestTimeout());
-    }
-    return Status.INTERNAL.withDescription("internal error: " + e).withCause(e);
-  }
-
-  private final class Prediction extends PredictionServiceGrpc.PredictionServiceImplBase {
-
-    @Override
-    public void predict(PredictRequest req, StreamObserver<PredictResponse> answer) {
-      try {
-        admit();
-      } catch (StatusException e) {
-        answer.onError(e);
-        return;
-      }
-      CompletableFuture<Map<String, HostTensor>> run;
-      String key;
-      Found f;
-      List<String> wanted;
-      try {
-        f = find(req.getModelSpec());
-        key = req.getModelSpec().getSignatureName().isEmpty() ? DEFAULT_SIGNATURE
-            : req.getModelSpec().getSignatureName();
-        ModelServer.SignatureSpec sig = f.model().signatures().get(key);
-        if (sig == null) {
-          throw Status.NOT_FOUND.withDescription("Serving signature key \"" + key
-              + "\" not found; the model has " + f.model().signatures().keySet()).asException();
-        }
-        wanted = outputFilter(req.getOutputFilterList(), sig);
-        Map<String, HostTensor> inputs = new LinkedHashMap<>();
-        for (Map.Entry<String, TensorProto> e : req.getInputsMap().entrySet()) {
-          inputs.put(e.getKey(),
-              TensorProtoCodec.toHost(e.getKey(), e.getValue(), options.maxMessageBytes()));
-        }
-        metrics.watch(f.model());
-        run = f.model().submit(key, inputs);
-      } catch (StatusException | RuntimeException e) {
-        inFlight.decrementAndGet();
-        answer.onError(statusOf(e).asException());
-        return;
-      }
-      run.orTimeout(options.requestTimeout().toMillis(), TimeUnit.MILLISECONDS)
-          .whenCompleteAsync((out, error) -> {
-            try {
-              if (error != null) {
-                answer.onError(statusOf(error).asException());
-                return;
-              }
-              PredictResponse.Builder r = PredictResponse.newBuilder();
-              r.getModelSpecBuilder().setName(f.name())
-                  .setVersion(Int64Value.of(f.version())).setSignatureName(key);
-              for (String name : wanted) {
-                r.putOutputs(name, TensorProtoCodec.toProto(out.get(name)));
-              }
-              answer.onNext(r.build());
-              answer.onCompleted();
-            } catch (RuntimeException e) {
-              answer.onError(statusOf(e).asException());
-            } finally {
-              inFlight.decrementAndGet();
-            }
-          }, pool);
-    }
-
-    @Override
-    public void getModelMetadata(GetModelMetadataRequest req,
-        StreamObserver<GetModelMetadataResponse> answer) {
-      try {
-        Found f = find(req.getModelSpec());
-        if (req.getMetadataFieldCount() == 0) {
-          throw Status.INVALID_ARGUMENT.withDescription("GetModelMetadataRequest must specify"
-              + " at least one metadata_field (this server knows \"" + SIGNATURE_DEF + "\")")
-              .asException();
-        }
-        for (String field : req.getMetadataFieldList()) {
-          if (!field.equals(SIGNATURE_DEF)) {
-            throw Status.INVALID_ARGUMENT.withDescription("Metadata field " + field
-                + " is not supported (this server knows \"" + SIGNATURE_DEF + "\")")
-                .asException();
-          }
-        }
-        SignatureDefMap.Builder defs = SignatureDefMap.newBuilder();
-        f.model().signatures().forEach((k, sig) -> defs.putSignatureDef(k, signatureDef(sig)));
-        GetModelMetadataResponse.Builder r = GetModelMetadataResponse.newBuilder();
-        r.getModelSpecBuilder().setName(f.name()).setVersion(Int64Value.of(f.version()));
-        r.putMetadata(SIGNATURE_DEF, Any.pack(defs.build()));
-        answer.onNext(r.build());
-        answer.onCompleted();
-      } catch (StatusException | RuntimeException e) {
-        answer.onError(statusOf(e).asException());
-      }
-    }
-  }
-
-  /** The outputs to answer: every output of the signature, or the filter's (checked). */
-  private static List<String> outputFilter(List<String> filter, ModelServer.SignatureSpec sig)
-      throws StatusException {
-    if (filter.isEmpty()) {
-      return List.copyOf(sig.outputs().keySet());
-    }
-    Set<String> seen = new LinkedHashSet<>();
-    for (String name : filter) {
-      if (!sig.outputs().containsKey(name)) {
-        throw Status.INVALID_ARGUMENT.withDescription("output tensor alias not found in"
-            + " signature: " + name + "; signature '" + sig.key() + "' has outputs "
-            + sig.outputs().keySet()).asException();
-      }
-      if (!seen.add(name)) {
-        throw Status.INVALID_ARGUMENT.withDescription("duplicate output tensor alias in"
-            + " output_filter: " + name).asException();
-      }
-    }
-    return List.copyOf(seen);
-  }
-
-  /** A signature as TensorFlow's SignatureDef (what the SavedModel holds). */
-  static SignatureDef signatureDef(ModelServer.SignatureSpec sig) {
-    SignatureDef.Builder d = SignatureDef.newBuilder().setMethodName(sig.methodName());
-    sig.inputs().forEach((k, t) -> d.putInputs(k, tensorInfo(t)));
-    sig.outputs().forEach((k, t) -> d.putOutputs(k, tensorInfo(t)));
-    return d.build();
-  }
-
-  private static TensorInfo tensorInfo(ModelServer.TensorSpec t) {
-    TensorShapeProto.Builder shape = TensorShapeProto.newBuilder();
-    if (t.shape() == null) {
-      shape.setUnknownRank(true);
-    } else {
-      for (long d : t.shape()) {
-        shape.addDimBuilder().setSize(d);
-      }
-    }
-    return TensorInfo.newBuilder().setName(t.tensorName()).setDtype(t.dtype())
-        .setTensorShape(shape).build();
-  }
-
-  private final class ModelStatus extends ModelServiceGrpc.ModelServiceImplBase {
-    @Override
-    public void getModelStatus(GetModelStatusRequest req,
-        StreamObserver<GetModelStatusResponse> answer) {
-      try {
-        ModelSpec spec = req.getModelSpec();
-        find(spec); // NOT_FOUND / INVALID_ARGUMENT as for the other calls
-        NavigableMap<Long, ModelServer> loaded = models.versions(spec.getName());
-        Iterable<Long> versions = spec.hasVersion() ? List.of(spec.getVersion().getValue())
-            : loaded.keySet();
-        GetModelStatusResponse.Builder r = GetModelStatusResponse.newBuilder();
-        for (long v : versions) {
-          r.addModelVersionStatus(ModelVersionStatus.newBuilder().setVersion(v)
-              .setState(ModelVersionStatus.State.AVAILABLE)
-              .setStatus(StatusProto.newBuilder()
-                  .setErrorCode(org.tensorflow.proto.error.Code.OK).setErrorMessage("")));
-        }
-        answer.onNext(r.build());
-        answer.onCompleted();
-      } catch (StatusException | RuntimeException e) {
-        answer.onError(statusOf(e).asException());
-      }
-    }
   }
 
   /**

@@ -226,8 +226,8 @@ public record HostTensor(DataType dtype, long[] shape, byte[] data) {
       case DT_UINT8 -> b.get(k) & 0xff;
       case DT_BOOL -> b.get(k) != 0 ? 1 : 0;
       case DT_UINT16 -> b.getShort(k) & 0xffff;
-      case DT_HALF -> halfToFloat(b.getShort(k));
-      case DT_BFLOAT16 -> Float.intBitsToFloat((b.getShort(k) & 0xffff) << 16);
+      case DT_HALF -> HalfFloats.float16ToFloat(b.getShort(k));
+      case DT_BFLOAT16 -> HalfFloats.bfloat16ToFloat(b.getShort(k));
       case DT_INT32 -> b.getInt(k);
       case DT_FLOAT -> b.getFloat(k);
       case DT_INT64 -> b.getLong(k);
@@ -310,22 +310,6 @@ public record HostTensor(DataType dtype, long[] shape, byte[] data) {
     return a.length == b.length
         && a.length > 0
         && Arrays.equals(a, 1, a.length, b, 1, b.length);
-  }
-
-  /** IEEE 754 binary16 to float (Float.float16ToFloat is Java 20+). */
-  static float halfToFloat(short h) {
-    int bits = h & 0xffff;
-    int sign = (bits & 0x8000) << 16;
-    int exp = (bits >>> 10) & 0x1f;
-    int mant = bits & 0x3ff;
-    if (exp == 0x1f) {
-      return Float.intBitsToFloat(sign | 0x7f800000 | (mant << 13));
-    }
-    if (exp == 0) {
-      float v = mant * 0x1p-24f;
-      return sign != 0 ? -v : v;
-    }
-    return Float.intBitsToFloat(sign | ((exp + 112) << 23) | (mant << 13));
   }
 
   private void require(DataType t) {

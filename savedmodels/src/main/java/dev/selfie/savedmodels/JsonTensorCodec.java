@@ -131,8 +131,8 @@ final class JsonTensorCodec {
           switch (dtype) {
             case DT_FLOAT -> buf.putFloat((float) d);
             case DT_DOUBLE -> buf.putDouble(d);
-            case DT_HALF -> buf.putShort(floatToHalf((float) d));
-            default -> buf.putShort((short) (Float.floatToIntBits((float) d) >>> 16));
+            case DT_HALF -> buf.putShort(HalfFloats.floatToFloat16((float) d));
+            default -> buf.putShort(HalfFloats.floatToBfloat16((float) d));
           }
         }
         default -> {
@@ -194,27 +194,6 @@ final class JsonTensorCodec {
       }
       return new HostTensor(dtype, shape, buf.array());
     }
-  }
-
-  static short floatToHalf(float f) {
-    int bits = Float.floatToIntBits(f);
-    int sign = (bits >>> 16) & 0x8000;
-    int exp = ((bits >>> 23) & 0xff) - 127 + 15;
-    int mant = bits & 0x7fffff;
-    if (((bits >>> 23) & 0xff) == 0xff) {
-      return (short) (sign | 0x7c00 | (mant != 0 ? 0x200 : 0));
-    }
-    if (exp >= 0x1f) {
-      return (short) (sign | 0x7c00);
-    }
-    if (exp <= 0) {
-      if (exp < -10) {
-        return (short) sign;
-      }
-      mant |= 0x800000;
-      return (short) (sign | (mant >> (14 - exp)));
-    }
-    return (short) (sign | (exp << 10) | (mant >> 13));
   }
 
   /** The whole tensor as nested lists. */

@@ -51,6 +51,7 @@ public final class ModelServer implements AutoCloseable {
    *     each run itself)
    */
   public record Options(int maxBatch, Duration maxLatency, int queueCapacity, int workers) {
+    /** @throws IllegalArgumentException for a count below 1 or a negative latency */
     public Options {
       if (maxBatch < 1 || queueCapacity < 1 || workers < 1 || maxLatency.isNegative()) {
         throw new IllegalArgumentException(
@@ -69,6 +70,7 @@ public final class ModelServer implements AutoCloseable {
    * One input or output of a signature.
    *
    * @param tensorName graph tensor ("op:index")
+   * @param dtype element type
    * @param shape dimensions, -1 for unknown; null for unknown rank
    */
   public record TensorSpec(String tensorName, DataType dtype, long[] shape) {}
@@ -86,12 +88,13 @@ public final class ModelServer implements AutoCloseable {
 
   /** A request that does not match the signature (or names none): the client's fault. */
   public static final class BadRequestException extends IllegalArgumentException {
+    /** @param message what is wrong with the request, answered to the client */
     public BadRequestException(String message) {
       super(message);
     }
   }
 
-  /** Counters since load. */
+  /** Counters since load: requests queued, session runs (one per batch), rows run over all. */
   public record Stats(long requests, long runs, long rows) {}
 
   private record Request(

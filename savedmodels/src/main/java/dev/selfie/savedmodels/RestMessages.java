@@ -6,6 +6,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.selfie.graph.Endpoints;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -65,7 +66,7 @@ final class RestMessages {
       if (sigName != null && !sigName.isTextual()) {
         throw new HttpError(400, "signature_name must be a string");
       }
-      String key = sigName == null ? "serving_default" : sigName.asText();
+      String key = sigName == null ? Endpoints.SERVING_DEFAULT : sigName.asText();
       ModelServer.SignatureSpec sig = signatures.get(key);
       if (sig == null) {
         throw new HttpError(
@@ -206,7 +207,7 @@ final class RestMessages {
    */
   static byte[] classifyResponse(String signature, Map<String, HostTensor> out,
       List<String> classNames) throws HttpError, IOException {
-    HostTensor p = out.get("probabilities");
+    HostTensor p = out.get(Endpoints.PROBABILITIES);
     if (p == null || p.shape().length != 2
         || p.dtype() != org.tensorflow.proto.DataType.DT_FLOAT) {
       throw new HttpError(400, "signature '" + signature + "' has no float 'probabilities'"

@@ -12,13 +12,10 @@ import java.net.URI;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Map;
-import java.util.NavigableMap;
 import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import org.tensorflow.exceptions.TFInvalidArgumentException;
 
 /**
@@ -48,8 +45,9 @@ import org.tensorflow.exceptions.TFInvalidArgumentException;
  * client that stalls mid-request holds no worker thread and is cut off after the request
  * timeout), keep-alive connections idle longer than the idle timeout are closed. Complete requests
  * go to a fixed pool of worker threads through a bounded queue; when it is full the request is
- * answered 503 at once. Routing is {@link RestRoute}, bodies are {@link RestMessages}, tensors
- * are {@link JsonTensorCodec}.
+ * answered 503 at once. This class is the HTTP side and the server's lifecycle; routing is
+ * {@link RestRoute}, the answers {@link RestService}, bodies {@link RestMessages}, tensors
+ * {@link JsonTensorCodec}.
  *
  * <p>Binds 127.0.0.1 by default; port 0 picks a free port ({@link #port()}).
  */
@@ -69,6 +67,10 @@ public final class RestServer implements AutoCloseable {
    */
   public record Options(String host, int port, long maxBodyBytes, int threads, long version,
       int queueCapacity, Duration requestTimeout, Duration idleTimeout) {
+    /**
+     * @throws IllegalArgumentException for a port outside 0-65535, a negative version, or a
+     *     size, count or timeout below 1 (or a null timeout)
+     */
     public Options {
       if (port < 0 || port > 65535 || maxBodyBytes < 1 || threads < 1 || version < 0
           || queueCapacity < 1 || requestTimeout == null || requestTimeout.toMillis() < 1
@@ -86,21 +88,25 @@ public final class RestServer implements AutoCloseable {
           Duration.ofSeconds(60));
     }
 
+    /** These options on port {@code p} (0: any free port). */
     public Options withPort(int p) {
       return new Options(host, p, maxBodyBytes, threads, version, queueCapacity, requestTimeout,
           idleTimeout);
     }
 
+    /** These options accepting request bodies of up to {@code n} bytes (larger: 413). */
     public Options withMaxBodyBytes(long n) {
       return new Options(host, port, n, threads, version, queueCapacity, requestTimeout,
           idleTimeout);
     }
 
+    /** These options with {@code n} worker threads and {@code queue} requests waiting. */
     public Options withThreads(int n, int queue) {
       return new Options(host, port, maxBodyBytes, n, version, queue, requestTimeout,
           idleTimeout);
     }
 
+    /** These options with the given request and idle timeouts (see {@link Options}). */
     public Options withTimeouts(Duration request, Duration idle) {
       return new Options(host, port, maxBodyBytes, threads, version, queueCapacity, request,
           idle);
@@ -119,18 +125,15 @@ public final class RestServer implements AutoCloseable {
     QUIET.forEach(l -> l.setLevel(java.util.logging.Level.WARNING));
   }
 
-  private final Servables models;
+  private final RestService service;
   private final Options options;
   private final Undertow http;
   private final GracefulShutdownHandler graceful;
   private final ThreadPoolExecutor pool;
   private final int port;
   private final ServingMetrics metrics;
-  private final Map<ModelServer, java.util.List<String>> classNames =
-      java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
 
   private RestServer(Servables models, Options options) {
-    this.models = models;
     this.options = options;
     this.pool = new ThreadPoolExecutor(options.threads(), options.threads(), 60, TimeUnit.SECONDS,
         new ArrayBlockingQueue<>(options.queueCapacity()),
@@ -141,6 +144,7 @@ public final class RestServer implements AutoCloseable {
         },
         new ThreadPoolExecutor.AbortPolicy());
     this.metrics = new ServingMetrics(() -> pool.getQueue().size());
+    this.service = new RestService(models, metrics, options.requestTimeout());
     this.graceful = new GracefulShutdownHandler(this::accept);
     int requestMs = (int) Math.min(Integer.MAX_VALUE, options.requestTimeout().toMillis());
     int idleMs = (int) Math.min(Integer.MAX_VALUE, options.idleTimeout().toMillis());
@@ -303,7 +307,7 @@ public final class RestServer implements AutoCloseable {
     int status = 200;
     byte[] out;
     try {
-      out = answer(route, body);
+      out = service.answer(route, body);
     } catch (HttpError e) {
       status = e.status;
       out = RestMessages.error(e.getMessage());
@@ -319,66 +323,6 @@ public final class RestServer implements AutoCloseable {
     }
     reply(ex, status, out);
   }
-
-  private byte[] answer(RestRoute route, byte[] body) throws HttpError, IOException {
-    if (route.isMetrics()) {
-      return metrics.scrape();
-    }
-    NavigableMap<Long, ModelServer> versions = models.versions(route.name());
-    Map.Entry<Long, ModelServer> found = Servables.find(versions, route.version());
-    if (found == null) {
-      throw new HttpError(404, "Servable not found for request: " + route.servable());
-    }
-    long version = found.getKey();
-    ModelServer model = found.getValue();
-    if (route.verb() == null) {
-      if (route.metadata()) {
-        return RestMessages.metadata(route.name(), version, model);
-      }
-      return RestMessages.status(route.version() == null ? versions.keySet()
-          : java.util.List.of(version));
-    }
-    boolean classify = route.verb().equals("classify");
-    if (!classify && !route.verb().equals("predict")) {
-      throw new HttpError(400, "unsupported verb ':" + route.verb()
-          + "': this server implements :predict and :classify");
-    }
-    metrics.watch(model);
-    RestMessages.PredictRequest req =
-        RestMessages.PredictRequest.parse(body, model.signatures(), classify);
-    Map<String, HostTensor> out;
-    try {
-      out = model.submit(req.signature(), req.inputs())
-          .get(options.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
-    } catch (ExecutionException e) {
-      if (e.getCause() instanceof RuntimeException r) {
-        throw r;
-      }
-      throw new IllegalStateException(e.getCause());
-    } catch (TimeoutException e) {
-      throw new HttpError(504, "the model did not answer within " + options.requestTimeout());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new HttpError(503, "server stopping");
-    }
-    return classify
-        ? RestMessages.classifyResponse(req.signature(), out, classNames(model))
-        : RestMessages.predictResponse(req, out);
-  }
-
-  /** {@code assets.extra/class_names.txt} of the model (null if it has none), read once. */
-  private java.util.List<String> classNames(ModelServer model) throws IOException {
-    java.util.List<String> names = classNames.get(model);
-    if (names == null) {
-      byte[] file = SavedModelExporter.readExtraFiles(model.directory()).get("class_names.txt");
-      names = file == null ? java.util.List.of()
-          : new String(file, java.nio.charset.StandardCharsets.UTF_8).lines()
-              .map(String::strip).filter(l -> !l.isEmpty()).toList();
-      classNames.put(model, names);
-    }
-    return names.isEmpty() ? null : names;
-  }
-
 
   private void reply(HttpServerExchange ex, int status, byte[] body) {
     String path = rawPath(ex);

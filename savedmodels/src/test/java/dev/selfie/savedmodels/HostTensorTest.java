@@ -73,9 +73,16 @@ class HostTensorTest {
   @Test
   void halfPrecisionConversions() {
     for (float f : new float[] {0f, 1f, -2.5f, 65504f, 6.1035156e-5f, 5.9604645e-8f}) {
-      assertEquals(f, HostTensor.halfToFloat(JsonTensorCodec.floatToHalf(f)), 0f, "" + f);
+      assertEquals(f, HalfFloats.float16ToFloat(HalfFloats.floatToFloat16(f)), 0f, "" + f);
     }
-    assertEquals(Float.POSITIVE_INFINITY, HostTensor.halfToFloat(JsonTensorCodec.floatToHalf(1e6f)));
-    assertEquals(true, Float.isNaN(HostTensor.halfToFloat(JsonTensorCodec.floatToHalf(Float.NaN))));
+    assertEquals(Float.POSITIVE_INFINITY,
+        HalfFloats.float16ToFloat(HalfFloats.floatToFloat16(1e6f)));
+    assertEquals(true,
+        Float.isNaN(HalfFloats.float16ToFloat(HalfFloats.floatToFloat16(Float.NaN))));
+    for (float f : new float[] {0f, 1f, -2.5f, 3.3895314e38f, Float.NEGATIVE_INFINITY}) {
+      assertEquals(f, HalfFloats.bfloat16ToFloat(HalfFloats.floatToBfloat16(f)), 0f, "" + f);
+    }
+    assertEquals(1.0078125f, HalfFloats.bfloat16ToFloat(HalfFloats.floatToBfloat16(1.01f)), 0f,
+        "bfloat16 keeps the upper 16 bits (truncation)");
   }
 }

@@ -7,7 +7,7 @@ import dev.selfie.data.Pipelines;
 import dev.selfie.data.Split;
 import dev.selfie.graph.Layers;
 import dev.selfie.graph.ModelConfig;
-import dev.selfie.graph.Selfie;
+import dev.selfie.graph.ContextDiagnostic;
 import dev.selfie.graph.VarStore;
 import dev.selfie.savedmodels.WeightLoader;
 import java.io.IOException;
@@ -26,7 +26,7 @@ import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TInt64;
 
 /**
- * The context diagnostic of a pretraining run ({@link Selfie#contextDiagnostic}): patch-selection
+ * The context diagnostic of a pretraining run ({@link ContextDiagnostic#build}): patch-selection
  * accuracy of the trained model in inference mode (BN moving statistics, no dropout) on a split's
  * images in order, without augmentation, with masks drawn from {@code [seed, batch index]} — as
  * trained, with the context zeroed, and with the context of the next image in the batch. With
@@ -82,7 +82,7 @@ public final class Diagnose {
       VarStore vars = new VarStore(Ops.create(g), 0);
       Placeholder<TInt64> seed = tf.withName("seed")
           .placeholder(TInt64.class, Placeholder.shape(Shape.of(2)));
-      Selfie.ContextDiagnostic d = Selfie.contextDiagnostic(tf, vars, model, data.images(), seed);
+      ContextDiagnostic d = ContextDiagnostic.build(tf, vars, model, data.images(), seed);
       Operand<TInt32> batchSize = Layers.batchSize(tf, data.images());
       try (Session s = new Session(g)) {
         s.initialize();

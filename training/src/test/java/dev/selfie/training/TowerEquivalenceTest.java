@@ -261,8 +261,8 @@ class TowerEquivalenceTest {
     Operand<TFloat32> targets = Selfie.gatherPatches(s, hFlat, mask.masked(), n);
     Operand<TFloat32> u = Selfie.attentionPool(s, vars, c, context, Layers.subSeed(s, seed, 1),
         false);
-    Operand<TFloat32> v = Selfie.positionQueries(s, vars, c, u, mask.masked());
-    return Selfie.selfieLoss(s, v, targets, c.temperature()).loss();
+    Operand<TFloat32> v = dev.selfie.graph.Queries.positionQueries(s, vars, c, u, mask.masked());
+    return dev.selfie.graph.SelfieLoss.of(s, v, targets, c.temperature()).loss();
   }
 
   /** {@link #STEPS} steps on the same batch and seed; variables (not slots) before and after. */
