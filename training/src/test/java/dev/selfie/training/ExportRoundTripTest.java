@@ -147,12 +147,12 @@ class ExportRoundTripTest {
         }
       }
       Map<String, byte[]> extra = SavedModelExporter.readExtraFiles(run.resolve("savedmodel/1"));
-      assertTrue(extra.keySet().containsAll(Set.of(Export.CONFIG_FILE, Export.CLASS_NAMES_FILE)),
+      assertTrue(extra.keySet().containsAll(Set.of(RunDir.CONFIG_FILE, Export.CLASS_NAMES_FILE)),
           extra.keySet().toString());
       assertEquals(String.join("\n", FashionMnist.CLASS_NAMES) + "\n",
           new String(extra.get(Export.CLASS_NAMES_FILE), java.nio.charset.StandardCharsets.UTF_8));
       assertArrayEquals(java.nio.file.Files.readAllBytes(run.resolve("config.json")),
-          extra.get(Export.CONFIG_FILE));
+          extra.get(RunDir.CONFIG_FILE));
     }
   }
 

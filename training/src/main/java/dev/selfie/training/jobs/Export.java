@@ -53,7 +53,6 @@ public final class Export {
   private Export() {}
 
   /** File names of the extras. */
-  public static final String CONFIG_FILE = "config.json";
   public static final String CLASS_NAMES_FILE = "class_names.txt";
 
   /** Exports the run in {@code runDir} from its newest checkpoint as version 1. */
@@ -159,7 +158,7 @@ public final class Export {
             WeightLoader.restore(s, Path.of(ckpt.prefix()), n -> true, true);
         Path target = new SavedModelExporter(s)
             .signatures(signatures)
-            .extraFile(CONFIG_FILE, Files.readAllBytes(dir.config()))
+            .extraFile(RunDir.CONFIG_FILE, Files.readAllBytes(dir.config()))
             .extraFile(CLASS_NAMES_FILE, String.join("\n", spec.classNames()) + "\n")
             .extraFile(RunData.FILE, Json.MAPPER.writeValueAsBytes(spec))
             .export(dir.savedModel(version));

@@ -335,11 +335,11 @@ public final class Finetune {
   /** The model config of the pretraining run at {@code path} (run dir or its savedmodel dir). */
   public static Pretrain.Config pretrainedConfig(Path path) {
     path = highestVersion(path);
-    List<Path> candidates = new java.util.ArrayList<>(List.of(path.resolve("config.json"),
-        path.resolve("assets.extra").resolve("config.json"),
-        path.resolveSibling("config.json")));
+    List<Path> candidates = new java.util.ArrayList<>(List.of(path.resolve(RunDir.CONFIG_FILE),
+        path.resolve("assets.extra").resolve(RunDir.CONFIG_FILE),
+        path.resolveSibling(RunDir.CONFIG_FILE)));
     if (isCheckpointDir(path)) {
-      candidates.add(0, path.toAbsolutePath().getParent().resolveSibling("config.json"));
+      candidates.add(0, path.toAbsolutePath().getParent().resolveSibling(RunDir.CONFIG_FILE));
     }
     for (Path p : candidates) {
       if (Files.isRegularFile(p)) {
@@ -389,7 +389,7 @@ public final class Finetune {
    */
   public static void warnIfUnfinished(Path run, PrintStream log) {
     if (!Files.isDirectory(run.resolve("checkpoints"))
-        || !Files.isRegularFile(run.resolve("config.json"))) {
+        || !Files.isRegularFile(run.resolve(RunDir.CONFIG_FILE))) {
       return;
     }
     long steps = pretrainedConfig(run).steps();

@@ -60,7 +60,7 @@ public final class ModelDir {
     if (base != null) {
       return base;
     }
-    if (Files.isRegularFile(abs.resolve("config.json"))) {
+    if (Files.isRegularFile(abs.resolve(RunDir.CONFIG_FILE))) {
       throw new IllegalArgumentException(flag + " " + dir + " is a run directory without an"
           + " exported model: run `selfie export --run " + dir + "` first");
     }

@@ -21,6 +21,9 @@ import java.nio.file.Path;
  */
 public record RunDir(Path root) {
 
+  /** The run's configuration file; also stored in the SavedModel's assets.extra/. */
+  public static final String CONFIG_FILE = "config.json";
+
   public RunDir {
     if (root == null) {
       throw new IllegalArgumentException("run directory (--out) must be given");
@@ -45,7 +48,7 @@ public record RunDir(Path root) {
   }
 
   public Path config() {
-    return root.resolve("config.json");
+    return root.resolve(CONFIG_FILE);
   }
 
   public Path metrics() {
@@ -97,7 +100,7 @@ public record RunDir(Path root) {
   /** Reads {@code config.json} as {@code type}. */
   public <T> T readConfig(Class<T> type) {
     if (!Files.isRegularFile(config())) {
-      throw new IllegalArgumentException("no config.json in run directory " + root);
+      throw new IllegalArgumentException("no " + CONFIG_FILE + " in run directory " + root);
     }
     return Json.read(config(), type);
   }
