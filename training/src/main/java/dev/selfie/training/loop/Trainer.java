@@ -88,6 +88,35 @@ public final class Trainer {
     }
   }
 
+  /** The listener {@link #observed} adds to every loop this thread runs inside it; else null. */
+  private static final ThreadLocal<TrainingLoop.Listener> OBSERVER = new ThreadLocal<>();
+
+  /** What {@link #observed} runs: a job that may throw. */
+  public interface Observed<R> {
+    R run() throws IOException;
+  }
+
+  /**
+   * Runs {@code body} with {@code observer} added to the listeners of every training loop this
+   * thread runs inside it (after the progress, summary, history and checkpoint listeners; it is
+   * not closed by the loop). For library callers that want per-step progress without a console:
+   * it observes, it never changes the training.
+   */
+  public static <R> R observed(TrainingLoop.Listener observer, Observed<R> body)
+      throws IOException {
+    TrainingLoop.Listener outer = OBSERVER.get();
+    OBSERVER.set(observer);
+    try {
+      return body.run();
+    } finally {
+      if (outer == null) {
+        OBSERVER.remove();
+      } else {
+        OBSERVER.set(outer);
+      }
+    }
+  }
+
   /** Runs steps {@code startStep+1 .. endStep}; returns the metrics written to metrics.json. */
   public static MetricsWriter.Metrics train(
       Session session,
@@ -217,6 +246,30 @@ public final class Trainer {
     Listeners.Metrics metrics = new Listeners.Metrics(dir.metrics(), 20,
         loop.precision().flag());
     listeners.add(metrics);
+    TrainingLoop.Listener observer = OBSERVER.get();
+    if (observer != null) {
+      listeners.add(new TrainingLoop.Listener() {  // forwards everything but close()
+        @Override
+        public void onStart(long startStep, long endStep) {
+          observer.onStart(startStep, endStep);
+        }
+
+        @Override
+        public void onStep(StepResult r) {
+          observer.onStep(r);
+        }
+
+        @Override
+        public void onEnd(StepResult last) {
+          observer.onEnd(last);
+        }
+
+        @Override
+        public void onStop(StepResult last) {
+          observer.onStop(last);
+        }
+      });
+    }
     try {
       TrainingLoop.run(startStep, endStep, step, listeners, stop::requested);
     } catch (TrainingLoop.Stopped stopped) {
