@@ -1,8 +1,8 @@
 package dev.selfie.ci;
 
 import dev.selfie.graph.Classifier;
-import dev.selfie.training.Finetune;
-import dev.selfie.training.Pretrain;
+import dev.selfie.training.jobs.Finetune;
+import dev.selfie.training.jobs.Pretrain;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;

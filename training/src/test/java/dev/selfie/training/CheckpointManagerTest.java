@@ -8,6 +8,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.selfie.graph.VarStore;
+import dev.selfie.training.loop.GlobalStep;
+import dev.selfie.training.optim.OptimizerConfig;
+import dev.selfie.training.optim.Optimizers;
+import dev.selfie.training.run.CheckpointManager;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;

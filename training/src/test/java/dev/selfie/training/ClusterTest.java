@@ -4,7 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.selfie.training.parallel.Cluster;
+import dev.selfie.training.parallel.DataParallel;
+import dev.selfie.training.parallel.Towers;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.proto.ServerDef;
@@ -57,7 +64,7 @@ class ClusterTest {
 
   @Test
   void unreachableTaskFailsAfterTheTimeout() throws Exception {
-    int port = DistributedTrainingTest.freePorts(1)[0];
+    int port = freePorts(1)[0];
     Cluster c = Cluster.parse("127.0.0.1:1,127.0.0.1:" + port);
     long t0 = System.nanoTime();
     IllegalStateException e = assertThrows(IllegalStateException.class,
@@ -71,5 +78,23 @@ class ClusterTest {
   private static void assertMessage(String part, org.junit.jupiter.api.function.Executable ex) {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, ex);
     assertTrue(e.getMessage().contains(part), "message \"" + e.getMessage() + "\" lacks " + part);
+  }
+
+  /** Ports free on 127.0.0.1 right now (the OS hands out distinct ephemeral ports). */
+  static int[] freePorts(int n) throws IOException {
+    int[] ports = new int[n];
+    List<ServerSocket> open = new ArrayList<>();
+    try {
+      for (int i = 0; i < n; i++) {
+        ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        open.add(s);
+        ports[i] = s.getLocalPort();
+      }
+    } finally {
+      for (ServerSocket s : open) {
+        s.close();
+      }
+    }
+    return ports;
   }
 }

@@ -5,6 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.selfie.training.loop.GlobalStep;
+import dev.selfie.training.optim.OptimizerConfig;
+import dev.selfie.training.optim.Optimizers;
+import dev.selfie.training.runtime.Devices;
+import dev.selfie.training.runtime.SessionConfigs;
+import dev.selfie.training.runtime.Xla;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;

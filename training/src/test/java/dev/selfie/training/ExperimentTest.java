@@ -7,6 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.selfie.data.LabelManifest;
+import dev.selfie.training.experiments.Experiment;
+import dev.selfie.training.jobs.Finetune;
+import dev.selfie.training.loop.EventFiles;
+import dev.selfie.training.run.Json;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;

@@ -13,6 +13,11 @@ import dev.selfie.graph.VarStore;
 import dev.selfie.savedmodels.HostTensor;
 import dev.selfie.savedmodels.SavedModelExporter;
 import dev.selfie.savedmodels.WeightLoader;
+import dev.selfie.training.jobs.Export;
+import dev.selfie.training.jobs.Finetune;
+import dev.selfie.training.jobs.Pretrain;
+import dev.selfie.training.run.CheckpointManager;
+import dev.selfie.training.run.RunDir;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -142,12 +147,12 @@ class ExportRoundTripTest {
         }
       }
       Map<String, byte[]> extra = SavedModelExporter.readExtraFiles(run.resolve("savedmodel/1"));
-      assertTrue(extra.keySet().containsAll(Set.of(Export.CONFIG_FILE, Export.CLASS_NAMES_FILE)),
+      assertTrue(extra.keySet().containsAll(Set.of(RunDir.CONFIG_FILE, Export.CLASS_NAMES_FILE)),
           extra.keySet().toString());
       assertEquals(String.join("\n", FashionMnist.CLASS_NAMES) + "\n",
           new String(extra.get(Export.CLASS_NAMES_FILE), java.nio.charset.StandardCharsets.UTF_8));
       assertArrayEquals(java.nio.file.Files.readAllBytes(run.resolve("config.json")),
-          extra.get(Export.CONFIG_FILE));
+          extra.get(RunDir.CONFIG_FILE));
     }
   }
 

@@ -10,6 +10,10 @@ import dev.selfie.graph.Endpoints;
 import dev.selfie.savedmodels.HostTensor;
 import dev.selfie.savedmodels.ModelServer;
 import dev.selfie.savedmodels.SavedModelExporter;
+import dev.selfie.training.jobs.Export;
+import dev.selfie.training.jobs.Predict;
+import dev.selfie.training.run.Json;
+import dev.selfie.training.run.RunDir;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -81,7 +85,7 @@ class InteropCasesTest {
     root.put("saved_model", "saved_model");
     ArrayNode extras = root.putArray("extra_files");
     extras.add(Export.CLASS_NAMES_FILE);
-    extras.add(Export.CONFIG_FILE);
+    extras.add(RunDir.CONFIG_FILE);
     // Python checks that assets.extra/config.json holds these.
     root.putObject("config_contains").put("kind", kind).put("dataset", "fashion-mnist")
         .put("preset", "tiny");

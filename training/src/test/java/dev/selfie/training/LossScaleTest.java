@@ -6,6 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.selfie.graph.VarStore;
+import dev.selfie.training.loop.GlobalStep;
+import dev.selfie.training.optim.OptimizerConfig;
+import dev.selfie.training.optim.Optimizers;
+import dev.selfie.training.runtime.LossScale;
+import dev.selfie.training.runtime.Precision;
+import dev.selfie.training.runtime.SessionConfigs;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.Graph;

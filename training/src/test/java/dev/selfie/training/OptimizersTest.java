@@ -5,6 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.selfie.graph.VarStore;
+import dev.selfie.training.loop.GlobalStep;
+import dev.selfie.training.optim.OptimizerConfig;
+import dev.selfie.training.optim.Optimizers;
+import dev.selfie.training.optim.Schedules;
+import dev.selfie.training.run.Json;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.Graph;

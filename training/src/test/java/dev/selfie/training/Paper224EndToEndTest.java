@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import dev.selfie.data.DatasetSpec;
 import dev.selfie.data.TFRecords;
+import dev.selfie.training.jobs.RunData;
+import dev.selfie.training.run.Json;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

@@ -8,6 +8,13 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.selfie.graph.ModelConfig;
+import dev.selfie.training.jobs.Pretrain;
+import dev.selfie.training.optim.OptimizerConfig;
+import dev.selfie.training.run.Json;
+import dev.selfie.training.run.MetricsWriter;
+import dev.selfie.training.run.RunDir;
+import dev.selfie.training.runtime.Precision;
+import dev.selfie.training.runtime.SessionConfigs;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Random;

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.selfie.data.ImageFiles;
+import dev.selfie.training.jobs.Predict;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.selfie.graph.ModelConfig;
 import dev.selfie.graph.Selfie;
 import dev.selfie.graph.VarStore;
+import dev.selfie.training.jobs.Probe;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;

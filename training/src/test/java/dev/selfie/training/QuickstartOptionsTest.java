@@ -4,6 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.selfie.training.experiments.Quickstart;
+import dev.selfie.training.jobs.Finetune;
+import dev.selfie.training.jobs.Pretrain;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.selfie.graph.ModelConfig;
 import dev.selfie.graph.Selfie;
 import dev.selfie.graph.VarStore;
+import dev.selfie.training.run.Json;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -1,5 +1,7 @@
 package dev.selfie.training;
 
+import dev.selfie.training.runtime.Relauncher;
+
 /** A main for RelauncherTest's child JVMs: prints what it got and exits with code 3. */
 public final class RelaunchProbe {
   public static void main(String[] args) {

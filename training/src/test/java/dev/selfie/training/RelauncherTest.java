@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.selfie.training.runtime.Relauncher;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;

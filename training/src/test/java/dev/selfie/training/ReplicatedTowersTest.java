@@ -8,6 +8,12 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.selfie.graph.ModelConfig;
 import dev.selfie.graph.VarStore;
+import dev.selfie.training.optim.OptimizerConfig;
+import dev.selfie.training.parallel.DataParallel;
+import dev.selfie.training.parallel.Replicas;
+import dev.selfie.training.parallel.Towers;
+import dev.selfie.training.runtime.Devices;
+import dev.selfie.training.runtime.SessionConfigs;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;

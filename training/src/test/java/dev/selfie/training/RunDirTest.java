@@ -4,6 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.selfie.training.optim.OptimizerConfig;
+import dev.selfie.training.run.Json;
+import dev.selfie.training.run.MetricsWriter;
+import dev.selfie.training.run.RunDir;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

@@ -1,5 +1,7 @@
 package dev.selfie.training;
 
+import dev.selfie.training.run.RunDir;
+import dev.selfie.training.run.RunLock;
 import java.nio.file.Path;
 
 /**

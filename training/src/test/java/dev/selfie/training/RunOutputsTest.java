@@ -6,6 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.selfie.training.jobs.Finetune;
+import dev.selfie.training.loop.GracefulStop;
+import dev.selfie.training.loop.Listeners;
+import dev.selfie.training.loop.Progress;
+import dev.selfie.training.loop.StepResult;
+import dev.selfie.training.loop.TrainingLoop;
+import dev.selfie.training.run.RunDir;
+import dev.selfie.training.run.RunLog;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;

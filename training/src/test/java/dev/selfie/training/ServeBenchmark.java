@@ -2,6 +2,7 @@ package dev.selfie.training;
 
 import dev.selfie.graph.Endpoints;
 import dev.selfie.savedmodels.HostTensor;
+import dev.selfie.training.jobs.Serve;
 import java.io.PrintStream;
 import java.net.URI;
 import java.net.http.HttpClient;

@@ -5,9 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.selfie.data.ImageBytes;
+import dev.selfie.data.ImageFiles;
 import dev.selfie.graph.Endpoints;
 import dev.selfie.savedmodels.HostTensor;
 import dev.selfie.savedmodels.ModelServer;
+import dev.selfie.training.jobs.ModelDir;
+import dev.selfie.training.jobs.Predict;
 import java.awt.image.BufferedImage;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -4,6 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.selfie.training.loop.EventFiles;
+import dev.selfie.training.loop.GlobalStep;
+import dev.selfie.training.loop.Summaries;
+import dev.selfie.training.optim.OptimizerConfig;
+import dev.selfie.training.optim.Optimizers;
+import dev.selfie.training.optim.Schedules;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;

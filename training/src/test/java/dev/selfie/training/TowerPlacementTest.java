@@ -3,11 +3,14 @@ package dev.selfie.training;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.selfie.data.Datasets;
 import dev.selfie.data.DatasetSpec;
+import dev.selfie.data.Datasets;
 import dev.selfie.data.Preprocess;
 import dev.selfie.graph.ModelConfig;
 import dev.selfie.graph.VarStore;
+import dev.selfie.training.optim.OptimizerConfig;
+import dev.selfie.training.parallel.DataParallel;
+import dev.selfie.training.parallel.Towers;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

@@ -3,6 +3,10 @@ package dev.selfie.training;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.selfie.training.jobs.Pretrain;
+import dev.selfie.training.loop.GlobalStep;
+import dev.selfie.training.parallel.DataParallel;
+import dev.selfie.training.run.CheckpointManager;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;

@@ -5,6 +5,17 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.selfie.training.loop.GlobalStep;
+import dev.selfie.training.loop.Listeners;
+import dev.selfie.training.loop.NonFiniteLossException;
+import dev.selfie.training.loop.Progress;
+import dev.selfie.training.loop.StepResult;
+import dev.selfie.training.loop.TrainingLoop;
+import dev.selfie.training.optim.OptimizerConfig;
+import dev.selfie.training.optim.Optimizers;
+import dev.selfie.training.optim.Schedules;
+import dev.selfie.training.run.CheckpointManager;
+import dev.selfie.training.run.MetricsWriter;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;

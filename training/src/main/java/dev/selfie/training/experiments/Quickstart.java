@@ -1,0 +1,233 @@
+package dev.selfie.training.experiments;
+
+import dev.selfie.graph.Classifier;
+import dev.selfie.training.jobs.Evaluate;
+import dev.selfie.training.jobs.Finetune;
+import dev.selfie.training.jobs.Pretrain;
+import dev.selfie.training.optim.OptimizerConfig;
+import dev.selfie.training.run.Json;
+import dev.selfie.training.run.RunDir;
+import dev.selfie.training.runtime.Precision;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The main job end to end: Selfie pretraining, finetuning on a label fraction from the pretrained
+ * weights and from random init (identical network, schedule and labeled examples), evaluation of
+ * both, export of all three runs as SavedModels, and a two-row comparison table. Each stage runs
+ * with resume on, so running it again continues where it stopped.
+ */
+public final class Quickstart {
+  private Quickstart() {}
+
+  public record Options(
+      Path out,
+      String dataset,
+      Path dataDir,
+      String preset,
+      long pretrainSteps,
+      long finetuneSteps,
+      int batchSize,
+      double labelFraction,
+      long seed,
+      int threads,
+      int numMasked,
+      double finetuneLr,
+      Pretrain.Variants variants,
+      double weightDecay,
+      OptimizerConfig.WeightDecayType weightDecayType,
+      String precision,
+      long headSteps) {
+    public Options {
+      if (headSteps < 0 || headSteps >= finetuneSteps) {
+        throw new IllegalArgumentException("--head-steps must be in [0, --finetune-steps), got "
+            + headSteps);
+      }
+      if (variants == null) {
+        variants = Pretrain.Variants.PAPER;
+      }
+      if (weightDecayType == null) {
+        weightDecayType = OptimizerConfig.WeightDecayType.DECOUPLED;
+      }
+      if (!(weightDecay >= 0 && Double.isFinite(weightDecay))) {
+        throw new IllegalArgumentException("--weight-decay must be >= 0, got " + weightDecay);
+      }
+      precision = Precision.checkFlag(precision);
+      if (pretrainSteps < 1) {
+        throw new IllegalArgumentException("--pretrain-steps must be >= 1, got " + pretrainSteps);
+      }
+      if (finetuneSteps < 1) {
+        throw new IllegalArgumentException("--finetune-steps must be >= 1, got " + finetuneSteps);
+      }
+      if (!(labelFraction > 0 && labelFraction <= 1)) {
+        throw new IllegalArgumentException(
+            "--label-fraction must be in (0, 1], got " + labelFraction);
+      }
+      if (batchSize < 1) {
+        throw new IllegalArgumentException("--batch-size must be >= 1, got " + batchSize);
+      }
+      Pretrain.checkPreset(preset);
+    }
+
+    /** No head-first steps. */
+    public Options(Path out, String dataset, Path dataDir, String preset, long pretrainSteps,
+        long finetuneSteps, int batchSize, double labelFraction, long seed, int threads,
+        int numMasked, double finetuneLr, Pretrain.Variants variants, double weightDecay,
+        OptimizerConfig.WeightDecayType weightDecayType, String precision) {
+      this(out, dataset, dataDir, preset, pretrainSteps, finetuneSteps, batchSize, labelFraction,
+          seed, threads, numMasked, finetuneLr, variants, weightDecay, weightDecayType, precision,
+          0);
+    }
+
+    /** Variants and weight decay, float32. */
+    public Options(Path out, String dataset, Path dataDir, String preset, long pretrainSteps,
+        long finetuneSteps, int batchSize, double labelFraction, long seed, int threads,
+        int numMasked, double finetuneLr, Pretrain.Variants variants, double weightDecay,
+        OptimizerConfig.WeightDecayType weightDecayType) {
+      this(out, dataset, dataDir, preset, pretrainSteps, finetuneSteps, batchSize, labelFraction,
+          seed, threads, numMasked, finetuneLr, variants, weightDecay, weightDecayType, "float32");
+    }
+
+    /** Pretraining variants; weight decay 1e-4, decoupled. */
+    public Options(Path out, String dataset, Path dataDir, String preset, long pretrainSteps,
+        long finetuneSteps, int batchSize, double labelFraction, long seed, int threads,
+        int numMasked, double finetuneLr, Pretrain.Variants variants) {
+      this(out, dataset, dataDir, preset, pretrainSteps, finetuneSteps, batchSize, labelFraction,
+          seed, threads, numMasked, finetuneLr, variants, 1e-4,
+          OptimizerConfig.WeightDecayType.DECOUPLED, "float32");
+    }
+
+    /** The paper's pretraining formulation, the given weight decay. */
+    public Options(Path out, String dataset, Path dataDir, String preset, long pretrainSteps,
+        long finetuneSteps, int batchSize, double labelFraction, long seed, int threads,
+        int numMasked, double finetuneLr, double weightDecay,
+        OptimizerConfig.WeightDecayType weightDecayType) {
+      this(out, dataset, dataDir, preset, pretrainSteps, finetuneSteps, batchSize, labelFraction,
+          seed, threads, numMasked, finetuneLr, Pretrain.Variants.PAPER, weightDecay,
+          weightDecayType, "float32");
+    }
+
+    /** The paper's pretraining formulation; weight decay 1e-4, decoupled; the given precision. */
+    public Options(Path out, String dataset, Path dataDir, String preset, long pretrainSteps,
+        long finetuneSteps, int batchSize, double labelFraction, long seed, int threads,
+        int numMasked, double finetuneLr, String precision) {
+      this(out, dataset, dataDir, preset, pretrainSteps, finetuneSteps, batchSize, labelFraction,
+          seed, threads, numMasked, finetuneLr, Pretrain.Variants.PAPER, 1e-4,
+          OptimizerConfig.WeightDecayType.DECOUPLED, precision);
+    }
+
+    /** The paper's pretraining formulation; weight decay 1e-4, decoupled; float32. */
+    public Options(Path out, String dataset, Path dataDir, String preset, long pretrainSteps,
+        long finetuneSteps, int batchSize, double labelFraction, long seed, int threads,
+        int numMasked, double finetuneLr) {
+      this(out, dataset, dataDir, preset, pretrainSteps, finetuneSteps, batchSize, labelFraction,
+          seed, threads, numMasked, finetuneLr, "float32");
+    }
+
+    /** The defaults of the CLI: 4 of 16 patches masked (the preset's), finetuning lr 0.05. */
+    public Options(Path out, String dataset, Path dataDir, String preset, long pretrainSteps,
+        long finetuneSteps, int batchSize, double labelFraction, long seed, int threads) {
+      this(out, dataset, dataDir, preset, pretrainSteps, finetuneSteps, batchSize, labelFraction,
+          seed, threads, 0, 0.05);
+    }
+  }
+
+  /** One row of the comparison. */
+  public record Row(String model, double testAccuracy, long testExamples, int labeledExamples,
+      long steps, double wallSeconds, String savedModel) {}
+
+  public record Result(Path out, double patchAccuracy, double chance, Row selfie, Row baseline,
+      double totalSeconds) {
+    public double gain() {
+      return selfie.testAccuracy() - baseline.testAccuracy();
+    }
+  }
+
+  public static Result run(Options o, PrintStream log) throws IOException {
+    long t0 = System.nanoTime();
+    Path pretrainDir = o.out().resolve("pretrain");
+    Path selfieDir = o.out().resolve("finetune-selfie");
+    Path baselineDir = o.out().resolve("finetune-baseline");
+    // Each run exports its SavedModel at its end (Options.export).
+    Pretrain.Options pretrain = pretrainOptions(o, pretrainDir);
+    Finetune.Options finetuneSelfie = finetuneOptions(o, selfieDir, pretrainDir, null);
+    Finetune.Options finetuneBaseline = finetuneOptions(o, baselineDir, null,
+        new RunDir(selfieDir).labelsManifest());
+    Files.createDirectories(o.out());
+
+    log.println("== 1/4 pretraining (" + o.preset() + ", " + o.pretrainSteps() + " steps) -> "
+        + pretrainDir);
+    Pretrain.Result pre = Pretrain.run(pretrain, log);
+
+    log.println("== 2/4 finetuning from pretraining (" + o.labelFraction() * 100
+        + "% labels) -> " + selfieDir);
+    Finetune.Result selfie = Finetune.run(finetuneSelfie, log);
+
+    log.println("== 3/4 baseline from random init (same labels, same schedule) -> "
+        + baselineDir);
+    Finetune.Result baseline = Finetune.run(finetuneBaseline, log);
+
+    log.println("== 4/4 evaluation");
+    Evaluate.Result evalSelfie = Evaluate.run(selfieDir, null, o.dataDir(), 500, log);
+    Evaluate.Result evalBaseline = Evaluate.run(baselineDir, null, o.dataDir(), 500, log);
+    Row rs = new Row("Selfie (pretrained)", evalSelfie.accuracy(), evalSelfie.total(),
+        selfie.labeledExamples(), selfie.steps(), pre.wallSeconds() + selfie.wallSeconds(),
+        selfieDir.resolve("savedmodel").toString());
+    Row rb = new Row("Supervised baseline", evalBaseline.accuracy(), evalBaseline.total(),
+        baseline.labeledExamples(), baseline.steps(), baseline.wallSeconds(),
+        baselineDir.resolve("savedmodel").toString());
+    Result r = new Result(o.out().toAbsolutePath(), pre.patchAccuracy(), pre.chanceAccuracy(),
+        rs, rb, (System.nanoTime() - t0) / 1e9);
+    String table = table(o, r);
+    log.println();
+    log.print(table);
+    Files.writeString(o.out().resolve("summary.md"), table);
+    Map<String, Object> json = new LinkedHashMap<>();
+    json.put("options", o);
+    json.put("result", r);
+    json.put("gain", r.gain());
+    Json.writeAtomic(o.out().resolve("summary.json"), json);
+    return r;
+  }
+
+  public static Pretrain.Options pretrainOptions(Options o, Path out) {
+    return new Pretrain.Options(o.dataset(), o.dataDir(), o.preset(), o.pretrainSteps(),
+        o.batchSize(), out, false, true, o.seed(), "sgd", 0.1, Math.max(1, o.pretrainSteps() / 10),
+        o.weightDecay(), o.numMasked(), true, Math.max(1, o.pretrainSteps() / 2), 2, 50, 20,
+        o.threads(), null, o.variants(), o.weightDecayType(), o.precision(), true);
+  }
+
+  public static Finetune.Options finetuneOptions(Options o, Path out, Path pretrained, Path manifest) {
+    return new Finetune.Options(o.dataset(), o.dataDir(), o.preset(), o.labelFraction(),
+        manifest, o.seed(), out, pretrained, Classifier.Head.RESNET, o.finetuneSteps(),
+        o.batchSize(), "sgd", o.finetuneLr(), Math.max(1, o.finetuneSteps() / 10),
+        o.weightDecay(), true, false, true, Math.max(1, o.finetuneSteps()), 1, 50, 20, 500,
+        o.threads(), pretrained == null ? Finetune.Recipe.defaults()
+            : Finetune.Recipe.defaults().withHeadSteps(o.headSteps()),
+        o.weightDecayType(), o.precision(), true);
+  }
+
+  static String table(Options o, Result r) {
+    StringBuilder sb = new StringBuilder();
+    sb.append(String.format("Selfie quickstart: %s, preset %s, %.0f%% labels (%d images), "
+            + "%d pretraining + %d finetuning steps%s, batch %d%n%n", o.dataset(), o.preset(),
+        100 * o.labelFraction(), r.selfie().labeledExamples(), o.pretrainSteps(),
+        o.finetuneSteps(), o.headSteps() > 0 ? " (Selfie: the new layers alone for the first "
+            + o.headSteps() + ")" : "", o.batchSize()));
+    sb.append(String.format("pretraining patch-selection accuracy: %.1f%% (chance %.1f%%)%n%n",
+        100 * r.patchAccuracy(), 100 * r.chance()));
+    sb.append("| model | test accuracy | test images |\n|---|---|---|\n");
+    for (Row row : List.of(r.selfie(), r.baseline())) {
+      sb.append(String.format("| %s | %.2f%% | %d |%n", row.model(), 100 * row.testAccuracy(),
+          row.testExamples()));
+    }
+    sb.append(String.format("%ngain from pretraining: %+.2f points; total time %.1f min%n",
+        100 * r.gain(), r.totalSeconds() / 60));
+    return sb.toString();
+  }
+}

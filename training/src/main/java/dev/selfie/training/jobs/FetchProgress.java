@@ -1,0 +1,54 @@
+package dev.selfie.training.jobs;
+
+import dev.selfie.data.ProgressListener;
+import java.io.PrintWriter;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+
+/**
+ * Renders the progress of a download ({@code selfie data fetch}, and the automatic download of
+ * Fashion-MNIST by the training commands): a progress bar on a terminal, a line per 10% otherwise.
+ */
+public final class FetchProgress implements ProgressListener, AutoCloseable {
+  private final PrintWriter out;
+  private final boolean tty;
+  private String task;
+  private ProgressBar bar;
+  private long lastTenth = -1;
+
+  public FetchProgress(PrintWriter out, boolean tty) {
+    this.out = out;
+    this.tty = tty;
+  }
+
+  @Override
+  public void progress(String t, long done, long total) {
+    if (!t.equals(task)) {
+      close();
+      task = t;
+      lastTenth = -1;
+      if (tty) {
+        bar = new ProgressBarBuilder().setTaskName(t).setInitialMax(total < 0 ? -1 : total)
+            .setUnit(total < 0 ? "" : "MB", total < 0 ? 1 : 1 << 20).showSpeed().build();
+      }
+    }
+    if (bar != null) {
+      bar.stepTo(done);
+    } else if (total > 0) {
+      long tenth = done * 10 / total;
+      if (tenth != lastTenth) {
+        lastTenth = tenth;
+        out.printf("%s: %d%% (%.1f of %.1f MB)%n", t, tenth * 10, done / 1e6, total / 1e6);
+        out.flush();
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    if (bar != null) {
+      bar.close();
+      bar = null;
+    }
+  }
+}
