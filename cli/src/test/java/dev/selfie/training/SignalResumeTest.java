@@ -207,9 +207,30 @@ class SignalResumeTest {
         hr.size());
   }
 
+  /**
+   * A prefix that gives the child JVM the default SIGINT disposition. A test run started in the
+   * background by a shell without job control (`cmd &` in a script, nohup) inherits SIGINT as
+   * ignored, and a JVM does not install its handler for an ignored signal, so the child would
+   * never see the test's `kill -INT`. GNU env's --default-signal (coreutils >= 8.31) resets it.
+   */
+  static List<String> defaultSignals() {
+    try {
+      Process p = new ProcessBuilder("env", "--default-signal=INT", "true").start();
+      if (p.waitFor() == 0) {
+        return List.of("env", "--default-signal=INT");
+      }
+    } catch (IOException e) {
+      // no GNU env: the child inherits this process's disposition
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    return List.of();
+  }
+
   static Process start(List<String> flags, Path out, boolean resume, Path log)
       throws IOException {
-    List<String> cmd = new ArrayList<>(List.of(
+    List<String> cmd = new ArrayList<>(defaultSignals());
+    cmd.addAll(List.of(
         Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-cp", System.getProperty("java.class.path"), Main.class.getName()));
     cmd.addAll(flags);

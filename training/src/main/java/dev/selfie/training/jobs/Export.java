@@ -53,7 +53,7 @@ public final class Export {
   private Export() {}
 
   /** File names of the extras. */
-  public static final String CLASS_NAMES_FILE = "class_names.txt";
+  public static final String CLASS_NAMES_FILE = dev.selfie.graph.Endpoints.CLASS_NAMES_FILE;
 
   /** Exports the run in {@code runDir} from its newest checkpoint as version 1. */
   public static Path run(Path runDir, PrintStream log) throws IOException {
