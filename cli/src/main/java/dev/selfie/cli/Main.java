@@ -69,6 +69,7 @@ public final class Main implements Runnable {
     CommandLine cl = new CommandLine(main);
     cl.setUsageHelpAutoWidth(true);
     cl.setExecutionExceptionHandler(Main::handleError);
+    cl.setParameterExceptionHandler(Main::handleUsageError);
     cl.setExecutionStrategy(main::execute);
     return cl;
   }
@@ -104,6 +105,20 @@ public final class Main implements Runnable {
   }
 
   /**
+   * A usage error (unknown flag, missing or malformed value) in one line naming the full command
+   * ({@code selfie data fetch: ...}) and a hint to its help, not the whole help page; exit code 2.
+   */
+  static int handleUsageError(CommandLine.ParameterException e, String[] args) {
+    CommandLine cl = e.getCommandLine();
+    String name = cl.getCommandSpec().qualifiedName();
+    PrintWriter err = cl.getErr();
+    err.println(name + ": " + e.getMessage());
+    err.println("Try '" + name + " --help' for the flags.");
+    err.flush();
+    return 2;
+  }
+
+  /**
    * Bad input (a flag, a file) is reported in one line naming what was wrong, exit code 2; other
    * failures keep their stack trace, exit code 1.
    */
@@ -123,11 +138,11 @@ public final class Main implements Runnable {
       String message = e instanceof UncheckedIOException u && u.getCause() != null
           && u.getMessage().equals(u.getCause().toString()) ? u.getCause().getMessage()
           : e.getMessage();
-      err.println("selfie " + cl.getCommandName() + ": error: " + message);
+      err.println(cl.getCommandSpec().qualifiedName() + ": error: " + message);
       err.flush();
       return 2;
     }
-    err.println("selfie " + cl.getCommandName() + ": failed: " + e);
+    err.println(cl.getCommandSpec().qualifiedName() + ": failed: " + e);
     e.printStackTrace(err);
     err.flush();
     return 1;
