@@ -35,13 +35,13 @@ class DataCommandFormatsTest {
   }
 
   JsonNode inspect(String... args) throws Exception {
-    DataCommandTest.Run r = DataCommandTest.run(args);
+    CliRun r = CliRun.run(args);
     assertEquals(0, r.code(), r.err());
     return new ObjectMapper().readTree(r.out());
   }
 
   void bench(String... args) throws Exception {
-    DataCommandTest.Run r = DataCommandTest.run(args);
+    CliRun r = CliRun.run(args);
     assertEquals(0, r.code(), r.err());
     JsonNode j = new ObjectMapper().readTree(r.out());
     assertTrue(j.get("images").asLong() > 0, r.out());
@@ -106,13 +106,13 @@ class DataCommandFormatsTest {
     assertEquals(2, j.get("countsPerClass").get("train").get(1).asInt());
     assertTrue(j.get("warnings").get(0).asText().contains("skipped 1 of 5 files"), j.toString());
 
-    DataCommandTest.Run table = DataCommandTest.run("data", "inspect", "--dataset", "folder", "--data-dir", root.toString());
+    CliRun table = CliRun.run("data", "inspect", "--dataset", "folder", "--data-dir", root.toString());
     assertEquals(0, table.code(), table.err());
     assertTrue(table.out().contains("warning: folder train") && table.out().contains("pear"), table.out());
 
     bench("data", "bench", "--dataset", "folder", "--data-dir", root.toString(), "--batch-size", "2", "--seconds", "0.3", "--json");
 
-    DataCommandTest.Run empty = DataCommandTest.run("data", "inspect", "--dataset", "folder", "--data-dir",
+    CliRun empty = CliRun.run("data", "inspect", "--dataset", "folder", "--data-dir",
         Files.createDirectories(tmp.resolve("empty").resolve("train").resolve("x")).getParent().getParent().toString());
     assertNotEquals(0, empty.code());
     assertTrue(empty.err().contains("no usable images"), empty.err());

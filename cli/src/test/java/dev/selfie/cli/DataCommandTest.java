@@ -6,29 +6,15 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.selfie.data.Cifar10;
 import dev.selfie.data.CifarWriter;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 class DataCommandTest {
 
   @TempDir Path tmp;
 
-  record Run(int code, String out, String err) {}
-
-  static Run run(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    CommandLine cl = Main.commandLine();
-    cl.setOut(new PrintWriter(out));
-    cl.setErr(new PrintWriter(err));
-    int code = cl.execute(args);
-    return new Run(code, out.toString(), err.toString());
-  }
 
   /** A small CIFAR-10 binary dataset: 25 train (labels i % 10), 7 test. */
   Path cifar() throws Exception {
@@ -45,7 +31,7 @@ class DataCommandTest {
   @Test
   void inspectJsonPrintsCountsPerSplitAndClass() throws Exception {
     Path home = cifar();
-    Run r = run("data", "inspect", "--dataset", "cifar10", "--data-dir", home.toString(), "--json");
+    CliRun r = CliRun.run("data", "inspect", "--dataset", "cifar10", "--data-dir", home.toString(), "--json");
     assertEquals(0, r.code(), r.err());
     JsonNode j = new ObjectMapper().readTree(r.out());
     assertEquals("cifar10", j.get("dataset").asText());
@@ -58,7 +44,7 @@ class DataCommandTest {
     assertEquals("[32,32,3]", j.get("inputShape").toString());
     assertEquals("airplane", j.get("classNames").get(0).asText());
 
-    Run table = run("data", "inspect", "--dataset", "cifar10", "--data-dir", home.toString());
+    CliRun table = CliRun.run("data", "inspect", "--dataset", "cifar10", "--data-dir", home.toString());
     assertEquals(0, table.code(), table.err());
     assertTrue(table.out().contains("automobile"), table.out());
   }
@@ -68,11 +54,11 @@ class DataCommandTest {
     Path home = cifar();
     Path batch = home.resolve("cifar10/cifar-10-batches-bin/data_batch_4.bin");
     Files.write(batch, new byte[100]);
-    Run r = run("data", "inspect", "--dataset", "cifar10", "--data-dir", home.toString());
+    CliRun r = CliRun.run("data", "inspect", "--dataset", "cifar10", "--data-dir", home.toString());
     assertEquals(2, r.code());
     assertTrue(r.err().contains("data_batch_4.bin") && r.err().contains("3073"), r.err());
 
-    Run unknown = run("data", "inspect", "--dataset", "imagenet9", "--data-dir", home.toString());
+    CliRun unknown = CliRun.run("data", "inspect", "--dataset", "imagenet9", "--data-dir", home.toString());
     assertEquals(2, unknown.code());
     assertTrue(unknown.err().contains("unknown dataset 'imagenet9'"), unknown.err());
   }
@@ -80,7 +66,7 @@ class DataCommandTest {
   @Test
   void benchRunsThePipeline() throws Exception {
     Path home = cifar();
-    Run r = run("data", "bench", "--dataset", "cifar10", "--data-dir", home.toString(), "--batch-size", "4",
+    CliRun r = CliRun.run("data", "bench", "--dataset", "cifar10", "--data-dir", home.toString(), "--batch-size", "4",
         "--seconds", "0.5", "--json");
     assertEquals(0, r.code(), r.err());
     JsonNode j = new ObjectMapper().readTree(r.out());
@@ -102,7 +88,7 @@ class DataCommandTest {
     server.start();
     try {
       Path home = tmp.resolve("fetch-home");
-      Run r = run("data", "fetch", "cifar10", "--data-dir", home.toString(),
+      CliRun r = CliRun.run("data", "fetch", "cifar10", "--data-dir", home.toString(),
           "--base-url", "http://127.0.0.1:" + server.getAddress().getPort() + "/");
       assertEquals(2, r.code(), r.out() + r.err());
       assertTrue(r.err().contains("md5") && r.err().contains(Cifar10.ARCHIVE), r.err());
@@ -116,11 +102,11 @@ class DataCommandTest {
 
   @Test
   void helpListsDefaults() {
-    Run r = run("data", "bench", "--help");
+    CliRun r = CliRun.run("data", "bench", "--help");
     assertEquals(0, r.code());
     assertTrue(r.out().contains("--batch-size") && r.out().contains("Default: 128"), r.out());
     assertTrue(r.out().contains("cifar10") && r.out().contains("fashion-mnist"), r.out());
-    Run f = run("data", "fetch", "--help");
+    CliRun f = CliRun.run("data", "fetch", "--help");
     assertEquals(0, f.code());
     assertTrue(f.out().contains("--base-url"), f.out());
   }

@@ -5,28 +5,14 @@ import static org.junit.jupiter.api.Assertions.*;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.selfie.graph.ModelConfig;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import org.junit.jupiter.api.Test;
-import picocli.CommandLine;
 
 class ModelCommandTest {
 
-  record Run(int code, String out, String err) {}
-
-  static Run run(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    CommandLine cl = Main.commandLine();
-    cl.setOut(new PrintWriter(out));
-    cl.setErr(new PrintWriter(err));
-    int code = cl.execute(args);
-    return new Run(code, out.toString(), err.toString());
-  }
 
   @Test
   void jsonSummaryOfThePaperPreset() throws Exception {
-    Run r = run("model", "summary", "--preset", "paper", "--json");
+    CliRun r = CliRun.run("model", "summary", "--preset", "paper", "--json");
     assertEquals(0, r.code(), r.err());
     JsonNode json = new ObjectMapper().readTree(r.out());
     assertEquals(1024, json.at("/config/d").asInt());
@@ -45,7 +31,7 @@ class ModelCommandTest {
 
   @Test
   void tableAndDataOverrides() {
-    Run r = run("model", "summary", "--preset", "small", "--channels", "1", "--classes", "5");
+    CliRun r = CliRun.run("model", "summary", "--preset", "small", "--channels", "1", "--classes", "5");
     assertEquals(0, r.code(), r.err());
     assertTrue(r.out().contains("32x32x1 images"), r.out());
     assertTrue(r.out().contains("patch_network_P"), r.out());
@@ -55,7 +41,7 @@ class ModelCommandTest {
 
   @Test
   void unknownPresetIsABadInput() {
-    Run r = run("model", "summary", "--preset", "huge");
+    CliRun r = CliRun.run("model", "summary", "--preset", "huge");
     assertEquals(2, r.code());
     assertTrue(r.err().contains("unknown model preset 'huge'"), r.err());
   }

@@ -2,29 +2,15 @@ package dev.selfie.cli;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import org.junit.jupiter.api.Test;
-import picocli.CommandLine;
 
 /** Usage errors are one line naming the full command plus a hint, not the whole help page. */
 class UsageErrorTest {
 
-  record Run(int code, String out, String err) {}
-
-  static Run run(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    CommandLine cl = Main.commandLine();
-    cl.setOut(new PrintWriter(out));
-    cl.setErr(new PrintWriter(err));
-    int code = cl.execute(args);
-    return new Run(code, out.toString(), err.toString());
-  }
 
   @Test
   void unknownFlagOfANestedCommandIsOneLineWithTheFullName() {
-    Run r = run("data", "fetch", "--no-such-flag", "fashion-mnist");
+    CliRun r = CliRun.run("data", "fetch", "--no-such-flag", "fashion-mnist");
     assertEquals(2, r.code(), r.err());
     String[] lines = r.err().strip().split("\n");
     assertEquals(2, lines.length, r.err());
@@ -36,7 +22,7 @@ class UsageErrorTest {
 
   @Test
   void missingRequiredOptionNamesTheCommand() {
-    Run r = run("pretrain", "--steps", "5");
+    CliRun r = CliRun.run("pretrain", "--steps", "5");
     assertEquals(2, r.code(), r.err());
     assertTrue(r.err().startsWith("selfie pretrain: Missing required option"), r.err());
     assertFalse(r.err().contains("Usage:"), r.err());
@@ -44,7 +30,7 @@ class UsageErrorTest {
 
   @Test
   void badInputOfANestedCommandNamesTheFullCommand() {
-    Run r = run("data", "fetch", "nosuch");
+    CliRun r = CliRun.run("data", "fetch", "nosuch");
     assertEquals(2, r.code(), r.err());
     assertTrue(r.err().startsWith("selfie data fetch: error: "), r.err());
   }

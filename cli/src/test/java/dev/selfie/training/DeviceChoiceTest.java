@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.selfie.cli.CliRun;
 import dev.selfie.cli.Main;
 import dev.selfie.training.parallel.DataParallel;
 import dev.selfie.training.runtime.CudaCheck;
@@ -12,8 +13,6 @@ import dev.selfie.training.runtime.DeviceOptions;
 import dev.selfie.training.runtime.Devices;
 import dev.selfie.training.runtime.NativeLibrary;
 import dev.selfie.training.runtime.SessionConfigs;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -23,7 +22,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.tensorflow.proto.ConfigProto;
-import picocli.CommandLine;
 
 /**
  * {@code --device} and the GPU memory options, on a CPU machine: the choice of device, the "no GPU
@@ -135,18 +133,6 @@ class DeviceChoiceTest {
         && Devices.list().stream().anyMatch(d -> d.type().equals("CPU")));
   }
 
-  record Run(int code, String out, String err) {}
-
-  static Run cli(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    CommandLine cl = Main.commandLine();
-    cl.setOut(new PrintWriter(out));
-    cl.setErr(new PrintWriter(err));
-    int code = cl.execute(args);
-    return new Run(code, out.toString(), err.toString());
-  }
-
   @Test
   void askingForAGpuOnThisCpuBuildStopsBeforeWritingAnything() {
     assertFalse(NativeLibrary.loaded().gpu(), "these tests expect the CPU build");
@@ -155,16 +141,16 @@ class DeviceChoiceTest {
     for (String[] args : List.of(
         new String[] {"pretrain", "--device", "gpu", "--preset", "tiny", "--out", out.toString()},
         new String[] {"--device", "gpu", "finetune", "--out", out.toString()})) {
-      Run r = cli(args);
+      CliRun r = CliRun.run(args);
       assertEquals(2, r.code(), r.err());
       assertTrue(r.err().contains(": error: --device gpu: this build loaded TensorFlow's CPU"
           + " library (linux-x86_64)"), r.err());
       assertFalse(Files.exists(out), "the failed run wrote " + out);
     }
-    Run bad = cli("pretrain", "--device", "gppu", "--out", out.toString());
+    CliRun bad = CliRun.run("pretrain", "--device", "gppu", "--out", out.toString());
     assertEquals(2, bad.code());
     assertTrue(bad.err().contains("--device must be cpu, gpu or auto, got 'gppu'"), bad.err());
-    Run frac = cli("pretrain", "--gpu-memory-fraction", "2", "--out", out.toString());
+    CliRun frac = CliRun.run("pretrain", "--gpu-memory-fraction", "2", "--out", out.toString());
     assertEquals(2, frac.code());
     assertTrue(frac.err().contains("--gpu-memory-fraction must be in (0, 1], got 2.0"), frac.err());
     assertFalse(Files.exists(out));
@@ -172,7 +158,7 @@ class DeviceChoiceTest {
 
   @Test
   void cliSetsTheProcessOptions() {
-    Run r = cli("model", "summary", "--preset", "tiny", "--gpu-memory-fraction", "0.25",
+    CliRun r = CliRun.run("model", "summary", "--preset", "tiny", "--gpu-memory-fraction", "0.25",
         "--device", "cpu");
     assertEquals(0, r.code(), r.err());
     assertEquals(new DeviceOptions(DeviceOptions.Device.CPU, 0.25), DeviceOptions.current());
