@@ -56,8 +56,12 @@ CHANNELS = 3
 class Model:
     """Variables by name (kernels decayed, like VarStore.Kind.KERNEL) and the forward graph."""
 
-    def __init__(self, cfg, seed=1):
+    def __init__(self, cfg, seed=1, compute_dtype=tf.float32):
         self.c = cfg
+        # bfloat16 here = explicit casts placed as Keras' mixed_bfloat16 policy places them:
+        # variables stay float32 and are cast at use, activations flow in bfloat16, batch-norm
+        # statistics, layer norm, softmax and the loss are computed in float32.
+        self.cdt = compute_dtype
         self.rng = np.random.default_rng(seed)
         self.trainable = []   # (name, variable, is_kernel)
         self.state = []       # BN moving statistics
@@ -140,8 +144,12 @@ class Model:
         self.col = self._var("position/col_embedding", (g, d), "trainable", 0.02)
 
     # ---------------------------------------------------------------- layers
+    def w(self, v):
+        return tf.cast(v, self.cdt) if self.cdt != tf.float32 else v
+
     def bn(self, x, p):
         # FusedBatchNormV3, training mode, plus moving -= (1 - momentum) * (moving - batch).
+        # (x may be bfloat16; scale, offset and the statistics are float32.)
         y, mean, var = tf.compat.v1.nn.fused_batch_norm(
             x, tf.identity(p["gamma"]), tf.identity(p["beta"]), epsilon=self.c["bn_eps"],
             is_training=True)
@@ -153,40 +161,43 @@ class Model:
     def bottleneck(self, x, b):
         a = tf.nn.relu(self.bn(x, b["bn1"]))
         s = b["stride"]
-        shortcut = (tf.nn.conv2d(a, b["shortcut"], [1, s, s, 1], "SAME")
+        shortcut = (tf.nn.conv2d(a, self.w(b["shortcut"]), [1, s, s, 1], "SAME")
                     if b["shortcut"] is not None else x)
-        y = tf.nn.conv2d(a, b["conv1"], [1, 1, 1, 1], "SAME")
-        y = tf.nn.conv2d(tf.nn.relu(self.bn(y, b["bn2"])), b["conv2"], [1, s, s, 1], "SAME")
-        y = tf.nn.conv2d(tf.nn.relu(self.bn(y, b["bn3"])), b["conv3"], [1, 1, 1, 1], "SAME")
+        y = tf.nn.conv2d(a, self.w(b["conv1"]), [1, 1, 1, 1], "SAME")
+        y = tf.nn.conv2d(tf.nn.relu(self.bn(y, b["bn2"])), self.w(b["conv2"]), [1, s, s, 1],
+                         "SAME")
+        y = tf.nn.conv2d(tf.nn.relu(self.bn(y, b["bn3"])), self.w(b["conv3"]), [1, 1, 1, 1],
+                         "SAME")
         return y + shortcut
 
     def patch_network(self, x):
-        y = tf.nn.conv2d(x, self.stem, [1, 1, 1, 1], "SAME")
+        y = tf.nn.conv2d(tf.cast(x, self.cdt), self.w(self.stem), [1, 1, 1, 1], "SAME")
         for b in self.blocks:
             y = self.bottleneck(y, b)
         y = tf.nn.relu(self.bn(y, self.final_bn))
         return tf.reduce_mean(y, axis=[1, 2])
 
-    @staticmethod
-    def dense(x, wb):
+    def dense(self, x, wb):
         w, b = wb
         shape = tf.shape(x)
-        y = tf.matmul(tf.reshape(x, [-1, w.shape[0]]), w)
+        y = tf.matmul(tf.reshape(x, [-1, w.shape[0]]), self.w(w))
         if b is not None:
-            y = tf.nn.bias_add(y, b)
+            y = tf.nn.bias_add(y, self.w(b))
         return tf.reshape(y, tf.concat([shape[:-1], [w.shape[1]]], 0))
 
     def layer_norm(self, x, gb):
+        dt = x.dtype
+        x = tf.cast(x, tf.float32)
         mean = tf.reduce_mean(x, -1, keepdims=True)
         c = x - mean
         var = tf.reduce_mean(tf.square(c), -1, keepdims=True)
-        return c * tf.math.rsqrt(var + self.c["ln_eps"]) * gb[0] + gb[1]
+        return tf.cast(c * tf.math.rsqrt(var + self.c["ln_eps"]) * gb[0] + gb[1], dt)
 
     def dropout(self, x, seed):
         rate = self.c["dropout"]
         if rate == 0:
             return x
-        keep = tf.cast(tf.random.stateless_uniform(tf.shape(x), seed) >= rate, tf.float32)
+        keep = tf.cast(tf.random.stateless_uniform(tf.shape(x), seed) >= rate, x.dtype)
         return x * (keep * (1.0 / (1.0 - rate)))
 
     def mha(self, x, L, seed):
@@ -200,7 +211,7 @@ class Model:
 
         q, k, v = split(self.dense(x, L["q"])), split(self.dense(x, L["k"])), split(self.dense(x, L["v"]))
         scores = tf.matmul(q, k, transpose_b=True) * (1.0 / math.sqrt(dh))
-        probs = self.dropout(tf.nn.softmax(scores), seed)
+        probs = self.dropout(tf.cast(tf.nn.softmax(tf.cast(scores, tf.float32)), x.dtype), seed)
         ctx = tf.matmul(probs, v)
         merged = tf.reshape(tf.transpose(ctx, [0, 2, 1, 3]), [-1, t, d])
         return self.dense(merged, L["o"])
@@ -208,7 +219,7 @@ class Model:
     def attention_pool(self, hc, seed):
         d = self.c["d"]
         b = tf.shape(hc)[0]
-        x = tf.concat([tf.tile(tf.reshape(self.u0, [1, 1, d]), [b, 1, 1]), hc], 1)
+        x = tf.concat([tf.tile(tf.reshape(self.w(self.u0), [1, 1, d]), [b, 1, 1]), hc], 1)
         for i, L in enumerate(self.layers):
             s = seed + tf.constant([(100 + i) * 7919, 0], tf.int64)
             a = self.mha(self.layer_norm(x, L["ln1"]), L, s + [1, 0])
@@ -217,7 +228,7 @@ class Model:
             f = 0.5 * f * (1.0 + tf.math.erf(f * (1.0 / math.sqrt(2.0))))
             x = x + self.dropout(self.dense(f, L["fc2"]), s + [3, 0])
         x = self.layer_norm(x, self.final_ln)
-        return tf.reshape(x[:, :1, :], [-1, d])
+        return tf.cast(tf.reshape(x[:, :1, :], [-1, d]), tf.float32)
 
     def loss(self, images, seed):
         c = self.c
@@ -232,7 +243,7 @@ class Model:
         masked, context = perm[:, :m], perm[:, m:]
         offsets = tf.expand_dims(tf.range(b) * n, 1)
         hc = tf.gather(h_flat, context + offsets)                           # [B, n-m, d]
-        hm = tf.gather(h_flat, masked + offsets)                            # [B, m, d]
+        hm = tf.cast(tf.gather(h_flat, masked + offsets), tf.float32)       # [B, m, d]
         u = self.attention_pool(hc, seed + tf.constant([1, 0], tf.int64))
         v = tf.expand_dims(u, 1) + tf.gather(self.row, masked // g) + tf.gather(self.col, masked % g)
         logits = tf.reshape(tf.matmul(v, hm, transpose_b=True), [-1, m])   # [B*m, m]
@@ -273,9 +284,9 @@ def make_step(model, xla, lr0=0.01, wd=1e-4, warmup=0, total=1_000_000):
     return train_step
 
 
-def step_throughput(preset, xla, batch, warmup, steps):
+def step_throughput(preset, xla, batch, warmup, steps, precision="float32"):
     cfg = PRESETS[preset]
-    model = Model(cfg)
+    model = Model(cfg, compute_dtype=tf.bfloat16 if precision == "bfloat16-casts" else tf.float32)
     train_step = make_step(model, xla)
     s = cfg["image"]
     images = tf.constant(np.random.default_rng(7).standard_normal((batch, s, s, CHANNELS))
@@ -300,8 +311,9 @@ def step_throughput(preset, xla, batch, warmup, steps):
 
 
 def set_precision(precision):
-    """The same grappler rewrite as the Java session: auto_mixed_precision_onednn_bfloat16 for
-    bfloat16 (read when a tf.function is traced, so set it before building the step)."""
+    """bfloat16: the same grappler rewrite as the Java session, auto_mixed_precision_onednn_bfloat16
+    (read when a tf.function is traced, so set it before building the step). bfloat16-casts: no
+    rewrite; the model casts explicitly (Model.cdt)."""
     tf.config.optimizer.set_experimental_options(
         {"auto_mixed_precision_onednn_bfloat16": precision == "bfloat16"})
 
@@ -343,7 +355,9 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=0, help="intra-op threads, 0 = all cores")
     ap.add_argument("--precision", default="float32",
                     help="comma list of float32, bfloat16 (grappler's"
-                         " auto_mixed_precision_onednn_bfloat16, as the Java side)")
+                         " auto_mixed_precision_onednn_bfloat16, as the Java side),"
+                         " bfloat16-casts (explicit casts where Keras' mixed_bfloat16 policy puts"
+                         " them, no rewrite)")
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
     presets = a.presets.split(",")
@@ -358,8 +372,8 @@ def main(argv=None):
     xlas = {"off": [False], "on": [True], "both": [False, True]}[a.xla]
     precisions = a.precision.split(",")
     for pr in precisions:
-        if pr not in ("float32", "bfloat16"):
-            ap.error("--precision: each must be float32 or bfloat16, got %s" % pr)
+        if pr not in ("float32", "bfloat16", "bfloat16-casts"):
+            ap.error("--precision: each must be float32, bfloat16 or bfloat16-casts, got %s" % pr)
     report = dict(command=" ".join(["python3"] + sys.argv), tf_version=tf.__version__,
                   onednn=onednn_enabled(),
                   python=platform.python_version(), rows=[])
@@ -367,7 +381,7 @@ def main(argv=None):
         report["cpu_peak_gflops"] = matmul_gflops(a.matmul_size)
         print("CPU peak reference: %d^2 matmul %.1f GFLOP/s" % (a.matmul_size,
                                                               report["cpu_peak_gflops"]))
-        if "bfloat16" in precisions:
+        if any(pr.startswith("bfloat16") for pr in precisions):
             report["cpu_peak_bf16_gflops"] = matmul_gflops(a.matmul_size, dtype=tf.bfloat16)
             print("CPU peak reference: %d^2 bfloat16 matmul %.1f GFLOP/s"
                   % (a.matmul_size, report["cpu_peak_bf16_gflops"]))
@@ -375,7 +389,7 @@ def main(argv=None):
         for x in xlas:
             for pr in precisions:
                 set_precision(pr)
-                r = step_throughput(p, x, a.batch_size, a.warmup, n)
+                r = step_throughput(p, x, a.batch_size, a.warmup, n, pr)
                 r["precision"] = pr
                 report["rows"].append(r)
                 print("python pretrain step %-6s xla=%-5s %-8s batch %d: %.0f ms/step, %.1f"

@@ -22,7 +22,7 @@ import java.util.Map;
  *   <li>{@code TF_ENABLE_ONEDNN_OPTS=1} unless the user set it (to anything, e.g. 0): TF Java
  *       1.1.0's CPU library contains oneDNN kernels but leaves them off by default, unlike Python
  *       TensorFlow on Linux x86. Measured: the small pretraining step ran 1.4x faster with them
- *       (docs/results/benchmark.md);
+ *       (docs/results/benchmark-avx2-2026-11-26.md);
  *   <li>{@code TF_XLA_FLAGS} when {@code --xla} is given.
  * </ul>
  *
