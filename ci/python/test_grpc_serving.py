@@ -6,7 +6,8 @@ PredictionServiceStub and ModelServiceStub, its messages, TensorFlow's make_tens
   - Predict on a few images answers what REST answers for them (and what Java computed);
   - Predict on encoded image files (serving_bytes) answers what REST answers for them in b64;
   - GetModelMetadata lists serving_default; GetModelStatus reports AVAILABLE;
-  - an unknown model is NOT_FOUND, a bad input INVALID_ARGUMENT naming it, and serving goes on;
+  - an unknown model is NOT_FOUND, an unknown signature FAILED_PRECONDITION (as TF Serving), a
+    bad input INVALID_ARGUMENT naming it, and serving goes on;
   - the calls are counted in the REST server's Prometheus metrics;
   - SIGTERM stops it with exit status 0.
 The server is started through the ./selfie launcher (which builds first if needed).
@@ -197,7 +198,7 @@ def test_errors_have_tf_serving_status_codes_and_serving_goes_on(case, stubs):
     assert e.value.code() == grpc.StatusCode.NOT_FOUND
     with pytest.raises(grpc.RpcError) as e:
         _predict(stubs[0], "serving_nope", good)
-    assert e.value.code() == grpc.StatusCode.NOT_FOUND
+    assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION  # as TF Serving
     for bad in (tf.make_tensor_proto(images[:1].astype(np.float32)),   # wrong dtype
                 tf.make_tensor_proto(np.zeros((1, 32, 32, 3), np.uint8))):  # wrong shape
         with pytest.raises(grpc.RpcError) as e:

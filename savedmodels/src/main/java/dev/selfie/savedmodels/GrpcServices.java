@@ -137,7 +137,8 @@ final class GrpcServices {
         key = GrpcMessages.signatureKey(req.getModelSpec());
         ModelServer.SignatureSpec sig = f.model().signatures().get(key);
         if (sig == null) {
-          throw Status.NOT_FOUND.withDescription("Serving signature key \"" + key
+          // TF Serving's code for it (predict_util.cc): clients written against it check this.
+          throw Status.FAILED_PRECONDITION.withDescription("Serving signature key \"" + key
               + "\" not found; the model has " + f.model().signatures().keySet()).asException();
         }
         wanted = GrpcMessages.outputFilter(req.getOutputFilterList(), sig);

@@ -226,7 +226,7 @@ class GrpcServerTest {
   }
 
   @Test
-  void unknownModelVersionOrSignatureIsNotFound() {
+  void unknownModelOrVersionIsNotFoundAnUnknownSignatureFailedPrecondition() {
     assertEquals(Status.Code.NOT_FOUND, codeOf(() -> status.getModelStatus(
         GetModelStatusRequest.newBuilder().setModelSpec(spec("nope")).build())));
     assertEquals(Status.Code.NOT_FOUND, codeOf(() -> status.getModelStatus(
@@ -237,7 +237,9 @@ class GrpcServerTest {
     assertEquals(Status.Code.NOT_FOUND, codeOf(() -> predict.getModelMetadata(
         GetModelMetadataRequest.newBuilder().setModelSpec(spec("nope"))
             .addMetadataField("signature_def").build())));
-    assertEquals(Status.Code.NOT_FOUND, codeOf(() -> predict("serving_nope", imagesProto(0, 1))));
+    // As TF Serving: an unknown signature of a model that exists is FAILED_PRECONDITION.
+    assertEquals(Status.Code.FAILED_PRECONDITION,
+        codeOf(() -> predict("serving_nope", imagesProto(0, 1))));
     assertEquals(Status.Code.NOT_FOUND, codeOf(() -> predict.predict(PredictRequest.newBuilder()
         .setModelSpec(spec("tiny").toBuilder().setVersion(Int64Value.of(7)))
         .putInputs("images", imagesProto(0, 1)).build())));
@@ -311,7 +313,8 @@ class GrpcServerTest {
     assertTrue(ok.find(), text);
     assertTrue(Double.parseDouble(ok.group(1)) >= 64, text);
     assertTrue(text.contains(
-        "selfie_serving_requests_total{code=\"NOT_FOUND\",kind=\"grpc_predict\"}"), text);
+        "selfie_serving_requests_total{code=\"FAILED_PRECONDITION\",kind=\"grpc_predict\"}"),
+        text);
     assertTrue(text.contains("selfie_serving_queue_depth{queue=\"grpc\"}"), text);
   }
 
