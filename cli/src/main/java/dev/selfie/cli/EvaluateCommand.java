@@ -5,7 +5,10 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 /** {@code selfie evaluate}: test accuracy of a finetuning run. */
 @Command(
@@ -17,8 +20,14 @@ public final class EvaluateCommand implements Callable<Integer> {
 
   @Mixin SharedFlags.DataDir dataDirFlag;
 
-  @Option(names = "--model", required = true, description = "Finetuning run directory.")
-  Path model;
+  @Spec CommandSpec spec;
+
+  @Option(names = "--run", paramLabel = "DIR", description = "Finetuning run directory (required).")
+  Path run;
+
+  /** The flag's name before it was made {@code --run} like the other commands reading a run. */
+  @Option(names = "--model", hidden = true)
+  Path oldName;
 
   @Option(names = "--dataset", description = "Dataset (default: the run's).")
   String dataset;
@@ -28,7 +37,8 @@ public final class EvaluateCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Evaluate.run(model, dataset, dataDirFlag.dataDir, batchSize, System.out);
+    Path dir = RunFlag.resolve(spec, run, oldName, true);
+    Evaluate.run(dir, dataset, dataDirFlag.dataDir, batchSize, System.out);
     return 0;
   }
 }

@@ -5,7 +5,9 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code selfie linear-probe} and {@code selfie knn}: the standard protocols for self-supervised
@@ -17,9 +19,13 @@ final class ProbeCommands {
 
   /** Flags shared by both commands. */
   static final class Flags {
-    @Option(names = "--model",
+    @Option(names = "--run", paramLabel = "DIR",
         description = "Pretraining run directory (or its savedmodel). Omit for a random init of --preset.")
-    Path model;
+    Path run;
+
+    /** The flag's name before it was made {@code --run} like the other commands reading a run. */
+    @Option(names = "--model", hidden = true)
+    Path oldName;
 
     @Option(names = "--dataset", defaultValue = "fashion-mnist", description = "Dataset.")
     String dataset;
@@ -62,7 +68,8 @@ final class ProbeCommands {
             + " recalibration.")
     int bnBatches;
 
-    Probe.Options options() {
+    Probe.Options options(CommandSpec spec) {
+      Path model = RunFlag.resolve(spec, run, oldName, false);
       Probe.Features f = switch (features.toLowerCase()) {
         case "image" -> Probe.Features.IMAGE;
         case "attention" -> Probe.Features.ATTENTION;
@@ -78,10 +85,11 @@ final class ProbeCommands {
       description = "Linear classifier on frozen embeddings (also reports kNN).")
   static final class LinearProbe implements Callable<Integer> {
     @Mixin Flags flags;
+    @Spec CommandSpec spec;
 
     @Override
     public Integer call() throws Exception {
-      Probe.Result r = Probe.run(flags.options(), System.out);
+      Probe.Result r = Probe.run(flags.options(spec), System.out);
       System.out.printf("linear-probe accuracy: %.2f%%%n", 100 * r.linearAccuracy());
       return 0;
     }
@@ -91,10 +99,11 @@ final class ProbeCommands {
       description = "k-nearest-neighbour classifier (cosine) on frozen embeddings (also reports the linear probe).")
   static final class Knn implements Callable<Integer> {
     @Mixin Flags flags;
+    @Spec CommandSpec spec;
 
     @Override
     public Integer call() throws Exception {
-      Probe.Result r = Probe.run(flags.options(), System.out);
+      Probe.Result r = Probe.run(flags.options(spec), System.out);
       System.out.printf("%d-NN accuracy: %.2f%%%n", flags.k, 100 * r.knnAccuracy());
       return 0;
     }

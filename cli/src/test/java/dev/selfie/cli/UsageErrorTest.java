@@ -29,6 +29,25 @@ class UsageErrorTest {
   }
 
   @Test
+  void commandsReadingARunTakeRunAndStillAcceptTheOldModelName() {
+    CliRun missing = CliRun.run("evaluate");
+    assertEquals(2, missing.code(), missing.err());
+    assertTrue(missing.err().startsWith("selfie evaluate: Missing required option: '--run=DIR'"),
+        missing.err());
+    CliRun both = CliRun.run("knn", "--run", "a", "--model", "b");
+    assertEquals(2, both.code(), both.err());
+    assertTrue(both.err().startsWith("selfie knn: give the run once"), both.err());
+    // The old name reaches the job (which then names the missing directory) with a note.
+    CliRun old = CliRun.run("evaluate", "--model", "/no/such/run");
+    assertNotEquals(0, old.code());
+    assertTrue(old.err().contains("selfie evaluate: --model is now --run"), old.err());
+    assertTrue(old.err().contains("/no/such/run"), old.err());
+    CliRun help = CliRun.run("linear-probe", "--help");
+    assertTrue(help.out().contains("--run=DIR"), help.out());
+    assertFalse(help.out().contains("--model"), help.out());
+  }
+
+  @Test
   void badInputOfANestedCommandNamesTheFullCommand() {
     CliRun r = CliRun.run("data", "fetch", "nosuch");
     assertEquals(2, r.code(), r.err());

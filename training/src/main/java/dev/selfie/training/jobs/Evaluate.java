@@ -32,12 +32,12 @@ public final class Evaluate {
       PrintStream log) throws IOException {
     RunDir dir = new RunDir(runDir);
     if (!Files.isRegularFile(dir.config())) {
-      throw new IllegalArgumentException("--model " + runDir + ": no config.json (expected a"
+      throw new IllegalArgumentException("--run " + runDir + ": no config.json (expected a"
           + " finetuning run directory)");
     }
     Finetune.Config cfg = dir.readConfig(Finetune.Config.class);
     CheckpointManager.Checkpoint ckpt = new CheckpointManager(dir.checkpoints(), Integer.MAX_VALUE)
-        .latest().orElseThrow(() -> new IllegalArgumentException("--model " + runDir
+        .latest().orElseThrow(() -> new IllegalArgumentException("--run " + runDir
             + ": no valid checkpoint under " + dir.checkpoints()));
     String ds = dataset == null ? cfg.dataset() : dataset;
     ImageSource src = RunData.open(ds, dataDir, cfg.model().imageSize(), null);
