@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.selfie.graph.FlopCounter;
 import dev.selfie.graph.ModelConfig;
+import dev.selfie.graph.ModelConfigBuilder;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.util.Locale;
@@ -48,12 +49,14 @@ public final class ModelCommand implements Runnable {
    * @param classes classes, or null for the preset's
    */
   public static FlopCounter.Summary summary(String preset, Integer channels, Integer classes) {
-    ModelConfig c = ModelConfig.preset(preset);
-    if (channels != null || classes != null) {
-      c = c.withData(channels == null ? c.channels() : channels,
-          classes == null ? c.numClasses() : classes);
+    ModelConfigBuilder c = ModelConfig.preset(preset).toBuilder();
+    if (channels != null) {
+      c.channels(channels);
     }
-    return FlopCounter.summarize(c);
+    if (classes != null) {
+      c.numClasses(classes);
+    }
+    return FlopCounter.summarize(c.build());
   }
 
   /** A readable table of a summary. */

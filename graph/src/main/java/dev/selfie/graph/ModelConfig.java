@@ -1,8 +1,12 @@
 package dev.selfie.graph;
 
 import com.fasterxml.jackson.annotation.JsonIgnore;
+import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.SortedMap;
+import java.util.TreeMap;
 
 /**
  * The architecture of a Selfie model: everything the graph builders need, nothing about a run
@@ -21,6 +25,9 @@ import java.util.Locale;
  * {@code d == stageWidths.get(2)}. Attention pooling: {@code layers} pre-LN transformer layers of
  * width {@code d}, {@code heads} heads, feed-forward width {@code ffn} with GELU.
  *
+ * <p>Build one with {@link #builder} (named setters, the same validation) or start from a
+ * {@link #preset} and change what differs with {@link #toBuilder} or a {@code withX} copy.
+ *
  * @param imageSize S, side of the (square) input image in pixels
  * @param channels C, native image channels (1 grey, 3 RGB); set from the data by {@link #withData}
  * @param numClasses K, classes of the finetuning classifier; set from the data by {@link #withData}
@@ -29,7 +36,7 @@ import java.util.Locale;
  * @param stem the ResNet stem (same for patches and whole images)
  * @param stemWidth output channels of the stem conv
  * @param stageWidths output widths of the four stages (multiples of 4)
- * @param stageBlocks bottleneck blocks of the four stages (the depth table; ResNet-50: 3,4,6,3)
+ * @param stageBlocks bottleneck blocks of the four stages ({@link #DEPTHS}; ResNet-50: 3,4,6,3)
  * @param d width of the patch embeddings h and of the transformer; must equal stage-3's width
  * @param layers L, transformer layers of the attention pooling network
  * @param heads attention heads; must divide d
@@ -119,6 +126,22 @@ public record ModelConfig(
   /** Stride of the first block of each stage (in its 3x3 conv). */
   public static final List<Integer> STAGE_STRIDES = List.of(1, 2, 2, 2);
 
+  /**
+   * The depth table: bottleneck blocks per stage {@code [b1, b2, b3, b4]} of a ResNet v2 of each
+   * depth. A bottleneck block is three convs (1x1, 3x3, 1x1); with the stem conv and the
+   * classifier's dense layer, {@code depth = 3 * (b1 + b2 + b3 + b4) + 2} ({@link #depth()}):
+   * ResNet-50 = 3 * (3 + 4 + 6 + 3) + 2 (He et al. 2016, table 1). Bottleneck depths only: the
+   * graph builds no basic (two-conv) blocks, so no ResNet-18 or -34. 14 and 26 are timm's
+   * resnet14t and resnet26 layouts.
+   */
+  public static final SortedMap<Integer, List<Integer>> DEPTHS =
+      Collections.unmodifiableSortedMap(new TreeMap<>(Map.of(
+          14, List.of(1, 1, 1, 1),      // small, tiny
+          26, List.of(2, 2, 2, 2),
+          50, List.of(3, 4, 6, 3),      // paper, paper224
+          101, List.of(3, 4, 23, 3),
+          152, List.of(3, 8, 36, 3))));
+
   public ModelConfig {
     require(imageSize > 0, "imageSize must be > 0, got " + imageSize);
     require(channels > 0, "channels must be > 0, got " + channels);
@@ -182,87 +205,122 @@ public record ModelConfig(
   public static ModelConfig preset(String name) {
     String key = name == null ? "" : name.toLowerCase(Locale.ROOT);
     return switch (key) {
-      case "paper" -> new ModelConfig(32, 3, 10, 8, 4, Stem.CONV3X3, 64,
-          List.of(256, 512, 1024, 2048), List.of(3, 4, 6, 3),
-          1024, 3, 32, 640, 0.1, true, 0.9, 1e-5, 1e-6, 1.0,
-          false, QueryMode.ADD, false);
-      case "paper224" -> new ModelConfig(224, 3, 1000, 32, 12, Stem.IMAGENET, 64,
-          List.of(256, 512, 1024, 2048), List.of(3, 4, 6, 3),
-          1024, 3, 32, 640, 0.1, true, 0.9, 1e-5, 1e-6, 1.0,
-          false, QueryMode.ADD, false);
-      case "small" -> new ModelConfig(32, 3, 10, 8, 4, Stem.CONV3X3, 16,
-          List.of(64, 128, 256, 512), List.of(1, 1, 1, 1),
-          256, 3, 4, 160, 0.1, true, 0.9, 1e-5, 1e-6, 1.0,
-          false, QueryMode.ADD, false);
-      case "tiny" -> new ModelConfig(32, 3, 10, 8, 4, Stem.CONV3X3, 8,
-          List.of(16, 32, 32, 64), List.of(1, 1, 1, 1),
-          32, 2, 2, 48, 0.1, false, 0.9, 1e-5, 1e-6, 1.0,
-          false, QueryMode.ADD, false);
+      case "paper" -> paper();
+      case "paper224" -> paper224();
+      case "small" -> small();
+      case "tiny" -> tiny();
       default -> throw new IllegalArgumentException(
           "unknown model preset '" + name + "', expected one of " + PRESETS);
     };
   }
 
+  /** The paper's model: ResNet-50 v2 on 32x32 images (CIFAR-10), 8x8 patches, 4 of 16 masked. */
+  private static ModelConfig paper() {
+    return builder()
+        .imageSize(32).numClasses(10).patchSize(8).numMasked(4)
+        .stem(Stem.CONV3X3).stemWidth(64).stageWidths(List.of(256, 512, 1024, 2048)).depth(50)
+        .d(1024).layers(3).heads(32).ffn(640)
+        .build();
+  }
+
+  /** {@code paper} on ImageNet: 224x224 images, 32x32 patches, 12 of 49 masked, 1000 classes. */
+  private static ModelConfig paper224() {
+    return paper().toBuilder()
+        .imageSize(224).patchSize(32).numMasked(12).stem(Stem.IMAGENET).numClasses(1000)
+        .build();
+  }
+
+  /** {@code paper} sized for CPU: widths x1/4, one block per stage (ResNet-14), d = 256. */
+  private static ModelConfig small() {
+    return paper().toBuilder()
+        .stemWidth(16).stageWidths(List.of(64, 128, 256, 512)).depth(14)
+        .d(256).heads(4).ffn(160)
+        .build();
+  }
+
+  /** {@code small} shrunk for tests: d = 32, two layers of two heads, no zero-init. */
+  private static ModelConfig tiny() {
+    return small().toBuilder()
+        .stemWidth(8).stageWidths(List.of(16, 32, 32, 64))
+        .d(32).layers(2).heads(2).ffn(48).zeroInitLast(false)
+        .build();
+  }
+
+  /**
+   * A builder with no geometry or network set and the defaults of every preset for the rest
+   * ({@link ModelConfigBuilder}).
+   */
+  public static ModelConfigBuilder builder() {
+    return new ModelConfigBuilder();
+  }
+
+  /** A builder holding this config's values, to build a copy that differs in a few. */
+  public ModelConfigBuilder toBuilder() {
+    return new ModelConfigBuilder(this);
+  }
+
+  /**
+   * Bottleneck blocks per stage of a ResNet v2 of {@code depth} layers, from {@link #DEPTHS}.
+   *
+   * @throws IllegalArgumentException for a depth not in the table
+   */
+  public static List<Integer> stageBlocksOf(int depth) {
+    List<Integer> blocks = DEPTHS.get(depth);
+    require(blocks != null,
+        "no ResNet depth " + depth + " in the depth table, expected one of " + DEPTHS.keySet());
+    return blocks;
+  }
+
   /** A copy for a dataset's native channels and number of classes. */
   public ModelConfig withData(int channels, int numClasses) {
-    return new ModelConfig(imageSize, channels, numClasses, patchSize, numMasked, stem, stemWidth,
-        stageWidths, stageBlocks, d, layers, heads, ffn, dropout, zeroInitLast, bnMomentum,
-        bnEpsilon, lnEpsilon, temperature, contextPositions, queryMode, maskContent);
+    return toBuilder().channels(channels).numClasses(numClasses).build();
   }
 
   /** A copy with {@code m} masked patches per image. */
   public ModelConfig withNumMasked(int m) {
-    return new ModelConfig(imageSize, channels, numClasses, patchSize, m, stem, stemWidth,
-        stageWidths, stageBlocks, d, layers, heads, ffn, dropout, zeroInitLast, bnMomentum,
-        bnEpsilon, lnEpsilon, temperature, contextPositions, queryMode, maskContent);
+    return toBuilder().numMasked(m).build();
   }
 
   /** A copy with another transformer dropout rate (e.g. 0 for deterministic tests). */
   public ModelConfig withDropout(double rate) {
-    return new ModelConfig(imageSize, channels, numClasses, patchSize, numMasked, stem, stemWidth,
-        stageWidths, stageBlocks, d, layers, heads, ffn, rate, zeroInitLast, bnMomentum,
-        bnEpsilon, lnEpsilon, temperature, contextPositions, queryMode, maskContent);
+    return toBuilder().dropout(rate).build();
   }
 
   /** A copy with the zero-init of each block's last conv switched on or off. */
   public ModelConfig withZeroInitLast(boolean on) {
-    return new ModelConfig(imageSize, channels, numClasses, patchSize, numMasked, stem, stemWidth,
-        stageWidths, stageBlocks, d, layers, heads, ffn, dropout, on, bnMomentum,
-        bnEpsilon, lnEpsilon, temperature, contextPositions, queryMode, maskContent);
+    return toBuilder().zeroInitLast(on).build();
   }
 
   /** A copy whose Selfie loss divides the logits by {@code t}. */
   public ModelConfig withTemperature(double t) {
-    return new ModelConfig(imageSize, channels, numClasses, patchSize, numMasked, stem, stemWidth,
-        stageWidths, stageBlocks, d, layers, heads, ffn, dropout, zeroInitLast, bnMomentum,
-        bnEpsilon, lnEpsilon, t, contextPositions, queryMode, maskContent);
+    return toBuilder().temperature(t).build();
   }
 
   /** A copy with the context position embeddings on or off. */
   public ModelConfig withContextPositions(boolean on) {
-    return new ModelConfig(imageSize, channels, numClasses, patchSize, numMasked, stem, stemWidth,
-        stageWidths, stageBlocks, d, layers, heads, ffn, dropout, zeroInitLast, bnMomentum,
-        bnEpsilon, lnEpsilon, temperature, on, queryMode, maskContent);
+    return toBuilder().contextPositions(on).build();
   }
 
   /** A copy with another query mode. */
   public ModelConfig withQueryMode(QueryMode mode) {
-    return new ModelConfig(imageSize, channels, numClasses, patchSize, numMasked, stem, stemWidth,
-        stageWidths, stageBlocks, d, layers, heads, ffn, dropout, zeroInitLast, bnMomentum,
-        bnEpsilon, lnEpsilon, temperature, contextPositions, mode, maskContent);
+    return toBuilder().queryMode(mode).build();
   }
 
   /** A copy with content-aware masking on or off. */
   public ModelConfig withMaskContent(boolean on) {
-    return new ModelConfig(imageSize, channels, numClasses, patchSize, numMasked, stem, stemWidth,
-        stageWidths, stageBlocks, d, layers, heads, ffn, dropout, zeroInitLast, bnMomentum,
-        bnEpsilon, lnEpsilon, temperature, contextPositions, queryMode, on);
+    return toBuilder().maskContent(on).build();
   }
 
   /** True when every pretraining variant is off: the paper's formulation. */
   @JsonIgnore
   public boolean isPaperFormulation() {
     return !contextPositions && queryMode == QueryMode.ADD && !maskContent;
+  }
+
+  /** The ResNet's depth, {@code 3 * (b1 + b2 + b3 + b4) + 2} ({@link #DEPTHS}): 50 in paper. */
+  @JsonIgnore
+  public int depth() {
+    return 3 * stageBlocks.stream().mapToInt(Integer::intValue).sum() + 2;
   }
 
   /** g: patches per row and per column. */

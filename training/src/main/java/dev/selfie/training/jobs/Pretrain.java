@@ -6,6 +6,7 @@ import dev.selfie.data.PipelineOptions;
 import dev.selfie.data.Pipelines;
 import dev.selfie.data.Split;
 import dev.selfie.graph.ModelConfig;
+import dev.selfie.graph.ModelConfigBuilder;
 import dev.selfie.graph.Selfie;
 import dev.selfie.graph.VarStore;
 import dev.selfie.training.loop.GlobalStep;
@@ -255,9 +256,9 @@ public final class Pretrain {
 
     /** {@code model} with these variants. */
     public ModelConfig apply(ModelConfig model) {
-      ModelConfig m = model.withContextPositions(contextPositions).withQueryMode(queryMode)
-          .withMaskContent(maskContent);
-      return temperature > 0 ? m.withTemperature(temperature) : m;
+      ModelConfigBuilder m = model.toBuilder().contextPositions(contextPositions)
+          .queryMode(queryMode).maskContent(maskContent);
+      return (temperature > 0 ? m.temperature(temperature) : m).build();
     }
 
     /** The flags that select these variants ("" for {@link #PAPER}), each with a leading space. */
