@@ -278,10 +278,7 @@ class FinetuneTransferTest {
     // Fashion-MNIST is 1-channel; the CIFAR-format set is RGB: the stem kernels cannot transfer.
     Path grey = tmp.resolve("pretrain-fashion-mnist");
     Pretrain.Options o = PretrainFixtures.pretrain(home, "tiny", grey, 1, 4);
-    Pretrain.run(new Pretrain.Options("fashion-mnist", null, o.preset(), o.steps(),
-        o.batchSize(), o.out(), false, false, o.seed(), o.optimizer(), o.lr(), o.warmup(),
-        o.weightDecay(), 0, true, o.checkpointEvery(), o.keep(), o.logEvery(), o.summaryEvery(),
-        o.threads()), QUIET);
+    Pretrain.run(o.withData(o.data().withDataset("fashion-mnist").withDataDir(null)), QUIET);
     Path out = tmp.resolve("finetune-grey");
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Finetune.run(
         PretrainFixtures.finetune(home, out, grey, 0.2, 2, 16, 0.01, 0), QUIET));

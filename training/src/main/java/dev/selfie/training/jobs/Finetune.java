@@ -17,6 +17,10 @@ import dev.selfie.training.loop.Summaries;
 import dev.selfie.training.loop.Trainer;
 import dev.selfie.training.optim.OptimizerConfig;
 import dev.selfie.training.optim.Optimizers;
+import dev.selfie.training.options.CheckpointOptions;
+import dev.selfie.training.options.DataOptions;
+import dev.selfie.training.options.RuntimeOptions;
+import dev.selfie.training.options.ScheduleOptions;
 import dev.selfie.training.run.CheckpointManager;
 import dev.selfie.training.run.Json;
 import dev.selfie.training.run.MetricsWriter;
@@ -31,6 +35,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
@@ -142,168 +147,163 @@ public final class Finetune {
   }
 
   /**
-   * Options of {@code selfie finetune}.
+   * Which training labels a run learns from.
    *
+   * @param fraction {@code --label-fraction}: the class-balanced fraction of the training labels,
+   *     in (0, 1]
+   * @param manifest {@code --label-manifest}: reuse the labeled indices of this manifest
+   *     (labels.json of another run); overrides {@code fraction}. Null: draw them
+   */
+  public record Labels(double fraction, Path manifest) {
+    public Labels {
+      if (manifest == null && !(fraction > 0 && fraction <= 1)) {
+        throw new IllegalArgumentException("--label-fraction must be in (0, 1], got " + fraction);
+      }
+    }
+
+    /** A class-balanced {@code fraction} of the labels (drawn with the run seed). */
+    public static Labels fraction(double fraction) {
+      return new Labels(fraction, null);
+    }
+  }
+
+  /**
+   * Options of {@code selfie finetune}: the groups every training job shares, and what only
+   * finetuning has. Start from {@link #defaults} (the command line's) and change what differs;
+   * set the recipe and the checkpoints (resume) before {@code evalEvery}, which is checked
+   * against them.
+   *
+   * @param out the run directory
+   * @param preset {@code --preset}: the model of the baseline; with {@code pretrained} the
+   *     pretraining run's is used
    * @param pretrained a pretraining run directory or its savedmodel directory; null = baseline
-   * @param labelManifest reuse these labeled indices (overrides labelFraction)
-   * @param precision {@code --precision}: float32, bfloat16, float16 or auto ({@link Precision})
-   * @param export at the end, export the run as a SavedModel into {@code out/savedmodel/1/}
-   *     ({@link Export}; the CLI's default, {@code --no-export} turns it off)
+   * @param head the classifier: the full ResNet v2 or the hybrid head
+   * @param data the images ({@link DataOptions#unlabeledDir()} must be null: finetuning learns
+   *     from labels)
+   * @param evalBatchSize {@code --eval-batch-size}: batch size of the test and validation passes
    * @param evalEvery {@code --eval-every}: evaluate on the validation split every this many
    *     steps during training (progress line, TensorBoard, metrics.jsonl); 0 = only at the end;
    *     -1 = the default, {@value #DEFAULT_EVAL_EVERY} with a validation split, else 0
+   * @param export at the end, export the run as a SavedModel into {@code out/savedmodel/1/}
+   *     ({@link Export}; the CLI's default, {@code --no-export} turns it off)
    */
   public record Options(
-      String dataset,
-      Path dataDir,
-      String preset,
-      double labelFraction,
-      Path labelManifest,
-      long seed,
       Path out,
+      String preset,
       Path pretrained,
       Classifier.Head head,
-      long steps,
-      int batchSize,
-      String optimizer,
-      double lr,
-      long warmup,
-      double weightDecay,
-      boolean augment,
-      boolean xla,
-      boolean resume,
-      long checkpointEvery,
-      int keep,
-      int logEvery,
-      int summaryEvery,
-      int evalBatchSize,
-      int threads,
+      Labels labels,
+      DataOptions data,
+      ScheduleOptions schedule,
+      CheckpointOptions checkpoints,
+      RuntimeOptions runtime,
       Recipe recipe,
-      OptimizerConfig.WeightDecayType weightDecayType,
-      String precision,
-      boolean export,
-      int evalEvery) {
+      int evalBatchSize,
+      int evalEvery,
+      boolean export) {
     /** The default of {@code --eval-every} with a validation split. */
     public static final int DEFAULT_EVAL_EVERY = 250;
 
     public Options {
+      Objects.requireNonNull(out, "out: the run directory is required");
+      Objects.requireNonNull(head, "head");
+      Objects.requireNonNull(labels, "labels");
+      Objects.requireNonNull(data, "data");
+      Objects.requireNonNull(schedule, "schedule");
+      Objects.requireNonNull(checkpoints, "checkpoints");
+      Objects.requireNonNull(runtime, "runtime");
+      if (data.unlabeledDir() != null) {
+        throw new IllegalArgumentException("finetuning learns from labels: unlabeled images ("
+            + data.unlabeledDir() + ") are for pretraining");
+      }
       if (recipe == null) {
         recipe = Recipe.defaults();
       }
       if (evalEvery < -1) {
         throw new IllegalArgumentException("--eval-every must be >= 0, got " + evalEvery);
       }
-      if (evalEvery > 0 && recipe.validation() == 0 && !resume) {
+      if (evalEvery > 0 && recipe.validation() == 0 && !checkpoints.resume()) {
         throw new IllegalArgumentException("--eval-every " + evalEvery
             + " needs a validation split to evaluate on: pass --validation N");
-      }
-      if (weightDecayType == null) {
-        weightDecayType = OptimizerConfig.WeightDecayType.DECOUPLED;
-      }
-      precision = Precision.checkFlag(precision);
-      if (labelManifest == null && !(labelFraction > 0 && labelFraction <= 1)) {
-        throw new IllegalArgumentException(
-            "--label-fraction must be in (0, 1], got " + labelFraction);
-      }
-      if (steps < 1) {
-        throw new IllegalArgumentException("--steps must be >= 1, got " + steps);
-      }
-      if (batchSize < 1) {
-        throw new IllegalArgumentException("--batch-size must be >= 1, got " + batchSize);
       }
       if (pretrained == null) {
         Pretrain.checkPreset(preset);
       }
     }
 
-    /** The default {@code --eval-every} (-1). */
-    public Options(String dataset, Path dataDir, String preset, double labelFraction,
-        Path labelManifest, long seed, Path out, Path pretrained, Classifier.Head head,
-        long steps, int batchSize, String optimizer, double lr, long warmup, double weightDecay,
-        boolean augment, boolean xla, boolean resume, long checkpointEvery, int keep,
-        int logEvery, int summaryEvery, int evalBatchSize, int threads, Recipe recipe,
-        OptimizerConfig.WeightDecayType weightDecayType, String precision, boolean export) {
-      this(dataset, dataDir, preset, labelFraction, labelManifest, seed, out, pretrained, head,
-          steps, batchSize, optimizer, lr, warmup, weightDecay, augment, xla, resume,
-          checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize, threads, recipe,
-          weightDecayType, precision, export, -1);
+    /**
+     * The defaults of {@code selfie finetune} into {@code out}: the baseline (no pretraining) of
+     * preset small with the resnet head on 5% of the labels, 1000 steps at lr 0.05 after 100
+     * warmup steps, 2 checkpoints kept, the test set evaluated (batches of 500) and the
+     * SavedModel exported at the end.
+     */
+    public static Options defaults(Path out) {
+      return new Options(out, "small", null, Classifier.Head.RESNET, Labels.fraction(0.05),
+          DataOptions.defaults(),
+          ScheduleOptions.defaults().withSteps(1000).withLr(0.05).withWarmup(100),
+          CheckpointOptions.defaults().withKeep(2), RuntimeOptions.defaults(), Recipe.defaults(),
+          500, -1, true);
     }
 
-    /** Without the SavedModel export at the end. */
-    public Options(String dataset, Path dataDir, String preset, double labelFraction,
-        Path labelManifest, long seed, Path out, Path pretrained, Classifier.Head head,
-        long steps, int batchSize, String optimizer, double lr, long warmup, double weightDecay,
-        boolean augment, boolean xla, boolean resume, long checkpointEvery, int keep,
-        int logEvery, int summaryEvery, int evalBatchSize, int threads, Recipe recipe,
-        OptimizerConfig.WeightDecayType weightDecayType, String precision) {
-      this(dataset, dataDir, preset, labelFraction, labelManifest, seed, out, pretrained, head,
-          steps, batchSize, optimizer, lr, warmup, weightDecay, augment, xla, resume,
-          checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize, threads, recipe,
-          weightDecayType, precision, false);
+    public Options withPreset(String p) {
+      return new Options(out, p, pretrained, head, labels, data, schedule, checkpoints, runtime,
+          recipe, evalBatchSize, evalEvery, export);
     }
 
-    /** Options with float32 precision. */
-    public Options(String dataset, Path dataDir, String preset, double labelFraction,
-        Path labelManifest, long seed, Path out, Path pretrained, Classifier.Head head,
-        long steps, int batchSize, String optimizer, double lr, long warmup, double weightDecay,
-        boolean augment, boolean xla, boolean resume, long checkpointEvery, int keep,
-        int logEvery, int summaryEvery, int evalBatchSize, int threads, Recipe recipe,
-        OptimizerConfig.WeightDecayType weightDecayType) {
-      this(dataset, dataDir, preset, labelFraction, labelManifest, seed, out, pretrained, head,
-          steps, batchSize, optimizer, lr, warmup, weightDecay, augment, xla, resume,
-          checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize, threads, recipe,
-          weightDecayType, "float32");
+    /** From the pretraining run (its savedmodel, or one checkpoint) {@code p}; null: baseline. */
+    public Options withPretrained(Path p) {
+      return new Options(out, preset, p, head, labels, data, schedule, checkpoints, runtime,
+          recipe, evalBatchSize, evalEvery, export);
     }
 
-    /** Options with {@link Recipe#defaults()}, decoupled weight decay and the given precision. */
-    public Options(String dataset, Path dataDir, String preset, double labelFraction,
-        Path labelManifest, long seed, Path out, Path pretrained, Classifier.Head head,
-        long steps, int batchSize, String optimizer, double lr, long warmup, double weightDecay,
-        boolean augment, boolean xla, boolean resume, long checkpointEvery, int keep,
-        int logEvery, int summaryEvery, int evalBatchSize, int threads, String precision) {
-      this(dataset, dataDir, preset, labelFraction, labelManifest, seed, out, pretrained, head,
-          steps, batchSize, optimizer, lr, warmup, weightDecay, augment, xla, resume,
-          checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize, threads,
-          Recipe.defaults(), OptimizerConfig.WeightDecayType.DECOUPLED, precision);
+    public Options withHead(Classifier.Head h) {
+      return new Options(out, preset, pretrained, h, labels, data, schedule, checkpoints, runtime,
+          recipe, evalBatchSize, evalEvery, export);
     }
 
-    /** Options with {@link Recipe#defaults()} and decoupled weight decay. */
-    public Options(String dataset, Path dataDir, String preset, double labelFraction,
-        Path labelManifest, long seed, Path out, Path pretrained, Classifier.Head head,
-        long steps, int batchSize, String optimizer, double lr, long warmup, double weightDecay,
-        boolean augment, boolean xla, boolean resume, long checkpointEvery, int keep,
-        int logEvery, int summaryEvery, int evalBatchSize, int threads) {
-      this(dataset, dataDir, preset, labelFraction, labelManifest, seed, out, pretrained, head,
-          steps, batchSize, optimizer, lr, warmup, weightDecay, augment, xla, resume,
-          checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize, threads,
-          Recipe.defaults(), OptimizerConfig.WeightDecayType.DECOUPLED, "float32");
+    public Options withLabels(Labels l) {
+      return new Options(out, preset, pretrained, head, l, data, schedule, checkpoints, runtime,
+          recipe, evalBatchSize, evalEvery, export);
     }
 
-    /** Options with {@link Recipe#defaults()} and the given weight decay type. */
-    public Options(String dataset, Path dataDir, String preset, double labelFraction,
-        Path labelManifest, long seed, Path out, Path pretrained, Classifier.Head head,
-        long steps, int batchSize, String optimizer, double lr, long warmup, double weightDecay,
-        boolean augment, boolean xla, boolean resume, long checkpointEvery, int keep,
-        int logEvery, int summaryEvery, int evalBatchSize, int threads,
-        OptimizerConfig.WeightDecayType weightDecayType) {
-      this(dataset, dataDir, preset, labelFraction, labelManifest, seed, out, pretrained, head,
-          steps, batchSize, optimizer, lr, warmup, weightDecay, augment, xla, resume,
-          checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize, threads,
-          Recipe.defaults(), weightDecayType, "float32");
+    public Options withData(DataOptions d) {
+      return new Options(out, preset, pretrained, head, labels, d, schedule, checkpoints, runtime,
+          recipe, evalBatchSize, evalEvery, export);
+    }
+
+    public Options withSchedule(ScheduleOptions s) {
+      return new Options(out, preset, pretrained, head, labels, data, s, checkpoints, runtime,
+          recipe, evalBatchSize, evalEvery, export);
+    }
+
+    public Options withCheckpoints(CheckpointOptions c) {
+      return new Options(out, preset, pretrained, head, labels, data, schedule, c, runtime,
+          recipe, evalBatchSize, evalEvery, export);
+    }
+
+    public Options withRuntime(RuntimeOptions r) {
+      return new Options(out, preset, pretrained, head, labels, data, schedule, checkpoints, r,
+          recipe, evalBatchSize, evalEvery, export);
     }
 
     public Options withRecipe(Recipe r) {
-      return new Options(dataset, dataDir, preset, labelFraction, labelManifest, seed, out,
-          pretrained, head, steps, batchSize, optimizer, lr, warmup, weightDecay, augment, xla,
-          resume, checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize, threads, r,
-          weightDecayType, precision, export, evalEvery);
+      return new Options(out, preset, pretrained, head, labels, data, schedule, checkpoints,
+          runtime, r, evalBatchSize, evalEvery, export);
+    }
+
+    public Options withEvalBatchSize(int n) {
+      return new Options(out, preset, pretrained, head, labels, data, schedule, checkpoints,
+          runtime, recipe, n, evalEvery, export);
     }
 
     public Options withEvalEvery(int n) {
-      return new Options(dataset, dataDir, preset, labelFraction, labelManifest, seed, out,
-          pretrained, head, steps, batchSize, optimizer, lr, warmup, weightDecay, augment, xla,
-          resume, checkpointEvery, keep, logEvery, summaryEvery, evalBatchSize, threads, recipe,
-          weightDecayType, precision, export, n);
+      return new Options(out, preset, pretrained, head, labels, data, schedule, checkpoints,
+          runtime, recipe, evalBatchSize, n, export);
+    }
+
+    public Options withExport(boolean e) {
+      return new Options(out, preset, pretrained, head, labels, data, schedule, checkpoints,
+          runtime, recipe, evalBatchSize, evalEvery, e);
     }
 
     /** {@link #evalEvery()} resolved: the default (-1) is 250 with a validation split, else 0. */
@@ -405,13 +405,13 @@ public final class Finetune {
     ModelConfig model;
     if (o.pretrained() != null) {
       Pretrain.Config p = pretrainedConfig(o.pretrained());
-      if (!p.dataset().equals(o.dataset())) {
+      if (!p.dataset().equals(o.data().dataset())) {
         // Allowed (transfer), but the image geometry must match.
         if (p.model().imageSize() != src.spec().imageSize()
             || p.model().channels() != src.spec().channels()) {
           throw new IllegalArgumentException("--pretrained " + o.pretrained() + " was trained on "
               + p.dataset() + " images " + p.model().imageSize() + "x" + p.model().imageSize()
-              + "x" + p.model().channels() + "; " + o.dataset() + " has "
+              + "x" + p.model().channels() + "; " + o.data().dataset() + " has "
               + src.spec().imageSize() + "x" + src.spec().imageSize() + "x"
               + src.spec().channels());
         }
@@ -422,23 +422,23 @@ public final class Finetune {
       model = ModelConfig.preset(preset)
           .withData(src.spec().channels(), src.spec().numClasses());
     }
-    OptimizerConfig opt =
-        Pretrain.optimizer(o.optimizer(), o.lr(), o.warmup(), o.steps(), o.weightDecay())
-            .withWeightDecayType(o.weightDecayType());
-    return new Config("finetune", o.dataset(), preset, model, o.head(), opt, o.batchSize(),
-        o.steps(), o.seed(), manifest.fraction(), manifest.indices().length,
+    return new Config("finetune", o.data().dataset(), preset, model, o.head(),
+        o.schedule().optimizerConfig(), o.data().batchSize(), o.schedule().steps(),
+        o.runtime().seed(), manifest.fraction(), manifest.indices().length,
         o.pretrained() == null ? null : o.pretrained().toAbsolutePath().toString(),
-        o.augment(), o.xla(), o.recipe(), precision.flag());
+        o.data().augment(), o.runtime().xla(), o.recipe(), precision.flag());
   }
 
   /** Runs (or resumes) a finetuning run into {@code o.out()}. */
   public static Result run(Options o, PrintStream log) throws IOException {
     // Before anything is written: a bad or impossible --precision fails here.
-    Precision.Choice precision = Precision.resolve(o.precision(), Devices.hasGpu(Devices.list()));
+    Precision.Choice precision =
+        Precision.resolve(o.runtime().precision(), Devices.hasGpu(Devices.list()));
     // Before anything is written: the dataset, the label subset and the config are built here.
     RunDir at = new RunDir(o.out());
-    ImageSource src = RunData.open(o.dataset(), o.dataDir(), RunData.imageSize(at, o), null);
-    NewRun fresh = o.resume() && Files.exists(at.config())
+    ImageSource src = RunData.open(o.data().dataset(), o.data().dataDir(),
+        RunData.imageSize(at, o), null);
+    NewRun fresh = o.checkpoints().resume() && Files.exists(at.config())
         ? null : newRun(o, src, precision.precision());
     RunDir dir = RunDir.create(o.out());
     return Trainer.inRun(dir, log, "finetune", o.export(),
@@ -457,16 +457,16 @@ public final class Finetune {
       validation = LabelManifest.validation(src, Split.TRAIN, recipe.validation(),
           recipe.validationSeed());
     }
-    if (o.labelManifest() != null) {
-      manifest = LabelManifest.read(o.labelManifest());
+    if (o.labels().manifest() != null) {
+      manifest = LabelManifest.read(o.labels().manifest());
       if (validation != null && !manifest.disjointFrom(validation)) {
-        throw new IllegalArgumentException("--label-manifest " + o.labelManifest()
+        throw new IllegalArgumentException("--label-manifest " + o.labels().manifest()
             + " shares images with the --validation " + recipe.validation()
             + " split (seed " + recipe.validationSeed() + "): the validation images must"
             + " never be trained on");
       }
     } else {
-      manifest = LabelManifest.create(src, Split.TRAIN, o.labelFraction(), o.seed(),
+      manifest = LabelManifest.create(src, Split.TRAIN, o.labels().fraction(), o.runtime().seed(),
           validation);
     }
     manifest.validateAgainst(src);
@@ -476,7 +476,8 @@ public final class Finetune {
   /** The run in the created and locked {@code dir}; {@code start}: what a new run starts with. */
   private static Result train(Options o, Precision.Choice precision, RunDir dir,
       ImageSource src, NewRun start, PrintStream log) throws IOException {
-    CheckpointManager checkpoints = new CheckpointManager(dir.checkpoints(), o.keep());
+    CheckpointManager checkpoints =
+        new CheckpointManager(dir.checkpoints(), o.checkpoints().keep());
     Config cfg;
     LabelManifest manifest;
     long startStep = 0;
@@ -510,7 +511,7 @@ public final class Finetune {
     final Recipe recipe = cfg.recipe();
     ModelConfig model = config.model();
     SessionConfigs.Options sessionOptions =
-        Devices.resolve(o.threads(), 0, o.xla() || config.xla(), true, log)
+        Devices.resolve(o.runtime().threads(), 0, o.runtime().xla() || config.xla(), true, log)
             .withPrecision(precision.precision());
     log.println("precision: " + precision.describe());
     if (config.pretrained() != null && resumeFrom.isEmpty()) {
@@ -565,7 +566,8 @@ public final class Finetune {
       Optimizers.TrainOp trainOp =
           Optimizers.minimize(mtf, graph, loss, vars, config.optimizer(), step, layerwise,
               precision.precision().lossScale());
-      Summaries summaries = Summaries.create(tf, dir.tensorboard(), o.summaryEvery())
+      Summaries summaries =
+          Summaries.create(tf, dir.tensorboard(), o.checkpoints().summaryEvery())
           .scalar("loss", loss)
           .scalar("train_accuracy", accuracy)
           .scalar("learning_rate", trainOp.learningRate())
@@ -609,7 +611,7 @@ public final class Finetune {
         }
         long end = config.steps();
         Trainer.Loop loop = new Trainer.Loop("finetune", config.seed(), config.batchSize(),
-            o.checkpointEvery(), o.logEvery(),
+            o.checkpoints().checkpointEvery(), o.checkpoints().logEvery(),
             s -> new CheckpointManager.RunState(config.seed(), s * config.batchSize(), config),
             precision.precision());
         MetricsWriter.Metrics m;

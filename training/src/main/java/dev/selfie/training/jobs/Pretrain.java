@@ -13,6 +13,10 @@ import dev.selfie.training.loop.Summaries;
 import dev.selfie.training.loop.Trainer;
 import dev.selfie.training.optim.OptimizerConfig;
 import dev.selfie.training.optim.Optimizers;
+import dev.selfie.training.options.CheckpointOptions;
+import dev.selfie.training.options.DataOptions;
+import dev.selfie.training.options.RuntimeOptions;
+import dev.selfie.training.options.ScheduleOptions;
 import dev.selfie.training.parallel.DataParallel;
 import dev.selfie.training.run.CheckpointManager;
 import dev.selfie.training.run.Json;
@@ -27,6 +31,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import org.tensorflow.Graph;
 import org.tensorflow.Session;
@@ -72,148 +77,84 @@ public final class Pretrain {
   }
 
   /**
-   * Command-line options of {@code selfie pretrain}.
+   * Options of {@code selfie pretrain}: the groups every training job shares, and what only
+   * pretraining has. Start from {@link #defaults} (the command line's) and change what differs.
    *
+   * @param out the run directory
+   * @param preset {@code --preset}: the model (paper, paper224, small, tiny); a resumed run keeps
+   *     the one in its config.json
+   * @param data the images; {@link DataOptions#unlabeledDir()} adds unlabeled ones (folder only)
    * @param numMasked masked patches per image (0 = the preset's)
-   * @param lr base learning rate; warmup linear warmup steps
-   * @param threads intra-op threads (0 = TensorFlow's default)
-   * @param precision {@code --precision}: float32, bfloat16, float16 or auto ({@link Precision})
+   * @param variants the pretraining variants (null: {@link Variants#PAPER})
    * @param export at the end, export the run as a SavedModel into {@code out/savedmodel/1/}
    *     ({@link Export}; the CLI's default, {@code --no-export} turns it off)
-   * @param clipNorm {@code --clip-norm}: scale the gradients down to this global L2 norm when it
-   *     is exceeded (0 = no clipping, the default)
    */
   public record Options(
-      String dataset,
-      Path dataDir,
-      String preset,
-      long steps,
-      int batchSize,
       Path out,
-      boolean xla,
-      boolean resume,
-      long seed,
-      String optimizer,
-      double lr,
-      long warmup,
-      double weightDecay,
+      String preset,
+      DataOptions data,
+      ScheduleOptions schedule,
+      CheckpointOptions checkpoints,
+      RuntimeOptions runtime,
       int numMasked,
-      boolean augment,
-      long checkpointEvery,
-      int keep,
-      int logEvery,
-      int summaryEvery,
-      int threads,
-      Path unlabeledDir,
       Variants variants,
-      OptimizerConfig.WeightDecayType weightDecayType,
-      String precision,
-      boolean export,
-      double clipNorm) {
+      boolean export) {
 
     public Options {
+      Objects.requireNonNull(out, "out: the run directory is required");
+      Objects.requireNonNull(data, "data");
+      Objects.requireNonNull(schedule, "schedule");
+      Objects.requireNonNull(checkpoints, "checkpoints");
+      Objects.requireNonNull(runtime, "runtime");
       if (variants == null) {
         variants = Variants.PAPER;
       }
-      if (weightDecayType == null) {
-        weightDecayType = OptimizerConfig.WeightDecayType.DECOUPLED;
-      }
-      precision = Precision.checkFlag(precision);
-      if (steps < 1) {
-        throw new IllegalArgumentException("--steps must be >= 1, got " + steps);
-      }
-      if (batchSize < 1) {
-        throw new IllegalArgumentException("--batch-size must be >= 1, got " + batchSize);
-      }
       checkPreset(preset);
-      if (!(clipNorm >= 0) || !Double.isFinite(clipNorm)) {
-        throw new IllegalArgumentException(
-            "--clip-norm must be a finite number >= 0 (0 = no clipping), got " + clipNorm);
-      }
     }
 
-    /** No gradient clipping. */
-    public Options(String dataset, Path dataDir, String preset, long steps, int batchSize, Path out,
-        boolean xla, boolean resume, long seed, String optimizer, double lr, long warmup,
-        double weightDecay, int numMasked, boolean augment, long checkpointEvery, int keep,
-        int logEvery, int summaryEvery, int threads, Path unlabeledDir, Variants variants,
-        OptimizerConfig.WeightDecayType weightDecayType, String precision, boolean export) {
-      this(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed, optimizer, lr, warmup,
-          weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads,
-          unlabeledDir, variants, weightDecayType, precision, export, 0);
+    /**
+     * The defaults of {@code selfie pretrain} into {@code out}: preset small, the paper's
+     * formulation, the groups' defaults, exported at the end.
+     */
+    public static Options defaults(Path out) {
+      return new Options(out, "small", DataOptions.defaults(), ScheduleOptions.defaults(),
+          CheckpointOptions.defaults(), RuntimeOptions.defaults(), 0, Variants.PAPER, true);
     }
 
-    /** Without the SavedModel export at the end. */
-    public Options(String dataset, Path dataDir, String preset, long steps, int batchSize, Path out,
-        boolean xla, boolean resume, long seed, String optimizer, double lr, long warmup,
-        double weightDecay, int numMasked, boolean augment, long checkpointEvery, int keep,
-        int logEvery, int summaryEvery, int threads, Path unlabeledDir, Variants variants,
-        OptimizerConfig.WeightDecayType weightDecayType, String precision) {
-      this(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed, optimizer, lr, warmup,
-          weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads,
-          unlabeledDir, variants, weightDecayType, precision, false);
+    public Options withPreset(String p) {
+      return new Options(out, p, data, schedule, checkpoints, runtime, numMasked, variants,
+          export);
     }
 
-    /** Variants and weight decay type, float32. */
-    public Options(String dataset, Path dataDir, String preset, long steps, int batchSize, Path out,
-        boolean xla, boolean resume, long seed, String optimizer, double lr, long warmup,
-        double weightDecay, int numMasked, boolean augment, long checkpointEvery, int keep,
-        int logEvery, int summaryEvery, int threads, Path unlabeledDir, Variants variants,
-        OptimizerConfig.WeightDecayType weightDecayType) {
-      this(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed, optimizer, lr, warmup,
-          weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads,
-          unlabeledDir, variants, weightDecayType, "float32");
+    public Options withData(DataOptions d) {
+      return new Options(out, preset, d, schedule, checkpoints, runtime, numMasked, variants,
+          export);
     }
 
-    /** The paper's formulation, decoupled weight decay, the given precision. */
-    public Options(String dataset, Path dataDir, String preset, long steps, int batchSize, Path out,
-        boolean xla, boolean resume, long seed, String optimizer, double lr, long warmup,
-        double weightDecay, int numMasked, boolean augment, long checkpointEvery, int keep,
-        int logEvery, int summaryEvery, int threads, Path unlabeledDir, String precision) {
-      this(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed, optimizer, lr, warmup,
-          weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads,
-          unlabeledDir, Variants.PAPER, OptimizerConfig.WeightDecayType.DECOUPLED, precision);
+    public Options withSchedule(ScheduleOptions s) {
+      return new Options(out, preset, data, s, checkpoints, runtime, numMasked, variants, export);
     }
 
-    /** The paper's formulation, decoupled weight decay. */
-    public Options(String dataset, Path dataDir, String preset, long steps, int batchSize, Path out,
-        boolean xla, boolean resume, long seed, String optimizer, double lr, long warmup,
-        double weightDecay, int numMasked, boolean augment, long checkpointEvery, int keep,
-        int logEvery, int summaryEvery, int threads, Path unlabeledDir) {
-      this(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed, optimizer, lr, warmup,
-          weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads,
-          unlabeledDir, Variants.PAPER, OptimizerConfig.WeightDecayType.DECOUPLED, "float32");
+    public Options withCheckpoints(CheckpointOptions c) {
+      return new Options(out, preset, data, schedule, c, runtime, numMasked, variants, export);
     }
 
-    /** Pretraining variants, decoupled weight decay. */
-    public Options(String dataset, Path dataDir, String preset, long steps, int batchSize, Path out,
-        boolean xla, boolean resume, long seed, String optimizer, double lr, long warmup,
-        double weightDecay, int numMasked, boolean augment, long checkpointEvery, int keep,
-        int logEvery, int summaryEvery, int threads, Path unlabeledDir, Variants variants) {
-      this(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed, optimizer, lr, warmup,
-          weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads,
-          unlabeledDir, variants, OptimizerConfig.WeightDecayType.DECOUPLED, "float32");
+    public Options withRuntime(RuntimeOptions r) {
+      return new Options(out, preset, data, schedule, checkpoints, r, numMasked, variants,
+          export);
     }
 
-    /** The paper's formulation, the given weight decay type. */
-    public Options(String dataset, Path dataDir, String preset, long steps, int batchSize, Path out,
-        boolean xla, boolean resume, long seed, String optimizer, double lr, long warmup,
-        double weightDecay, int numMasked, boolean augment, long checkpointEvery, int keep,
-        int logEvery, int summaryEvery, int threads, Path unlabeledDir,
-        OptimizerConfig.WeightDecayType weightDecayType) {
-      this(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed, optimizer, lr, warmup,
-          weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads,
-          unlabeledDir, Variants.PAPER, weightDecayType, "float32");
+    public Options withNumMasked(int n) {
+      return new Options(out, preset, data, schedule, checkpoints, runtime, n, variants, export);
     }
 
-    /** Without an unlabeled directory, decoupled weight decay. */
-    public Options(String dataset, Path dataDir, String preset, long steps, int batchSize, Path out,
-        boolean xla, boolean resume, long seed, String optimizer, double lr, long warmup,
-        double weightDecay, int numMasked, boolean augment, long checkpointEvery, int keep,
-        int logEvery, int summaryEvery, int threads) {
-      this(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed, optimizer, lr, warmup,
-          weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads,
-          null, Variants.PAPER, OptimizerConfig.WeightDecayType.DECOUPLED, "float32");
+    public Options withVariants(Variants v) {
+      return new Options(out, preset, data, schedule, checkpoints, runtime, numMasked, v, export);
+    }
+
+    public Options withExport(boolean e) {
+      return new Options(out, preset, data, schedule, checkpoints, runtime, numMasked, variants,
+          e);
     }
   }
 
@@ -304,27 +245,16 @@ public final class Pretrain {
         .withData(src.spec().channels(), src.spec().numClasses());
     if (model.imageSize() != src.spec().imageSize()) {
       throw new IllegalArgumentException("--preset " + o.preset() + " expects "
-          + model.imageSize() + "x" + model.imageSize() + " images; dataset " + o.dataset()
+          + model.imageSize() + "x" + model.imageSize() + " images; dataset " + o.data().dataset()
           + " gives " + src.spec().imageSize());
     }
     if (o.numMasked() > 0) {
       model = model.withNumMasked(o.numMasked());
     }
     model = o.variants().apply(model);
-    OptimizerConfig opt = optimizer(o.optimizer(), o.lr(), o.warmup(), o.steps(), o.weightDecay())
-        .withWeightDecayType(o.weightDecayType()).withClipGlobalNorm(o.clipNorm());
-    return new Config("pretrain", o.dataset(), o.preset(), model, opt, o.batchSize(), o.steps(),
-        o.seed(), o.augment(), o.xla(), precision.flag());
-  }
-
-  public static OptimizerConfig optimizer(String kind, double lr, long warmup, long steps, double wd) {
-    OptimizerConfig opt = switch (kind.toLowerCase()) {
-      case "sgd" -> OptimizerConfig.sgd(lr, Math.min(warmup, steps / 10), steps);
-      case "adam" -> OptimizerConfig.adam(lr, Math.min(warmup, steps / 10), steps);
-      default -> throw new IllegalArgumentException(
-          "--optimizer must be sgd or adam, got " + kind);
-    };
-    return opt.withWeightDecay(wd);
+    return new Config("pretrain", o.data().dataset(), o.preset(), model,
+        o.schedule().optimizerConfig(), o.data().batchSize(), o.schedule().steps(),
+        o.runtime().seed(), o.data().augment(), o.runtime().xla(), precision.flag());
   }
 
   /** Runs (or resumes) a pretraining run into {@code o.out()}. */
@@ -338,11 +268,12 @@ public final class Pretrain {
    */
   public static Result run(Options o, DataParallel.Options parallel, PrintStream log)
       throws IOException {
-    parallel.checkBatch(o.batchSize());
+    parallel.checkBatch(o.data().batchSize());
     // Before anything is written: a bad or impossible --precision fails here.
-    Precision.Choice precision = Precision.resolve(o.precision(), Devices.hasGpu(Devices.list()));
+    Precision.Choice precision =
+        Precision.resolve(o.runtime().precision(), Devices.hasGpu(Devices.list()));
     if (parallel.replicated() && precision.precision() == Precision.FLOAT16) {
-      if (!o.precision().equals("auto")) {
+      if (!o.runtime().precision().equals("auto")) {
         throw new IllegalArgumentException("--precision float16 (loss scaling) is not supported"
             + " with --replicas/--cluster yet; use --precision float32 there");
       }
@@ -351,9 +282,9 @@ public final class Pretrain {
     }
     // Before anything is written: the dataset, the preset and the image size are checked here.
     RunDir at = new RunDir(o.out());
-    ImageSource src = RunData.open(o.dataset(), o.dataDir(),
-        RunData.imageSize(at, o.resume(), o.preset()), o.unlabeledDir());
-    Config fresh = o.resume() && Files.exists(at.config())
+    ImageSource src = RunData.open(o.data().dataset(), o.data().dataDir(),
+        RunData.imageSize(at, o.checkpoints().resume(), o.preset()), o.data().unlabeledDir());
+    Config fresh = o.checkpoints().resume() && Files.exists(at.config())
         ? null : newConfig(o, src, precision.precision());
     RunDir dir = RunDir.create(o.out());
     Precision.Choice p = precision;
@@ -365,15 +296,16 @@ public final class Pretrain {
   private static Result train(Options o, DataParallel.Options parallel,
       Precision.Choice precision, RunDir dir, ImageSource src, Config fresh, PrintStream log)
       throws IOException {
-    CheckpointManager checkpoints = new CheckpointManager(dir.checkpoints(), o.keep());
+    CheckpointManager checkpoints =
+        new CheckpointManager(dir.checkpoints(), o.checkpoints().keep());
     Config cfg;
     long startStep = 0;
     Optional<CheckpointManager.Checkpoint> resumeFrom = Optional.empty();
     if (fresh == null) {
       cfg = dir.readConfig(Config.class);
-      if (!cfg.dataset().equals(o.dataset())) {
+      if (!cfg.dataset().equals(o.data().dataset())) {
         throw new IllegalArgumentException("--resume: run " + dir.root() + " was trained on "
-            + cfg.dataset() + ", not " + o.dataset());
+            + cfg.dataset() + ", not " + o.data().dataset());
       }
       if (!o.variants().equals(Variants.PAPER)
           && !o.variants().apply(cfg.model()).equals(cfg.model())) {
@@ -400,10 +332,11 @@ public final class Pretrain {
     final Config config = cfg;
     ModelConfig model = config.model();
     SessionConfigs.Options sessionOptions =
-        Devices.resolve(o.threads(), 0, o.xla() || config.xla(), true, log)
+        Devices.resolve(o.runtime().threads(), 0, o.runtime().xla() || config.xla(), true, log)
             .withPrecision(precision.precision());
     log.println("precision: " + precision.describe());
-    if (o.resume() && precision.precision() != Precision.ofRecorded(config.precision())) {
+    if (o.checkpoints().resume()
+        && precision.precision() != Precision.ofRecorded(config.precision())) {
       log.println("precision: the run started in " + Precision.ofRecorded(config.precision()).flag()
           + "; its float32 weights continue in " + precision.precision().flag());
     }
@@ -428,7 +361,8 @@ public final class Pretrain {
       Optimizers.TrainOp train =
           Optimizers.minimize(mtf, graph, out.loss(), vars, config.optimizer(), step,
               precision.precision().lossScale());
-      Summaries summaries = Summaries.create(tf, dir.tensorboard(), o.summaryEvery())
+      Summaries summaries =
+          Summaries.create(tf, dir.tensorboard(), o.checkpoints().summaryEvery())
           .scalar("loss", out.loss())
           .scalar("patch_accuracy", out.accuracy())
           .scalar("learning_rate", train.learningRate())
@@ -461,7 +395,7 @@ public final class Pretrain {
           return result(dir, m, model);
         }
         Trainer.Loop loop = new Trainer.Loop("pretrain", config.seed(), config.batchSize(),
-            o.checkpointEvery(), o.logEvery(),
+            o.checkpoints().checkpointEvery(), o.checkpoints().logEvery(),
             s -> new CheckpointManager.RunState(config.seed(), s * config.batchSize(), config),
             precision.precision());
         MetricsWriter.Metrics m = Trainer.train(session, new Trainer.Graphs(seed, train,

@@ -77,7 +77,7 @@ public final class RunData {
 
   /** The image size of a finetuning run: its config's (resume), the pretraining run's, or the preset's. */
   static int imageSize(RunDir dir, Finetune.Options o) {
-    if (o.resume() && Files.isRegularFile(dir.config())) {
+    if (o.checkpoints().resume() && Files.isRegularFile(dir.config())) {
       return dir.readConfig(Finetune.Config.class).model().imageSize();
     }
     if (o.pretrained() != null) {

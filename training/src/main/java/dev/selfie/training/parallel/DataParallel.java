@@ -265,7 +265,8 @@ public final class DataParallel {
         tf -> rawInput(Pipelines.buildRaw(tf.withSubScope("data"), src, Split.TRAIN, po)), true);
     try (Graph graph = b.graph()) {
       Ops tf = Ops.create(graph);
-      Summaries summaries = Summaries.create(tf, dir.tensorboard(), o.summaryEvery())
+      Summaries summaries = Summaries.create(tf, dir.tensorboard(),
+              o.checkpoints().summaryEvery())
           .scalar("loss", b.loss())
           .scalar("patch_accuracy", b.metrics().get("patch_accuracy"))
           .scalar("learning_rate", b.train().learningRate())
@@ -293,7 +294,7 @@ public final class DataParallel {
           return Pretrain.result(dir, MetricsWriter.read(dir.metrics()), config.model());
         }
         Trainer.Loop loop = new Trainer.Loop("pretrain", config.seed(), config.batchSize(),
-            o.checkpointEvery(), o.logEvery(),
+            o.checkpoints().checkpointEvery(), o.checkpoints().logEvery(),
             s -> new CheckpointManager.RunState(config.seed(), s * config.batchSize(), config),
             sessionOptions.precision());
         MetricsWriter.Metrics m = Trainer.train(session, new Trainer.Graphs(b.seed(), b.train(),
