@@ -2,6 +2,7 @@ package dev.selfie.cli;
 
 import dev.selfie.graph.Classifier;
 import dev.selfie.training.jobs.Finetune;
+import dev.selfie.training.jobs.PretrainedRun;
 import dev.selfie.training.options.DataOptions;
 import dev.selfie.training.options.RuntimeOptions;
 import dev.selfie.training.options.ScheduleOptions;
@@ -134,7 +135,7 @@ public final class FinetuneCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     if (pretrained != null && spec.commandLine().getParseResult().hasMatchedOption("--preset")) {
-      String used = Finetune.pretrainedConfig(pretrained).preset();
+      String used = PretrainedRun.config(pretrained).preset();
       if (!used.equalsIgnoreCase(preset)) {
         System.out.printf("note: --preset %s ignored: with --pretrained the architecture is the"
             + " pretraining run's (preset %s)%n", preset, used);

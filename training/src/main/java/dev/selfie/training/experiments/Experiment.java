@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.selfie.data.Split;
 import dev.selfie.training.jobs.Finetune;
 import dev.selfie.training.jobs.Pretrain;
+import dev.selfie.training.jobs.PretrainedRun;
 import dev.selfie.training.jobs.Probe;
 import dev.selfie.training.jobs.RunData;
 import dev.selfie.training.loop.EventFiles;
@@ -117,7 +118,8 @@ public final class Experiment {
               + c);
         }
       }
-      if (pretrained != null && !curveSteps.isEmpty() && Finetune.isCheckpointDir(pretrained)) {
+      if (pretrained != null && !curveSteps.isEmpty()
+          && PretrainedRun.isCheckpointDir(pretrained)) {
         throw new IllegalArgumentException("--curve-steps needs a pretraining run directory, not"
             + " one checkpoint (--pretrained " + pretrained + ")");
       }
@@ -464,7 +466,7 @@ public final class Experiment {
    * to N steps.
    */
   public static PretrainSummary existingPretraining(Path dir, PrintStream log) {
-    if (Finetune.isCheckpointDir(dir)) {
+    if (PretrainedRun.isCheckpointDir(dir)) {
       return checkpointSummary(dir, log);
     }
     RunDir run = new RunDir(dir);

@@ -11,7 +11,6 @@ import dev.selfie.graph.Losses;
 import dev.selfie.graph.ModelConfig;
 import dev.selfie.graph.Selfie;
 import dev.selfie.graph.VarStore;
-import dev.selfie.savedmodels.WeightLoader;
 import dev.selfie.training.loop.GlobalStep;
 import dev.selfie.training.loop.Summaries;
 import dev.selfie.training.loop.Trainer;
@@ -332,96 +331,14 @@ public final class Finetune {
       List<String> restored,
       List<String> fresh) {}
 
-  /** The model config of the pretraining run at {@code path} (run dir or its savedmodel dir). */
-  public static Pretrain.Config pretrainedConfig(Path path) {
-    path = highestVersion(path);
-    List<Path> candidates = new java.util.ArrayList<>(List.of(path.resolve(RunDir.CONFIG_FILE),
-        path.resolve("assets.extra").resolve(RunDir.CONFIG_FILE),
-        path.resolveSibling(RunDir.CONFIG_FILE)));
-    if (isCheckpointDir(path)) {
-      candidates.add(0, path.toAbsolutePath().getParent().resolveSibling(RunDir.CONFIG_FILE));
-    }
-    for (Path p : candidates) {
-      if (Files.isRegularFile(p)) {
-        return Json.read(p, Pretrain.Config.class);
-      }
-    }
-    throw new IllegalArgumentException("--pretrained " + path + ": no config.json found (expected"
-        + " a pretraining run directory or its savedmodel directory)");
-  }
-
-  /** A base directory of versions ({@code savedmodel/}) stands for its highest version. */
-  public static Path highestVersion(Path path) {
-    var top = dev.selfie.savedmodels.VersionedModel.versions(path).lastEntry();
-    return top == null ? path : top.getValue();
-  }
-
-  /** True for one checkpoint of a run, {@code RUN/checkpoints/ckpt-N} (holding model.index). */
-  public static boolean isCheckpointDir(Path path) {
-    Path parent = path.toAbsolutePath().getParent();
-    return Files.isRegularFile(path.resolve(CheckpointManager.PREFIX + ".index"))
-        && parent != null && parent.getFileName().toString().equals("checkpoints");
-  }
-
-  /**
-   * The weights of a pretraining run: its newest checkpoint, one checkpoint given as {@code
-   * RUN/checkpoints/ckpt-N} (to finetune from an earlier point of a run), or the SavedModel's
-   * variables.
-   */
-  public static Path pretrainedWeights(Path path) {
-    if (isCheckpointDir(path)) {
-      return path.resolve(CheckpointManager.PREFIX);
-    }
-    path = highestVersion(path);
-    if (Files.isDirectory(path.resolve("checkpoints"))) {
-      Optional<CheckpointManager.Checkpoint> c =
-          new CheckpointManager(path.resolve("checkpoints"), Integer.MAX_VALUE).latest();
-      if (c.isPresent()) {
-        return Path.of(c.get().prefix());
-      }
-    }
-    return WeightLoader.checkpointPrefix(path);
-  }
-
-  /**
-   * Says so when {@code run} is a pretraining run directory whose newest checkpoint is before its
-   * configured last step (still running, or stopped): finetuning then starts from that checkpoint.
-   */
-  public static void warnIfUnfinished(Path run, PrintStream log) {
-    if (!Files.isDirectory(run.resolve("checkpoints"))
-        || !Files.isRegularFile(run.resolve(RunDir.CONFIG_FILE))) {
-      return;
-    }
-    long steps = pretrainedConfig(run).steps();
-    new CheckpointManager(run.resolve("checkpoints"), Integer.MAX_VALUE).latest()
-        .filter(c -> c.step() < steps)
-        .ifPresent(c -> log.printf("warning: pretraining run %s is unfinished (newest checkpoint at"
-            + " step %d of %d); finetuning from that checkpoint%n", run, c.step(), steps));
-  }
-
+  /** The config of a new run: the pretraining run's model, or the preset's for the baseline. */
   static Config newConfig(Options o, ImageSource src, LabelManifest manifest,
       Precision precision) {
-    String preset = o.preset();
-    ModelConfig model;
-    if (o.pretrained() != null) {
-      Pretrain.Config p = pretrainedConfig(o.pretrained());
-      if (!p.dataset().equals(o.data().dataset())) {
-        // Allowed (transfer), but the image geometry must match.
-        if (p.model().imageSize() != src.spec().imageSize()
-            || p.model().channels() != src.spec().channels()) {
-          throw new IllegalArgumentException("--pretrained " + o.pretrained() + " was trained on "
-              + p.dataset() + " images " + p.model().imageSize() + "x" + p.model().imageSize()
-              + "x" + p.model().channels() + "; " + o.data().dataset() + " has "
-              + src.spec().imageSize() + "x" + src.spec().imageSize() + "x"
-              + src.spec().channels());
-        }
-      }
-      preset = p.preset();
-      model = p.model().withData(src.spec().channels(), src.spec().numClasses());
-    } else {
-      model = ModelConfig.preset(preset)
-          .withData(src.spec().channels(), src.spec().numClasses());
-    }
+    Pretrain.Config p = o.pretrained() == null ? null
+        : PretrainedRun.configFor(o.pretrained(), o.data().dataset(), src.spec());
+    String preset = p != null ? p.preset() : o.preset();
+    ModelConfig model = (p != null ? p.model() : ModelConfig.preset(preset))
+        .withData(src.spec().channels(), src.spec().numClasses());
     return new Config("finetune", o.data().dataset(), preset, model, o.head(),
         o.schedule().optimizerConfig(), o.data().batchSize(), o.schedule().steps(),
         o.runtime().seed(), manifest.fraction(), manifest.indices().length,
@@ -515,7 +432,7 @@ public final class Finetune {
             .withPrecision(precision.precision());
     log.println("precision: " + precision.describe());
     if (config.pretrained() != null && resumeFrom.isEmpty()) {
-      warnIfUnfinished(Path.of(config.pretrained()), log);
+      PretrainedRun.warnIfUnfinished(Path.of(config.pretrained()), log);
     }
     log.printf("finetune: %s head, %d labeled examples (%.1f%%), %s%n",
         config.head().name().toLowerCase(), manifest.indices().length,
@@ -593,21 +510,9 @@ public final class Finetune {
         if (resumeFrom.isPresent()) {
           CheckpointManager.restore(session, resumeFrom.get());
         } else if (config.pretrained() != null) {
-          Path weights = pretrainedWeights(Path.of(config.pretrained()));
-          WeightLoader.Report report =
-              WeightLoader.restoreExactly(session, weights, transfer.fromPretraining());
-          restored = report.restored();
-          if (!restored.equals(transfer.fromPretraining().stream().sorted().toList())) {
-            throw new IllegalStateException("restored " + restored.size() + " variables, expected "
-                + transfer.fromPretraining().size());
-          }
+          restored = PretrainedRun.restore(session, vars, transfer,
+              Path.of(config.pretrained()), dir, log);
           fresh = transfer.fresh();
-          log.printf("restored %d variables (%,d parameters) from %s; %d start fresh: %s%n",
-              restored.size(), VarStore.parameterCount(
-                  restored.stream().map(vars::get).toList()), weights, fresh.size(),
-              summarize(fresh));
-          Json.writeAtomic(dir.root().resolve("transfer.json"),
-              Map.of("source", weights.toString(), "restored", restored, "fresh", fresh));
         }
         long end = config.steps();
         Trainer.Loop loop = new Trainer.Loop("finetune", config.seed(), config.batchSize(),
@@ -674,19 +579,5 @@ public final class Finetune {
         return r;
       }
     }
-  }
-
-  /** "resnet/stage4/... (n), classifier/... (k)": variable names grouped by their first two parts. */
-  static String summarize(List<String> names) {
-    Map<String, Integer> groups = new LinkedHashMap<>();
-    for (String n : names) {
-      String[] parts = n.split("/");
-      String g = parts.length > 1 ? parts[0] + "/" + parts[1] : parts[0];
-      groups.merge(g, 1, Integer::sum);
-    }
-    StringBuilder sb = new StringBuilder();
-    groups.forEach((g, c) -> sb.append(sb.length() == 0 ? "" : ", ").append(g).append(" (")
-        .append(c).append(")"));
-    return sb.toString();
   }
 }

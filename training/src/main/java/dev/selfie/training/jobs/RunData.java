@@ -81,7 +81,7 @@ public final class RunData {
       return dir.readConfig(Finetune.Config.class).model().imageSize();
     }
     if (o.pretrained() != null) {
-      return Finetune.pretrainedConfig(o.pretrained()).model().imageSize();
+      return PretrainedRun.config(o.pretrained()).model().imageSize();
     }
     return ModelConfig.preset(o.preset()).imageSize();
   }
