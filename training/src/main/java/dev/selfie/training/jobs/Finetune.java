@@ -2,48 +2,30 @@ package dev.selfie.training.jobs;
 
 import dev.selfie.data.ImageSource;
 import dev.selfie.data.LabelManifest;
-import dev.selfie.data.Pipeline;
-import dev.selfie.data.PipelineOptions;
-import dev.selfie.data.Pipelines;
-import dev.selfie.data.Split;
 import dev.selfie.graph.Classifier;
-import dev.selfie.graph.Losses;
 import dev.selfie.graph.ModelConfig;
-import dev.selfie.graph.Selfie;
-import dev.selfie.graph.VarStore;
-import dev.selfie.training.loop.GlobalStep;
-import dev.selfie.training.loop.Summaries;
+import dev.selfie.training.loop.RunSession;
 import dev.selfie.training.loop.Trainer;
 import dev.selfie.training.optim.OptimizerConfig;
-import dev.selfie.training.optim.Optimizers;
 import dev.selfie.training.options.CheckpointOptions;
 import dev.selfie.training.options.DataOptions;
 import dev.selfie.training.options.RuntimeOptions;
 import dev.selfie.training.options.ScheduleOptions;
-import dev.selfie.training.run.CheckpointManager;
+import dev.selfie.training.options.TrainingOptions;
 import dev.selfie.training.run.Json;
 import dev.selfie.training.run.MetricsWriter;
-import dev.selfie.training.run.RunDir;
+import dev.selfie.training.run.RunConfig;
 import dev.selfie.training.runtime.Devices;
 import dev.selfie.training.runtime.Precision;
 import dev.selfie.training.runtime.SessionConfigs;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import org.tensorflow.Graph;
-import org.tensorflow.Operand;
 import org.tensorflow.Session;
-import org.tensorflow.ndarray.Shape;
-import org.tensorflow.op.Ops;
-import org.tensorflow.op.core.Placeholder;
-import org.tensorflow.types.TFloat32;
-import org.tensorflow.types.TInt64;
 
 /**
  * Finetuning on a class-balanced fraction of the labels: the full ResNet-50 v2 (or the hybrid
@@ -76,7 +58,7 @@ public final class Finetune {
       boolean augment,
       boolean xla,
       Recipe recipe,
-      String precision) {
+      String precision) implements RunConfig {
     public Config {
       if (!"finetune".equals(kind)) {
         throw new IllegalArgumentException("config kind must be \"finetune\", got " + kind);
@@ -199,7 +181,7 @@ public final class Finetune {
       Recipe recipe,
       int evalBatchSize,
       int evalEvery,
-      boolean export) {
+      boolean export) implements TrainingOptions {
     /** The default of {@code --eval-every} with a validation split. */
     public static final int DEFAULT_EVAL_EVERY = 250;
 
@@ -352,86 +334,30 @@ public final class Finetune {
     Precision.Choice precision =
         Precision.resolve(o.runtime().precision(), Devices.hasGpu(Devices.list()));
     // Before anything is written: the dataset, the label subset and the config are built here.
-    RunDir at = new RunDir(o.out());
-    ImageSource src = RunData.open(o.data().dataset(), o.data().dataDir(),
-        RunData.imageSize(at, o), null);
-    NewRun fresh = o.checkpoints().resume() && Files.exists(at.config())
-        ? null : newRun(o, src, precision.precision());
-    RunDir dir = RunDir.create(o.out());
-    return Trainer.inRun(dir, log, "finetune", o.export(),
-        runLog -> train(o, precision, dir, src, fresh, runLog));
-  }
-
-  /** What a new run writes at start: its config, labeled subset and validation split (or null). */
-  private record NewRun(Config config, LabelManifest labels, LabelManifest validation) {}
-
-  private static NewRun newRun(Options o, ImageSource src, Precision precision)
-      throws IOException {
-    Recipe recipe = o.recipe();
-    LabelManifest validation = null;
-    LabelManifest manifest;
-    if (recipe.validation() > 0) {
-      validation = LabelManifest.validation(src, Split.TRAIN, recipe.validation(),
-          recipe.validationSeed());
-    }
-    if (o.labels().manifest() != null) {
-      manifest = LabelManifest.read(o.labels().manifest());
-      if (validation != null && !manifest.disjointFrom(validation)) {
-        throw new IllegalArgumentException("--label-manifest " + o.labels().manifest()
-            + " shares images with the --validation " + recipe.validation()
-            + " split (seed " + recipe.validationSeed() + "): the validation images must"
-            + " never be trained on");
-      }
-    } else {
-      manifest = LabelManifest.create(src, Split.TRAIN, o.labels().fraction(), o.runtime().seed(),
-          validation);
-    }
-    manifest.validateAgainst(src);
-    return new NewRun(newConfig(o, src, manifest, precision), manifest, validation);
-  }
-
-  /** The run in the created and locked {@code dir}; {@code start}: what a new run starts with. */
-  private static Result train(Options o, Precision.Choice precision, RunDir dir,
-      ImageSource src, NewRun start, PrintStream log) throws IOException {
-    CheckpointManager checkpoints =
-        new CheckpointManager(dir.checkpoints(), o.checkpoints().keep());
-    Config cfg;
-    LabelManifest manifest;
-    long startStep = 0;
-    Optional<CheckpointManager.Checkpoint> resumeFrom = Optional.empty();
-    LabelManifest validation = null;
-    if (start == null) {
-      cfg = dir.readConfig(Config.class);
-      manifest = LabelManifest.read(dir.labelsManifest());
-      if (cfg.recipe().validation() > 0) {
-        validation = LabelManifest.read(dir.validationManifest());
-      }
-      resumeFrom = checkpoints.latest();
-      startStep = resumeFrom.map(CheckpointManager.Checkpoint::step).orElse(0L);
-      log.println("resuming " + dir.root() + " from step " + startStep + " of " + cfg.steps());
-    } else {
-      if (checkpoints.latest().isPresent()) {
-        throw new IllegalArgumentException("--out " + dir.root() + " already holds a run with"
-            + " checkpoints; pass --resume to continue it, or choose another --out");
-      }
-      manifest = start.labels();
-      validation = start.validation();
-      manifest.write(dir.labelsManifest());
-      if (validation != null) {
-        validation.write(dir.validationManifest());
-      }
-      cfg = start.config();
-      dir.writeConfig(cfg);
+    RunSession.Opening<Config> opening = RunSession.opening("finetune", o, Config.class);
+    Optional<Config> resumed = opening.resumed();
+    ImageSource src = RunData.open(o.data(), resumed.map(c -> c.model().imageSize())
+        .orElseGet(() -> (o.pretrained() != null ? PretrainedRun.config(o.pretrained()).model()
+            : ModelConfig.preset(o.preset())).imageSize()));
+    LabeledSubset drawn = resumed.isPresent() ? null
+        : LabeledSubset.draw(src, o.labels(), o.recipe(), o.runtime().seed());
+    Config config = resumed.isPresent() ? resumed.get()
+        : newConfig(o, src, drawn.labels(), precision.precision());
+    RunSession.NewRunFiles files = dir -> {
+      drawn.write(dir);
       RunData.save(dir, src.spec());
-    }
-    final Config config = cfg;
-    final Recipe recipe = cfg.recipe();
-    ModelConfig model = config.model();
-    SessionConfigs.Options sessionOptions =
-        Devices.resolve(o.runtime().threads(), 0, o.runtime().xla() || config.xla(), true, log)
-            .withPrecision(precision.precision());
-    log.println("precision: " + precision.describe());
-    if (config.pretrained() != null && resumeFrom.isEmpty()) {
+    };
+    return opening.run(config, precision, files, log, run -> train(o, run, src,
+        drawn != null ? drawn : LabeledSubset.read(run.dir(), config.recipe())));
+  }
+
+  /** Trains the opened run on the labels of {@code subset}, then evaluates it. */
+  private static Result train(Options o, RunSession<Config> run, ImageSource src,
+      LabeledSubset subset) throws IOException {
+    Config config = run.config();
+    LabelManifest manifest = subset.labels();
+    PrintStream log = run.log();
+    if (config.pretrained() != null && run.startsFresh()) {
       PretrainedRun.warnIfUnfinished(Path.of(config.pretrained()), log);
     }
     log.printf("finetune: %s head, %d labeled examples (%.1f%%), %s%n",
@@ -439,144 +365,29 @@ public final class Finetune {
         100 * manifest.fraction(),
         config.pretrained() == null ? "from random init (baseline)"
             : "from pretraining " + config.pretrained());
+    int evalEvery = o.evalEvery(subset.validation() != null);
+    if (evalEvery > 0 && subset.validation() == null) {
+      throw new IllegalArgumentException("--eval-every " + evalEvery + ": run " + run.dir().root()
+          + " has no validation split (it was started without --validation N)");
+    }
 
     try (Graph graph = new Graph()) {
-      Ops tf = Ops.create(graph);
-      PipelineOptions po = PipelineOptions.train(config.batchSize(), config.seed())
-          .withAugment(config.augment())
-          .withIndices(manifest.indices())
-          .withSkipElements(startStep * config.batchSize());
-      Pipeline train = Pipelines.build(tf.withSubScope("train_data"), src, Split.TRAIN, po);
-      Pipeline test = Pipelines.build(tf.withSubScope("test_data"), src, Split.TEST,
-          PipelineOptions.eval(o.evalBatchSize()));
-      Ops mtf = tf.withDevice(Devices.modelDevice(sessionOptions.gpu()));
-      VarStore vars = new VarStore(
-          Ops.create(graph).withDevice(Devices.modelDevice(sessionOptions.gpu())), config.seed());
-      GlobalStep step = GlobalStep.create(tf);
-      Placeholder<TInt64> seed = tf.withName("seed")
-          .placeholder(TInt64.class, Placeholder.shape(Shape.of(2)));
-      Classifier.ClassifierOutputs out = Classifier.build(mtf.withSubScope("train"), vars, model,
-          train.images(), config.head(), seed, true);
-      Operand<TFloat32> loss = Losses.crossEntropy(mtf, out.logits(), train.labels());
-      Operand<TFloat32> accuracy = Losses.accuracy(mtf, out.logits(), train.labels());
-      Classifier.ClassifierOutputs eval = Classifier.build(mtf.withSubScope("eval"), vars, model,
-          test.images(), config.head(), null, false);
-      Evaluation evaluation = new Evaluation(tf, test, eval.logits());
-      Evaluation validating = null;
-      if (validation != null) {
-        Pipeline val = Pipelines.build(tf.withSubScope("validation_data"), src, Split.TRAIN,
-            PipelineOptions.eval(o.evalBatchSize()).withIndices(validation.indices()));
-        validating = new Evaluation(tf, val, Classifier.build(mtf.withSubScope("validation"),
-            vars, model, val.images(), config.head(), null, false).logits());
-      }
-      // The transfer split is taken before the optimizer adds its slots to the store.
-      Selfie.Transfer transfer = Selfie.pretrainedNames(vars, config.head());
-      Optimizers.Layerwise layerwise = config.pretrained() != null && recipe.layerwise()
-          ? new Optimizers.Layerwise(java.util.Set.copyOf(transfer.fromPretraining()),
-              recipe.pretrainedLrScale(), recipe.headSteps())
-          : null;
-      if (layerwise != null) {
-        log.printf("finetune: pretrained layers at %.3g x the learning rate%s%n",
-            recipe.pretrainedLrScale(), recipe.headSteps() > 0
-                ? ", frozen for the first " + recipe.headSteps() + " steps (head first)" : "");
-      }
-      Optimizers.TrainOp trainOp =
-          Optimizers.minimize(mtf, graph, loss, vars, config.optimizer(), step, layerwise,
-              precision.precision().lossScale());
-      Summaries summaries =
-          Summaries.create(tf, dir.tensorboard(), o.checkpoints().summaryEvery())
-          .scalar("loss", loss)
-          .scalar("train_accuracy", accuracy)
-          .scalar("learning_rate", trainOp.learningRate())
-          .fedScalar("images_per_second")
-          .fedScalar("test_accuracy")
-          .fedScalar("validation_accuracy")
-          .histograms(vars);
-      Map<String, Operand<TFloat32>> metrics = new LinkedHashMap<>();
-      metrics.put("train_accuracy", accuracy);
-      metrics.put("learning_rate", trainOp.learningRate());
-
-      try (Session session = new Session(graph, SessionConfigs.configProto(sessionOptions))) {
+      FinetuneGraph g = FinetuneGraph.build(graph, run, src, subset, o.evalBatchSize());
+      try (Session session =
+          new Session(graph, SessionConfigs.configProto(run.sessionOptions()))) {
         session.initialize();
-        if (resumeFrom.isEmpty()) {
-          summaries.writeHParams(session, Json.tree(config));
+        if (run.startsFresh()) {
+          g.train().summaries().writeHParams(session, Json.tree(config));
         }
-        List<String> restored = List.of();
-        // The baseline starts every variable from its initial value.
-        List<String> fresh = config.pretrained() == null
-            ? java.util.stream.Stream.concat(transfer.fromPretraining().stream(),
-                transfer.fresh().stream()).sorted().toList()
-            : transfer.fresh();
-        if (resumeFrom.isPresent()) {
-          CheckpointManager.restore(session, resumeFrom.get());
-        } else if (config.pretrained() != null) {
-          restored = PretrainedRun.restore(session, vars, transfer,
-              Path.of(config.pretrained()), dir, log);
-          fresh = transfer.fresh();
-        }
-        long end = config.steps();
-        Trainer.Loop loop = new Trainer.Loop("finetune", config.seed(), config.batchSize(),
-            o.checkpoints().checkpointEvery(), o.checkpoints().logEvery(),
-            s -> new CheckpointManager.RunState(config.seed(), s * config.batchSize(), config),
-            precision.precision());
-        MetricsWriter.Metrics m;
-        int evalEvery = o.evalEvery(validating != null);
-        if (evalEvery > 0 && validating == null) {
-          throw new IllegalArgumentException("--eval-every " + evalEvery + ": run " + dir.root()
-              + " has no validation split (it was started without --validation N)");
-        }
+        List<String> restored = g.restorePretrained(session, run);
         Trainer.Validation during = evalEvery > 0
-            ? new Trainer.Validation("validation_accuracy", evalEvery, validating) : null;
-        if (during != null && startStep < end) {
+            ? new Trainer.Validation("validation_accuracy", evalEvery, g.validation()) : null;
+        if (during != null && !run.complete()) {
           log.printf("finetune: validation accuracy every %d steps (%d images)%n", evalEvery,
-              validation.indices().length);
+              subset.validation().indices().length);
         }
-        if (startStep < end) {
-          m = Trainer.train(session, new Trainer.Graphs(seed, trainOp, loss, metrics, summaries),
-              loop, dir, checkpoints, startStep, end, sessionOptions.xla(), during, log);
-        } else {
-          m = MetricsWriter.read(dir.metrics());
-        }
-        Map<String, Double> fed = new LinkedHashMap<>();
-        fed.put("images_per_second", m.imagesPerSecond());
-        Map<String, Double> all = new LinkedHashMap<>(m.metrics());
-        Evaluation.Accuracy val = null;
-        if (validating != null) {
-          val = validating.run(session);
-          fed.put("validation_accuracy", val.value());
-          all.put("validation_accuracy", val.value());
-          all.put("validation_examples", (double) val.total());
-        }
-        Evaluation.Accuracy acc = recipe.test() ? evaluation.run(session)
-            : new Evaluation.Accuracy(0, 0);
-        if (recipe.test()) {
-          fed.put("test_accuracy", acc.value());
-          all.put("test_accuracy", acc.value());
-          all.put("test_examples", (double) acc.total());
-        }
-        summaries.writeFed(session, end, fed);
-        summaries.flush(session);
-        all.put("labeled_examples", (double) manifest.indices().length);
-        MetricsWriter.Metrics withTest = new MetricsWriter.Metrics(m.steps(), m.stepsRun(),
-            m.finalLoss(), m.meanLoss(), all, m.window(), m.wallSeconds(), m.imagesPerSecond(),
-            m.finishedAt(), m.precision());
-        MetricsWriter.write(dir.metrics(), withTest);
-        Result r = new Result(dir.root(), m.steps(), m.meanLoss(),
-            m.metrics().getOrDefault("train_accuracy", Double.NaN), acc.value(), acc.total(),
-            val == null ? Double.NaN : val.value(), manifest.indices().length,
-            m.imagesPerSecond(), m.wallSeconds(), restored, fresh);
-        log.printf("finetune: %d steps, loss %.4f", r.steps(), r.finalLoss());
-        if (val != null) {
-          log.printf(", validation accuracy %.2f%% (%d images)", 100 * val.value(), val.total());
-        }
-        if (recipe.test()) {
-          log.printf(", test accuracy %.2f%% (%d images)", 100 * r.testAccuracy(),
-              r.testExamples());
-        } else {
-          log.print(", test set not read (--no-test)");
-        }
-        log.println();
-        return r;
+        MetricsWriter.Metrics m = run.fit(session, g.train(), g.step().value(), null, during);
+        return g.evaluate(session, run, m, manifest.indices().length, restored);
       }
     }
   }
