@@ -1,8 +1,11 @@
 package dev.selfie.ci;
 
-import dev.selfie.graph.Classifier;
 import dev.selfie.training.jobs.Finetune;
 import dev.selfie.training.jobs.Pretrain;
+import dev.selfie.training.options.CheckpointOptions;
+import dev.selfie.training.options.DataOptions;
+import dev.selfie.training.options.RuntimeOptions;
+import dev.selfie.training.options.ScheduleOptions;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -119,9 +122,15 @@ public final class Regression {
 
     Path pre = work.resolve("pretrain");
     long t0 = System.nanoTime();
-    Pretrain.Result p = Pretrain.run(new Pretrain.Options("cifar10", data.home(), s.preset(),
-        s.pretrainSteps(), s.batchSize(), pre, false, false, s.seed(), "sgd", 0.1,
-        s.pretrainSteps() / 10, 1e-4, 0, true, s.pretrainSteps(), 1, 200, 50, s.threads()), log);
+    Pretrain.Result p = Pretrain.run(Pretrain.Options.defaults(pre)
+        .withPreset(s.preset())
+        .withData(DataOptions.of("cifar10", data.home()).withBatchSize(s.batchSize()))
+        .withSchedule(ScheduleOptions.defaults().withSteps(s.pretrainSteps())
+            .withWarmup(s.pretrainSteps() / 10))
+        .withCheckpoints(CheckpointOptions.defaults().withCheckpointEvery(s.pretrainSteps())
+            .withKeep(1).withLogEvery(200).withSummaryEvery(50))
+        .withRuntime(runtime(s))
+        .withExport(false), log);
     double pretrainSeconds = (System.nanoTime() - t0) / 1e9;
 
     t0 = System.nanoTime();
@@ -143,10 +152,23 @@ public final class Regression {
 
   private static Finetune.Options finetune(Settings s, RegressionData.Subset data, Path out,
       Path pretrained) {
-    return new Finetune.Options("cifar10", data.home(), s.preset(), s.labelFraction(), null,
-        s.seed(), out, pretrained, Classifier.Head.RESNET, s.finetuneSteps(), s.batchSize(),
-        "sgd", 0.05, s.finetuneSteps() / 10, 1e-4, true, false, false, s.finetuneSteps(), 1,
-        100, 1000, 500, s.threads());
+    return Finetune.Options.defaults(out)
+        .withPretrained(pretrained)
+        .withPreset(s.preset())
+        .withLabels(Finetune.Labels.fraction(s.labelFraction()))
+        .withData(DataOptions.of("cifar10", data.home()).withBatchSize(s.batchSize()))
+        .withSchedule(ScheduleOptions.defaults().withSteps(s.finetuneSteps()).withLr(0.05)
+            .withWarmup(s.finetuneSteps() / 10))
+        .withCheckpoints(CheckpointOptions.defaults().withCheckpointEvery(s.finetuneSteps())
+            .withKeep(1).withLogEvery(100).withSummaryEvery(1000))
+        .withRuntime(runtime(s))
+        .withExport(false);
+  }
+
+  /** The settings' seed and threads, float32 (the thresholds were set in float32). */
+  private static RuntimeOptions runtime(Settings s) {
+    return RuntimeOptions.defaults().withSeed(s.seed()).withThreads(s.threads())
+        .withPrecision("float32");
   }
 
   /** The figures as a Markdown table, each with its threshold and PASS/FAIL. */

@@ -2,6 +2,10 @@ package dev.selfie.cli;
 
 import dev.selfie.graph.Classifier;
 import dev.selfie.training.jobs.Finetune;
+import dev.selfie.training.jobs.PretrainedRun;
+import dev.selfie.training.options.DataOptions;
+import dev.selfie.training.options.RuntimeOptions;
+import dev.selfie.training.options.ScheduleOptions;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -110,17 +114,28 @@ public final class FinetuneCommand implements Callable<Integer> {
   }
 
   Finetune.Options options() {
-    return new Finetune.Options(dataset, dataDirFlag.dataDir, preset, labelFraction, labelManifest, seed, out,
-        pretrained, head(head), steps, batchSizeFlag.batchSize, optimizer, lr, warmup, weightDecay.weightDecay(),
-        !noAugment, xla, checkpointing.resume, checkpointing.checkpointEvery, keep, checkpointing.logEvery, checkpointing.summaryEvery, evalBatchSize,
-        threadsFlag.threads, recipe.recipe(), weightDecay.type(), precisionFlag.precision, export.export(),
-        evalEvery == null ? -1 : evalEvery);
+    return Finetune.Options.defaults(out)
+        .withPretrained(pretrained)
+        .withPreset(preset)
+        .withHead(head(head))
+        .withLabels(new Finetune.Labels(labelFraction, labelManifest))
+        .withData(DataOptions.of(dataset, dataDirFlag.dataDir).withAugment(!noAugment)
+            .withBatchSize(batchSizeFlag.batchSize))
+        .withSchedule(weightDecay.applyTo(ScheduleOptions.defaults().withSteps(steps)
+            .withOptimizer(optimizer).withLr(lr).withWarmup(warmup)))
+        .withCheckpoints(checkpointing.options(keep))
+        .withRuntime(RuntimeOptions.defaults().withSeed(seed).withThreads(threadsFlag.threads)
+            .withXla(xla).withPrecision(precisionFlag.precision))
+        .withRecipe(recipe.recipe())
+        .withEvalBatchSize(evalBatchSize)
+        .withEvalEvery(evalEvery == null ? -1 : evalEvery)
+        .withExport(export.export());
   }
 
   @Override
   public Integer call() throws Exception {
     if (pretrained != null && spec.commandLine().getParseResult().hasMatchedOption("--preset")) {
-      String used = Finetune.pretrainedConfig(pretrained).preset();
+      String used = PretrainedRun.config(pretrained).preset();
       if (!used.equalsIgnoreCase(preset)) {
         System.out.printf("note: --preset %s ignored: with --pretrained the architecture is the"
             + " pretraining run's (preset %s)%n", preset, used);

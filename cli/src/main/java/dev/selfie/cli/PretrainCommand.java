@@ -1,6 +1,9 @@
 package dev.selfie.cli;
 
 import dev.selfie.training.jobs.Pretrain;
+import dev.selfie.training.options.DataOptions;
+import dev.selfie.training.options.RuntimeOptions;
+import dev.selfie.training.options.ScheduleOptions;
 import dev.selfie.training.parallel.Cluster;
 import dev.selfie.training.parallel.DataParallel;
 import dev.selfie.training.parallel.Towers;
@@ -130,10 +133,18 @@ public final class PretrainCommand implements Callable<Integer> {
   }
 
   Pretrain.Options options() {
-    return new Pretrain.Options(dataset, dataDir, preset, steps, batchSizeFlag.batchSize, out, xla, checkpointing.resume, seed,
-        optimizer, lr, warmup, weightDecay.weightDecay(), numMasked, !noAugment, checkpointing.checkpointEvery,
-        keep, checkpointing.logEvery, checkpointing.summaryEvery, threadsFlag.threads, unlabeledDir, variants.variants(),
-        weightDecay.type(), precisionFlag.precision, export.export(), clipNorm);
+    return Pretrain.Options.defaults(out)
+        .withPreset(preset)
+        .withData(DataOptions.of(dataset, dataDir).withUnlabeledDir(unlabeledDir)
+            .withAugment(!noAugment).withBatchSize(batchSizeFlag.batchSize))
+        .withSchedule(weightDecay.applyTo(ScheduleOptions.defaults().withSteps(steps)
+            .withOptimizer(optimizer).withLr(lr).withWarmup(warmup).withClipNorm(clipNorm)))
+        .withCheckpoints(checkpointing.options(keep))
+        .withRuntime(RuntimeOptions.defaults().withSeed(seed).withThreads(threadsFlag.threads)
+            .withXla(xla).withPrecision(precisionFlag.precision))
+        .withNumMasked(numMasked)
+        .withVariants(variants.variants())
+        .withExport(export.export());
   }
 
   @Override

@@ -1,5 +1,6 @@
 package dev.selfie.cli;
 
+import dev.selfie.training.options.CheckpointOptions;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
@@ -55,5 +56,10 @@ final class SharedFlags {
 
     @Option(names = "--summary-every", defaultValue = "20", description = "Steps between TensorBoard summaries.")
     int summaryEvery;
+
+    /** These flags with the command's {@code --keep}. */
+    CheckpointOptions options(int keep) {
+      return new CheckpointOptions(resume, checkpointEvery, keep, logEvery, summaryEvery);
+    }
   }
 }

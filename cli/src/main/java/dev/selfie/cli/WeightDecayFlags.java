@@ -1,6 +1,7 @@
 package dev.selfie.cli;
 
 import dev.selfie.training.optim.OptimizerConfig;
+import dev.selfie.training.options.ScheduleOptions;
 import picocli.CommandLine.Option;
 
 /**
@@ -23,6 +24,11 @@ final class WeightDecayFlags {
   /** The parsed type; the error names the flag. */
   OptimizerConfig.WeightDecayType type() {
     return OptimizerConfig.WeightDecayType.parse(weightDecayType);
+  }
+
+  /** {@code schedule} with these flags' weight decay. */
+  ScheduleOptions applyTo(ScheduleOptions schedule) {
+    return schedule.withWeightDecay(weightDecay(), type());
   }
 
   /** The coefficient, checked. */

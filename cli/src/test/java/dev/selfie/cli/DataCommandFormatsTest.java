@@ -122,7 +122,7 @@ class DataCommandFormatsTest {
   void pretrainTakesAnUnlabeledDirectory() {
     PretrainCommand c = new PretrainCommand();
     new CommandLine(c).parseArgs("--dataset", "folder", "--unlabeled-dir", "/data/raw", "--out", "/tmp/run");
-    assertEquals(Path.of("/data/raw"), c.options().unlabeledDir());
-    assertEquals("folder", c.options().dataset());
+    assertEquals(Path.of("/data/raw"), c.options().data().unlabeledDir());
+    assertEquals("folder", c.options().data().dataset());
   }
 }

@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.selfie.training.jobs.Export;
-import dev.selfie.training.jobs.Finetune;
 import dev.selfie.training.jobs.ModelDir;
+import dev.selfie.training.jobs.PretrainedRun;
 import dev.selfie.training.jobs.Serve;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -55,7 +55,7 @@ class VersionedExportTest {
     assertEquals(1, fixed.version());
     assertNull(fixed.base());
     assertEquals(run.resolve("savedmodel/2").toAbsolutePath().normalize(),
-        Finetune.highestVersion(run.resolve("savedmodel")).toAbsolutePath().normalize());
+        PretrainedRun.highestVersion(run.resolve("savedmodel")).toAbsolutePath().normalize());
     assertThrows(IllegalArgumentException.class, () -> Export.run(run, 0, System.out));
   }
 

@@ -7,9 +7,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.selfie.graph.ModelConfig;
 import dev.selfie.graph.Selfie;
 import dev.selfie.graph.VarStore;
-import dev.selfie.training.jobs.Pretrain;
 import dev.selfie.training.loop.GlobalStep;
 import dev.selfie.training.optim.Optimizers;
+import dev.selfie.training.options.ScheduleOptions;
 import dev.selfie.training.runtime.Precision;
 import dev.selfie.training.runtime.SessionConfigs;
 import java.util.Arrays;
@@ -96,7 +96,7 @@ class Bfloat16ParityTest {
       // Fetched through an identity: grappler leaves fetched nodes in their dtype anyway.
       var loss = tf.identity(out.loss());
       Optimizers.TrainOp train = Optimizers.minimize(tf, g, out.loss(), vars,
-          Pretrain.optimizer("sgd", 0.05, 0, STEPS, 1e-4), step);
+          ScheduleOptions.optimizer("sgd", 0.05, 0, STEPS, 1e-4), step);
       try (Session session = new Session(g, SessionConfigs.configProto(
               new SessionConfigs.Options(1, 1, false, false, p)));
           TFloat32 x = TFloat32.tensorOf(Shape.of(BATCH, s, s, model.channels()),

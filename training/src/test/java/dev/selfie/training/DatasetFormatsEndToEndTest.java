@@ -4,13 +4,15 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import dev.selfie.data.DatasetSpec;
 import dev.selfie.data.NpzWriter;
-import dev.selfie.graph.Classifier;
 import dev.selfie.training.jobs.Evaluate;
 import dev.selfie.training.jobs.Export;
 import dev.selfie.training.jobs.Finetune;
 import dev.selfie.training.jobs.Predict;
 import dev.selfie.training.jobs.Pretrain;
 import dev.selfie.training.jobs.RunData;
+import dev.selfie.training.options.CheckpointOptions;
+import dev.selfie.training.options.DataOptions;
+import dev.selfie.training.options.ScheduleOptions;
 import dev.selfie.training.run.Json;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
@@ -39,13 +41,28 @@ class DatasetFormatsEndToEndTest {
   static final PrintStream LOG = System.out;
 
   static Pretrain.Options pretrain(String dataset, Path dataDir, String preset, int batch, Path out, Path unlabeled) {
-    return new Pretrain.Options(dataset, dataDir, preset, 2, batch, out, false, false, 1, "sgd", 0.01, 0,
-        1e-4, 0, true, 2, 1, 1, 1000, 2, unlabeled);
+    return Pretrain.Options.defaults(out)
+        .withPreset(preset)
+        .withData(DataOptions.of(dataset, dataDir).withUnlabeledDir(unlabeled).withBatchSize(batch))
+        .withSchedule(ScheduleOptions.defaults().withSteps(2).withLr(0.01).withWarmup(0))
+        .withCheckpoints(CheckpointOptions.defaults().withCheckpointEvery(2).withKeep(1)
+            .withLogEvery(1).withSummaryEvery(1000))
+        .withRuntime(PretrainFixtures.float32(2))
+        .withExport(false);
   }
 
   static Finetune.Options finetune(String dataset, Path dataDir, String preset, int batch, Path out, Path pretrained) {
-    return new Finetune.Options(dataset, dataDir, preset, 1.0, null, 1, out, pretrained, Classifier.Head.RESNET,
-        2, batch, "sgd", 0.01, 0, 1e-4, true, false, false, 2, 1, 1, 1000, 4, 2);
+    return Finetune.Options.defaults(out)
+        .withPretrained(pretrained)
+        .withPreset(preset)
+        .withLabels(Finetune.Labels.fraction(1.0))
+        .withData(DataOptions.of(dataset, dataDir).withBatchSize(batch))
+        .withSchedule(ScheduleOptions.defaults().withSteps(2).withLr(0.01).withWarmup(0))
+        .withCheckpoints(CheckpointOptions.defaults().withCheckpointEvery(2).withKeep(1)
+            .withLogEvery(1).withSummaryEvery(1000))
+        .withRuntime(PretrainFixtures.float32(2))
+        .withEvalBatchSize(4)
+        .withExport(false);
   }
 
   static int[] rgb(int k) {

@@ -12,6 +12,7 @@ import dev.selfie.graph.VarStore;
 import dev.selfie.savedmodels.HostTensor;
 import dev.selfie.savedmodels.WeightLoader;
 import dev.selfie.training.jobs.Finetune;
+import dev.selfie.training.jobs.PretrainedRun;
 import dev.selfie.training.run.Json;
 import dev.selfie.training.run.RunDir;
 import java.nio.file.Path;
@@ -48,7 +49,7 @@ class ExportFinetuneTest {
       try (Session s = new Session(g)) {
         s.initialize();
         WeightLoader.Report r = WeightLoader.restoreExactly(s,
-            Finetune.pretrainedWeights(pretrained), transfer.fromPretraining());
+            PretrainedRun.weights(pretrained), transfer.fromPretraining());
         assertEquals(expectRestored, r.restored());
         Session.Runner runner = s.runner();
         List<String> names = vars.all().stream().map(VarStore.Entry::name).toList();

@@ -3,10 +3,12 @@ package dev.selfie.training;
 import dev.selfie.data.FashionMnist;
 import dev.selfie.data.IdxReader;
 import dev.selfie.data.IdxWriter;
-import dev.selfie.graph.Classifier;
 import dev.selfie.training.jobs.Export;
 import dev.selfie.training.jobs.Finetune;
 import dev.selfie.training.jobs.Pretrain;
+import dev.selfie.training.options.CheckpointOptions;
+import dev.selfie.training.options.DataOptions;
+import dev.selfie.training.options.ScheduleOptions;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
@@ -117,9 +119,14 @@ final class ExportTestRuns {
     if (pretrain == null) {
       Path out = root().resolve("pretrain");
       PrintStream log = System.out;
-      Pretrain.run(new Pretrain.Options(FashionMnist.NAME, home(), "tiny", PRETRAIN_STEPS, 16,
-          out, false, false, 1, "sgd", 0.1, 0, 1e-4, 0, true, PRETRAIN_STEPS, 2, 1000, 1000, 2),
-          log);
+      Pretrain.run(Pretrain.Options.defaults(out)
+          .withPreset("tiny")
+          .withData(DataOptions.of(FashionMnist.NAME, home()).withBatchSize(16))
+          .withSchedule(ScheduleOptions.defaults().withSteps(PRETRAIN_STEPS).withWarmup(0))
+          .withCheckpoints(CheckpointOptions.defaults().withCheckpointEvery(PRETRAIN_STEPS)
+              .withKeep(2).withLogEvery(1000).withSummaryEvery(1000))
+          .withRuntime(PretrainFixtures.float32(2))
+          .withExport(false), log);
       Export.run(out, log);
       pretrain = out;
     }
@@ -143,9 +150,24 @@ final class ExportTestRuns {
    */
   static Finetune.Result finetune(Path out, Path pretrained, long steps, double lr)
       throws IOException {
-    return Finetune.run(new Finetune.Options(FashionMnist.NAME, home(), "tiny", 1.0, null, 1, out,
-        pretrained, Classifier.Head.RESNET, steps, 16, "sgd", lr, 0, 0.0, true, false, false,
-        steps, 2, 1000, 1000, 64, 2), System.out);
+    return Finetune.run(finetuneOptions(out, pretrained, steps, lr), System.out);
+  }
+
+  /** The options of {@link #finetune}. */
+  static Finetune.Options finetuneOptions(Path out, Path pretrained, long steps, double lr)
+      throws IOException {
+    return Finetune.Options.defaults(out)
+        .withPretrained(pretrained)
+        .withPreset("tiny")
+        .withLabels(Finetune.Labels.fraction(1.0))
+        .withData(DataOptions.of(FashionMnist.NAME, home()).withBatchSize(16))
+        .withSchedule(ScheduleOptions.defaults().withSteps(steps).withLr(lr).withWarmup(0)
+            .withWeightDecay(0.0, null))
+        .withCheckpoints(CheckpointOptions.defaults().withCheckpointEvery(steps).withKeep(2)
+            .withLogEvery(1000).withSummaryEvery(1000))
+        .withRuntime(PretrainFixtures.float32(2))
+        .withEvalBatchSize(64)
+        .withExport(false);
   }
 
   static void deleteQuietly(Path p) {

@@ -14,6 +14,7 @@ import dev.selfie.data.Split;
 import dev.selfie.savedmodels.CheckpointIndex;
 import dev.selfie.training.jobs.Finetune;
 import dev.selfie.training.jobs.Pretrain;
+import dev.selfie.training.jobs.PretrainedRun;
 import dev.selfie.training.run.Json;
 import dev.selfie.training.run.MetricsWriter;
 import java.io.OutputStream;
@@ -205,10 +206,10 @@ class FinetuneTransferTest {
   @Test
   void finetunesFromOneCheckpointOfARun() throws Exception {
     Path ckpt = pretrained.resolve("checkpoints").resolve("ckpt-20");
-    assertTrue(Finetune.isCheckpointDir(ckpt));
-    assertFalse(Finetune.isCheckpointDir(pretrained));
-    assertEquals(Finetune.pretrainedConfig(pretrained), Finetune.pretrainedConfig(ckpt));
-    assertEquals(ckpt.resolve("model"), Finetune.pretrainedWeights(ckpt));
+    assertTrue(PretrainedRun.isCheckpointDir(ckpt));
+    assertFalse(PretrainedRun.isCheckpointDir(pretrained));
+    assertEquals(PretrainedRun.config(pretrained), PretrainedRun.config(ckpt));
+    assertEquals(ckpt.resolve("model"), PretrainedRun.weights(ckpt));
     Path ft = tmp.resolve("finetune-from-ckpt");
     Finetune.Result r = Finetune.run(
         PretrainFixtures.finetune(home, ft, ckpt, 0.2, 1, 16, 1e-30, 0), QUIET);
@@ -220,7 +221,7 @@ class FinetuneTransferTest {
   @Test
   void anUnfinishedPretrainingRunIsReported() throws Exception {
     java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
-    Finetune.warnIfUnfinished(pretrained, new PrintStream(bytes, true));
+    PretrainedRun.warnIfUnfinished(pretrained, new PrintStream(bytes, true));
     assertEquals("", bytes.toString(), "a finished run is not reported");
 
     // The same run, configured for 40 steps: its newest checkpoint (20) is not the last step.
@@ -240,7 +241,7 @@ class FinetuneTransferTest {
         Json.MAPPER.readTree(pretrained.resolve("config.json").toFile());
     cfg.put("steps", 40);
     Json.MAPPER.writeValue(unfinished.resolve("config.json").toFile(), cfg);
-    Finetune.warnIfUnfinished(unfinished, new PrintStream(bytes, true));
+    PretrainedRun.warnIfUnfinished(unfinished, new PrintStream(bytes, true));
     assertTrue(bytes.toString().contains("unfinished (newest checkpoint at step 20 of 40)"),
         bytes.toString());
   }
@@ -278,10 +279,7 @@ class FinetuneTransferTest {
     // Fashion-MNIST is 1-channel; the CIFAR-format set is RGB: the stem kernels cannot transfer.
     Path grey = tmp.resolve("pretrain-fashion-mnist");
     Pretrain.Options o = PretrainFixtures.pretrain(home, "tiny", grey, 1, 4);
-    Pretrain.run(new Pretrain.Options("fashion-mnist", null, o.preset(), o.steps(),
-        o.batchSize(), o.out(), false, false, o.seed(), o.optimizer(), o.lr(), o.warmup(),
-        o.weightDecay(), 0, true, o.checkpointEvery(), o.keep(), o.logEvery(), o.summaryEvery(),
-        o.threads()), QUIET);
+    Pretrain.run(o.withData(o.data().withDataset("fashion-mnist").withDataDir(null)), QUIET);
     Path out = tmp.resolve("finetune-grey");
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Finetune.run(
         PretrainFixtures.finetune(home, out, grey, 0.2, 2, 16, 0.01, 0), QUIET));

@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.selfie.graph.ModelConfig;
 import dev.selfie.training.jobs.Pretrain;
 import dev.selfie.training.optim.OptimizerConfig;
+import dev.selfie.training.options.RuntimeOptions;
 import dev.selfie.training.run.Json;
 import dev.selfie.training.run.MetricsWriter;
 import dev.selfie.training.run.RunDir;
@@ -46,9 +47,8 @@ class PrecisionTest {
     assertEquals("bfloat16", Precision.checkFlag("BFloat16"));
     assertEquals("auto", Precision.checkFlag(null));
     // The run options check it when built, so a bad flag fails before a run directory exists.
-    assertThrows(IllegalArgumentException.class, () -> new Pretrain.Options("fashion-mnist", null,
-        "tiny", 1, 1, Path.of("x"), false, false, 1, "sgd", 0.1, 0, 0, 0, false, 1, 1, 1, 1, 1,
-        null, "half"));
+    assertThrows(IllegalArgumentException.class, () -> Pretrain.Options.defaults(Path.of("x"))
+        .withRuntime(RuntimeOptions.defaults().withPrecision("half")));
   }
 
   @Test

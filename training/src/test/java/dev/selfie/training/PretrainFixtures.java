@@ -5,10 +5,13 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.selfie.data.CifarWriter;
 import dev.selfie.data.FashionMnist;
 import dev.selfie.data.IdxReader;
-import dev.selfie.graph.Classifier;
 import dev.selfie.savedmodels.CheckpointIndex;
 import dev.selfie.training.jobs.Finetune;
 import dev.selfie.training.jobs.Pretrain;
+import dev.selfie.training.options.CheckpointOptions;
+import dev.selfie.training.options.DataOptions;
+import dev.selfie.training.options.RuntimeOptions;
+import dev.selfie.training.options.ScheduleOptions;
 import dev.selfie.training.run.CheckpointManager;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -91,14 +94,26 @@ final class PretrainFixtures {
    * end, summaries every 10 steps.
    */
   static Pretrain.Options pretrain(Path home, String preset, Path out, long steps, int batch) {
-    return new Pretrain.Options("cifar10", home, preset, steps, batch, out, false, false, 1,
-        "sgd", 0.1, steps / 10, 1e-4, 0, true, steps, 3, 1000, 10, 2);
+    return Pretrain.Options.defaults(out)
+        .withPreset(preset)
+        .withData(DataOptions.of("cifar10", home).withBatchSize(batch))
+        .withSchedule(ScheduleOptions.defaults().withSteps(steps).withWarmup(steps / 10))
+        .withCheckpoints(CheckpointOptions.defaults().withCheckpointEvery(steps).withKeep(3)
+            .withLogEvery(1000).withSummaryEvery(10))
+        .withRuntime(float32(2))
+        .withExport(false);
   }
 
   /** {@link #pretrain} with XLA on or off (no augmentation, no summaries in between). */
   static Pretrain.Options pretrainXla(Path home, Path out, long steps, int batch, boolean xla) {
-    return new Pretrain.Options("cifar10", home, "tiny", steps, batch, out, xla, false, 1,
-        "sgd", 0.1, 0, 1e-4, 0, false, steps, 1, 1000, 1000, 1);
+    return Pretrain.Options.defaults(out)
+        .withPreset("tiny")
+        .withData(DataOptions.of("cifar10", home).withAugment(false).withBatchSize(batch))
+        .withSchedule(ScheduleOptions.defaults().withSteps(steps).withWarmup(0))
+        .withCheckpoints(CheckpointOptions.defaults().withCheckpointEvery(steps).withKeep(1)
+            .withLogEvery(1000).withSummaryEvery(1000))
+        .withRuntime(float32(1).withXla(xla))
+        .withExport(false);
   }
 
   /**
@@ -108,9 +123,26 @@ final class PretrainFixtures {
    */
   static Finetune.Options finetune(Path home, Path out, Path pretrained, double labelFraction,
       long steps, int batch, double lr, double weightDecay) {
-    return new Finetune.Options("cifar10", home, "tiny", labelFraction, null, 1, out, pretrained,
-        Classifier.Head.RESNET, steps, batch, "sgd", lr, 0, weightDecay, true, false, false,
-        steps, 2, 1000, 1000, 64, 2);
+    return Finetune.Options.defaults(out)
+        .withPretrained(pretrained)
+        .withPreset("tiny")
+        .withLabels(Finetune.Labels.fraction(labelFraction))
+        .withData(DataOptions.of("cifar10", home).withBatchSize(batch))
+        .withSchedule(ScheduleOptions.defaults().withSteps(steps).withLr(lr).withWarmup(0)
+            .withWeightDecay(weightDecay, null))
+        .withCheckpoints(CheckpointOptions.defaults().withCheckpointEvery(steps).withKeep(2)
+            .withLogEvery(1000).withSummaryEvery(1000))
+        .withRuntime(float32(2))
+        .withEvalBatchSize(64)
+        .withExport(false);
+  }
+
+  /**
+   * The tests' runtime: seed 1, {@code threads} intra-op threads, float32 whatever the CPU (the
+   * command line's auto would pick bfloat16 on some).
+   */
+  static RuntimeOptions float32(int threads) {
+    return RuntimeOptions.defaults().withThreads(threads).withPrecision("float32");
   }
 
   /**

@@ -15,6 +15,9 @@ import dev.selfie.training.jobs.Diagnose;
 import dev.selfie.training.jobs.Export;
 import dev.selfie.training.jobs.Finetune;
 import dev.selfie.training.jobs.Pretrain;
+import dev.selfie.training.options.CheckpointOptions;
+import dev.selfie.training.options.DataOptions;
+import dev.selfie.training.options.ScheduleOptions;
 import dev.selfie.training.run.Json;
 import dev.selfie.training.run.RunDir;
 import java.io.InputStream;
@@ -46,8 +49,15 @@ class PretrainVariantsTest {
 
   private static Pretrain.Options options(Path out, boolean resume, Pretrain.Variants v)
       throws Exception {
-    return new Pretrain.Options(FashionMnist.NAME, ExportTestRuns.home(), "tiny", STEPS, 16, out,
-        false, resume, 1, "sgd", 0.1, 0, 1e-4, 0, true, STEPS, 2, 1000, 1000, 2, null, v);
+    return Pretrain.Options.defaults(out)
+        .withPreset("tiny")
+        .withData(DataOptions.of(FashionMnist.NAME, ExportTestRuns.home()).withBatchSize(16))
+        .withSchedule(ScheduleOptions.defaults().withSteps(STEPS).withWarmup(0))
+        .withCheckpoints(CheckpointOptions.defaults().withResume(resume).withCheckpointEvery(STEPS)
+            .withKeep(2).withLogEvery(1000).withSummaryEvery(1000))
+        .withRuntime(PretrainFixtures.float32(2))
+        .withVariants(v)
+        .withExport(false);
   }
 
   @BeforeAll
@@ -172,17 +182,14 @@ class PretrainVariantsTest {
   @Test
   void hybridFinetuneRestoresThePositionsAndNoQueryVariables() throws Exception {
     Path out = run.resolveSibling("finetune-variants-hybrid");
-    Finetune.Result r = Finetune.run(new Finetune.Options(FashionMnist.NAME,
-        ExportTestRuns.home(), "tiny", 1.0, null, 1, out, run, Classifier.Head.HYBRID, 2, 16,
-        "sgd", 0.01, 0, 0.0, true, false, false, 2, 2, 1000, 1000, 64, 2), System.out);
+    Finetune.Result r = Finetune.run(ExportTestRuns.finetuneOptions(out, run, 2, 0.01)
+        .withHead(Classifier.Head.HYBRID), System.out);
     assertTrue(r.restored().containsAll(List.of(Selfie.ROW_EMBEDDING, Selfie.COL_EMBEDDING)),
         r.restored().toString());
     assertTrue(r.restored().stream().noneMatch(n -> n.startsWith(Selfie.QUERY + "/")));
     assertTrue(r.fresh().stream().allMatch(n -> n.startsWith("classifier/")), r.fresh().toString());
-    Finetune.Result resnet = Finetune.run(new Finetune.Options(FashionMnist.NAME,
-        ExportTestRuns.home(), "tiny", 1.0, null, 1, run.resolveSibling("finetune-variants-resnet"),
-        run, Classifier.Head.RESNET, 2, 16, "sgd", 0.01, 0, 0.0, true, false, false, 2, 2, 1000,
-        1000, 64, 2), System.out);
+    Finetune.Result resnet = Finetune.run(ExportTestRuns.finetuneOptions(
+        run.resolveSibling("finetune-variants-resnet"), run, 2, 0.01), System.out);
     assertTrue(resnet.restored().stream().noneMatch(n -> n.startsWith(Selfie.POSITION + "/")));
   }
 }

@@ -18,7 +18,7 @@ class QuickstartOptionsTest {
     Quickstart.Options defaults = new Quickstart.Options(out, "fashion-mnist", null, "small", 800,
         400, 64, 0.05, 1, 0);
     assertEquals(0, Quickstart.pretrainOptions(defaults, out).numMasked(), "preset's masking");
-    assertEquals(0.05, Quickstart.finetuneOptions(defaults, out, null, null).lr());
+    assertEquals(0.05, Quickstart.finetuneOptions(defaults, out, null, null).schedule().lr());
     assertTrue(Quickstart.pretrainOptions(defaults, out).export(),
         "the pretraining run exports its SavedModel at its end");
     assertTrue(Quickstart.finetuneOptions(defaults, out, null, null).export(),
@@ -28,12 +28,12 @@ class QuickstartOptionsTest {
         1000, 64, 0.05, 1, 0, 8, 0.1);
     Pretrain.Options p = Quickstart.pretrainOptions(tuned, out.resolve("pretrain"));
     assertEquals(8, p.numMasked());
-    assertEquals(3000, p.steps());
-    assertEquals(300, p.warmup(), "warmup = a tenth of the steps");
+    assertEquals(3000, p.schedule().steps());
+    assertEquals(300, p.schedule().warmup(), "warmup = a tenth of the steps");
     Finetune.Options f = Quickstart.finetuneOptions(tuned, out.resolve("ft"), out, null);
-    assertEquals(0.1, f.lr());
-    assertEquals(1000, f.steps());
-    assertEquals(100, f.warmup());
+    assertEquals(0.1, f.schedule().lr());
+    assertEquals(1000, f.schedule().steps());
+    assertEquals(100, f.schedule().warmup());
     assertEquals(0, f.recipe().headSteps());
 
     // --head-steps reaches the Selfie arm only.

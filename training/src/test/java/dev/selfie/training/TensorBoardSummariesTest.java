@@ -13,6 +13,9 @@ import dev.selfie.training.jobs.Pretrain;
 import dev.selfie.training.jobs.PretrainImages;
 import dev.selfie.training.loop.EventFiles;
 import dev.selfie.training.loop.HParams;
+import dev.selfie.training.options.CheckpointOptions;
+import dev.selfie.training.options.DataOptions;
+import dev.selfie.training.options.ScheduleOptions;
 import dev.selfie.training.run.Json;
 import java.nio.file.Path;
 import java.util.List;
@@ -160,9 +163,14 @@ class TensorBoardSummariesTest {
   }
 
   private Pretrain.Result pretrain(Path out, int summaryEvery) throws Exception {
-    return Pretrain.run(new Pretrain.Options(FashionMnist.NAME, ExportTestRuns.home(), "tiny", 10,
-        8, out, false, false, 1, "sgd", 0.1, 1, 1e-4, 0, true, 10, 2, 1000, summaryEvery, 1,
-        null, "float32"), System.out);
+    return Pretrain.run(Pretrain.Options.defaults(out)
+        .withPreset("tiny")
+        .withData(DataOptions.of(FashionMnist.NAME, ExportTestRuns.home()).withBatchSize(8))
+        .withSchedule(ScheduleOptions.defaults().withSteps(10).withWarmup(1))
+        .withCheckpoints(CheckpointOptions.defaults().withCheckpointEvery(10).withKeep(2)
+            .withLogEvery(1000).withSummaryEvery(summaryEvery))
+        .withRuntime(PretrainFixtures.float32(1))
+        .withExport(false), System.out);
   }
 
   @Test

@@ -5,6 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.selfie.training.jobs.Pretrain;
 import dev.selfie.training.loop.GlobalStep;
+import dev.selfie.training.options.CheckpointOptions;
+import dev.selfie.training.options.DataOptions;
+import dev.selfie.training.options.ScheduleOptions;
 import dev.selfie.training.parallel.DataParallel;
 import dev.selfie.training.run.CheckpointManager;
 import java.io.ByteArrayOutputStream;
@@ -34,8 +37,14 @@ class TowerPretrainTest {
     DataParallel.Options two = new DataParallel.Options(2, null, 0, Duration.ofSeconds(1));
     ByteArrayOutputStream log = new ByteArrayOutputStream();
     Pretrain.Result r;
-    Pretrain.Options o = new Pretrain.Options("cifar10", home, "tiny", 6, 8, out, false, false, 1,
-        "sgd", 0.1, 0, 1e-4, 0, true, 3, 5, 1000, 2, 1);
+    Pretrain.Options o = Pretrain.Options.defaults(out)
+        .withPreset("tiny")
+        .withData(DataOptions.of("cifar10", home).withBatchSize(8))
+        .withSchedule(ScheduleOptions.defaults().withSteps(6).withWarmup(0))
+        .withCheckpoints(CheckpointOptions.defaults().withCheckpointEvery(3).withKeep(5)
+            .withLogEvery(1000).withSummaryEvery(2))
+        .withRuntime(PretrainFixtures.float32(1))
+        .withExport(false);
     try (PrintStream ps = new PrintStream(log, true, StandardCharsets.UTF_8)) {
       r = Pretrain.run(o, two, ps);
     }
@@ -59,8 +68,7 @@ class TowerPretrainTest {
     assertTrue(cm.latest().isPresent());
     deleteRecursively(PretrainFixtures.checkpoint(out, 6).getParent());
     ByteArrayOutputStream log2 = new ByteArrayOutputStream();
-    Pretrain.Options resume = new Pretrain.Options("cifar10", home, "tiny", 6, 8, out, false, true,
-        1, "sgd", 0.1, 0, 1e-4, 0, true, 3, 5, 1000, 2, 1);
+    Pretrain.Options resume = o.withCheckpoints(o.checkpoints().withResume(true));
     try (PrintStream ps = new PrintStream(log2, true, StandardCharsets.UTF_8)) {
       r = Pretrain.run(resume, two, ps);
     }

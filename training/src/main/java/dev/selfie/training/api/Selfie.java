@@ -1,12 +1,14 @@
 package dev.selfie.training.api;
 
-import dev.selfie.graph.Classifier;
 import dev.selfie.training.jobs.Finetune;
 import dev.selfie.training.jobs.Pretrain;
 import dev.selfie.training.loop.StepResult;
 import dev.selfie.training.loop.Trainer;
 import dev.selfie.training.loop.TrainingLoop;
-import dev.selfie.training.optim.OptimizerConfig;
+import dev.selfie.training.options.CheckpointOptions;
+import dev.selfie.training.options.DataOptions;
+import dev.selfie.training.options.RuntimeOptions;
+import dev.selfie.training.options.ScheduleOptions;
 import dev.selfie.training.run.RunDir;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -187,6 +189,16 @@ public final class Selfie {
       return out;
     }
 
+    /** The folder {@link #images}, {@link #batchSize} per step, augmented. */
+    DataOptions data() {
+      return DataOptions.of("folder", images).withBatchSize(batchSize);
+    }
+
+    RuntimeOptions runtime() {
+      return RuntimeOptions.defaults().withSeed(seed).withThreads(threads)
+          .withPrecision(precision);
+    }
+
     long warmupOr(long commandLineDefault) {
       return warmup != null ? warmup : Math.min(commandLineDefault, Math.max(1, steps / 10));
     }
@@ -250,10 +262,14 @@ public final class Selfie {
 
     /** The options this builder stands for (the command line's defaults where unset). */
     public Pretrain.Options options() {
-      return new Pretrain.Options("folder", images, preset, steps, batchSize, requireOut(), false,
-          resume, seed, "sgd", lr, warmupOr(200), 1e-4, numMasked, true, 500, 3, 50, 20, threads,
-          unlabeled, Pretrain.Variants.PAPER, OptimizerConfig.WeightDecayType.DECOUPLED,
-          precision, true, 0);
+      return Pretrain.Options.defaults(requireOut())
+          .withPreset(preset)
+          .withData(data().withUnlabeledDir(unlabeled))
+          .withSchedule(ScheduleOptions.defaults().withSteps(steps).withLr(lr)
+              .withWarmup(warmupOr(200)))
+          .withCheckpoints(CheckpointOptions.defaults().withResume(resume))
+          .withRuntime(runtime())
+          .withNumMasked(numMasked);
     }
 
     /** Pretrains (or resumes), exports the SavedModel, returns the run. */
@@ -294,11 +310,15 @@ public final class Selfie {
 
     /** The options this builder stands for (the command line's defaults where unset). */
     public Finetune.Options options() {
-      return new Finetune.Options("folder", images, preset, labelFraction, null, seed,
-          requireOut(), pretrained, Classifier.Head.RESNET, steps, batchSize, "sgd", lr,
-          warmupOr(100), 1e-4, true, false, resume, 500, 2, 50, 20, 500, threads,
-          Finetune.Recipe.defaults(), OptimizerConfig.WeightDecayType.DECOUPLED, precision, true,
-          -1);
+      return Finetune.Options.defaults(requireOut())
+          .withPretrained(pretrained)
+          .withPreset(preset)
+          .withLabels(Finetune.Labels.fraction(labelFraction))
+          .withData(data())
+          .withSchedule(ScheduleOptions.defaults().withSteps(steps).withLr(lr)
+              .withWarmup(warmupOr(100)))
+          .withCheckpoints(CheckpointOptions.defaults().withKeep(2).withResume(resume))
+          .withRuntime(runtime());
     }
 
     /** Finetunes (or resumes), evaluates on the test split, exports the SavedModel. */

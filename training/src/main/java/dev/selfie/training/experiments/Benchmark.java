@@ -11,10 +11,10 @@ import dev.selfie.graph.FlopCounter;
 import dev.selfie.graph.ModelConfig;
 import dev.selfie.graph.Selfie;
 import dev.selfie.graph.VarStore;
-import dev.selfie.training.jobs.Pretrain;
 import dev.selfie.training.loop.GlobalStep;
 import dev.selfie.training.optim.OptimizerConfig;
 import dev.selfie.training.optim.Optimizers;
+import dev.selfie.training.options.ScheduleOptions;
 import dev.selfie.training.run.Json;
 import dev.selfie.training.runtime.Precision;
 import dev.selfie.training.runtime.Relauncher;
@@ -340,7 +340,7 @@ public final class Benchmark {
       VarStore vars = new VarStore(Ops.create(g), 1);
       GlobalStep step = GlobalStep.create(tf);
       Selfie.PretrainOutputs out = Selfie.pretrain(tf, vars, model, images, seed, true);
-      OptimizerConfig opt = Pretrain.optimizer("sgd", 0.01, 0, 1_000_000, 1e-4);
+      OptimizerConfig opt = ScheduleOptions.optimizer("sgd", 0.01, 0, 1_000_000, 1e-4);
       Optimizers.TrainOp train = Optimizers.minimize(tf, g, out.loss(), vars, opt, step);
       SessionConfigs.Options so = new SessionConfigs.Options(threads, 0, xla, false, precision);
       float[] pixels = new float[batch * s * s * model.channels()];
@@ -454,7 +454,7 @@ public final class Benchmark {
       GlobalStep step = GlobalStep.create(tf);
       Selfie.PretrainOutputs out = Selfie.pretrain(tf, vars, model, data.images(), seed, true);
       Optimizers.TrainOp train = Optimizers.minimize(tf, g, out.loss(),
-          vars, Pretrain.optimizer("sgd", 0.05, 10, steps, 1e-4), step);
+          vars, ScheduleOptions.optimizer("sgd", 0.05, 10, steps, 1e-4), step);
       try (Session session = new Session(g, SessionConfigs.configProto(
           new SessionConfigs.Options(threads, 0, false, false)))) {
         session.initialize();

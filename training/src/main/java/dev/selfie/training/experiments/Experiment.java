@@ -2,13 +2,17 @@ package dev.selfie.training.experiments;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.selfie.data.Split;
-import dev.selfie.graph.Classifier;
 import dev.selfie.training.jobs.Finetune;
 import dev.selfie.training.jobs.Pretrain;
+import dev.selfie.training.jobs.PretrainedRun;
 import dev.selfie.training.jobs.Probe;
 import dev.selfie.training.jobs.RunData;
 import dev.selfie.training.loop.EventFiles;
 import dev.selfie.training.optim.OptimizerConfig;
+import dev.selfie.training.options.CheckpointOptions;
+import dev.selfie.training.options.DataOptions;
+import dev.selfie.training.options.RuntimeOptions;
+import dev.selfie.training.options.ScheduleOptions;
 import dev.selfie.training.run.Json;
 import dev.selfie.training.run.MetricsWriter;
 import dev.selfie.training.run.RunDir;
@@ -114,7 +118,8 @@ public final class Experiment {
               + c);
         }
       }
-      if (pretrained != null && !curveSteps.isEmpty() && Finetune.isCheckpointDir(pretrained)) {
+      if (pretrained != null && !curveSteps.isEmpty()
+          && PretrainedRun.isCheckpointDir(pretrained)) {
         throw new IllegalArgumentException("--curve-steps needs a pretraining run directory, not"
             + " one checkpoint (--pretrained " + pretrained + ")");
       }
@@ -422,15 +427,35 @@ public final class Experiment {
     }
     // The pretraining run is the experiment's reusable model: exported at its end like `selfie
     // pretrain` (about 2 s for preset small); the finetuning cells are measurements and are not.
-    Pretrain.Result r = Pretrain.run(new Pretrain.Options(o.dataset(), o.dataDir(), o.preset(),
-        steps, o.batchSize(), dir, false, true, 1, "sgd", o.pretrainLr(),
-        Math.max(1, steps / 10), o.weightDecay(), o.numMasked(), o.augment(),
-        every, keep, 50, 50, o.threads(), null, o.variants(), o.weightDecayType(),
-        o.precision(), true), log);
+    Pretrain.Result r = Pretrain.run(Pretrain.Options.defaults(dir)
+        .withPreset(o.preset())
+        .withData(data(o))
+        .withSchedule(schedule(o, steps, o.pretrainLr()))
+        .withCheckpoints(CheckpointOptions.defaults().withResume(true).withCheckpointEvery(every)
+            .withKeep(keep).withLogEvery(50).withSummaryEvery(50))
+        .withRuntime(runtime(o))
+        .withNumMasked(o.numMasked())
+        .withVariants(o.variants()), log);
     PretrainSummary s = new PretrainSummary(r.steps(), r.finalLoss(), 100 * r.patchAccuracy(),
         100 * r.chanceAccuracy(), r.imagesPerSecond(), r.wallSeconds());
     Json.writeAtomic(marker, s);
     return s;
+  }
+
+  private static DataOptions data(Options o) {
+    return DataOptions.of(o.dataset(), o.dataDir()).withBatchSize(o.batchSize())
+        .withAugment(o.augment());
+  }
+
+  /** SGD at {@code lr} for {@code steps}, warming up for a tenth of them. */
+  private static ScheduleOptions schedule(Options o, long steps, double lr) {
+    return ScheduleOptions.defaults().withSteps(steps).withLr(lr)
+        .withWarmup(Math.max(1, steps / 10)).withWeightDecay(o.weightDecay(), o.weightDecayType());
+  }
+
+  /** Seed 1 (the cells set their own). */
+  private static RuntimeOptions runtime(Options o) {
+    return RuntimeOptions.defaults().withThreads(o.threads()).withPrecision(o.precision());
   }
 
   /**
@@ -441,7 +466,7 @@ public final class Experiment {
    * to N steps.
    */
   public static PretrainSummary existingPretraining(Path dir, PrintStream log) {
-    if (Finetune.isCheckpointDir(dir)) {
+    if (PretrainedRun.isCheckpointDir(dir)) {
       return checkpointSummary(dir, log);
     }
     RunDir run = new RunDir(dir);
@@ -523,11 +548,19 @@ public final class Experiment {
     // No SavedModel per cell (about 1 s and 2 MB each for preset small; `selfie export --run DIR`
     // makes one when wanted). No validation pass during training (--eval-every 0): a cell's
     // validation accuracy is read once, at its end.
-    Finetune.Result r = Finetune.run(new Finetune.Options(o.dataset(), o.dataDir(), o.preset(),
-        fraction, manifest, seed, dir, pretrained, Classifier.Head.RESNET, steps, o.batchSize(),
-        "sgd", lr, Math.max(1, steps / 10), o.weightDecay(), o.augment(), false,
-        true, Math.max(1, steps / 2), 1, 100, 100, 500, o.threads(), arms.recipe(),
-        o.weightDecayType(), o.precision(), false, 0), log);
+    Finetune.Result r = Finetune.run(Finetune.Options.defaults(dir)
+        .withPretrained(pretrained)
+        .withPreset(o.preset())
+        .withLabels(new Finetune.Labels(fraction, manifest))
+        .withData(data(o))
+        .withSchedule(schedule(o, steps, lr))
+        .withCheckpoints(CheckpointOptions.defaults().withResume(true)
+            .withCheckpointEvery(Math.max(1, steps / 2)).withKeep(1).withLogEvery(100)
+            .withSummaryEvery(100))
+        .withRuntime(runtime(o).withSeed(seed))
+        .withRecipe(arms.recipe())
+        .withEvalEvery(0)
+        .withExport(false), log);
     double headline = arms.recipe().test() ? r.testAccuracy() : r.validationAccuracy();
     Run run = new Run(fraction, seed, model, 100 * headline, r.labeledExamples(),
         arms.recipe().test() ? r.testExamples() : 0, r.steps(), r.wallSeconds(), dir.toString(),

@@ -1,13 +1,12 @@
 package dev.selfie.training.experiments;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
-import dev.selfie.training.jobs.Finetune;
+import dev.selfie.training.jobs.PretrainedRun;
 import dev.selfie.training.run.Json;
 import java.awt.BasicStroke;
 import java.awt.Color;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -51,7 +50,7 @@ final class PretrainingCurve {
   /** The checkpoint directory of step {@code s} of the pretraining run, checked to exist. */
   static Path checkpoint(Path pretrainDir, long s) {
     Path dir = pretrainDir.resolve("checkpoints").resolve("ckpt-" + s);
-    if (!Finetune.isCheckpointDir(dir)) {
+    if (!PretrainedRun.isCheckpointDir(dir)) {
       throw new IllegalArgumentException("--curve-steps " + s + ": no checkpoint " + dir
           + " (the pretraining run must keep it: pretrain with --checkpoint-every dividing it"
           + " and a large enough --keep)");

@@ -1,10 +1,13 @@
 package dev.selfie.training.experiments;
 
-import dev.selfie.graph.Classifier;
 import dev.selfie.training.jobs.Evaluate;
 import dev.selfie.training.jobs.Finetune;
 import dev.selfie.training.jobs.Pretrain;
 import dev.selfie.training.optim.OptimizerConfig;
+import dev.selfie.training.options.CheckpointOptions;
+import dev.selfie.training.options.DataOptions;
+import dev.selfie.training.options.RuntimeOptions;
+import dev.selfie.training.options.ScheduleOptions;
 import dev.selfie.training.run.Json;
 import dev.selfie.training.run.RunDir;
 import dev.selfie.training.runtime.Precision;
@@ -195,21 +198,53 @@ public final class Quickstart {
     return r;
   }
 
+  /** The pretraining run of the quickstart into {@code out}: exported, resumable. */
   public static Pretrain.Options pretrainOptions(Options o, Path out) {
-    return new Pretrain.Options(o.dataset(), o.dataDir(), o.preset(), o.pretrainSteps(),
-        o.batchSize(), out, false, true, o.seed(), "sgd", 0.1, Math.max(1, o.pretrainSteps() / 10),
-        o.weightDecay(), o.numMasked(), true, Math.max(1, o.pretrainSteps() / 2), 2, 50, 20,
-        o.threads(), null, o.variants(), o.weightDecayType(), o.precision(), true);
+    long steps = o.pretrainSteps();
+    return Pretrain.Options.defaults(out)
+        .withPreset(o.preset())
+        .withData(data(o))
+        .withSchedule(schedule(o, steps, 0.1))
+        .withCheckpoints(CheckpointOptions.defaults().withResume(true)
+            .withCheckpointEvery(Math.max(1, steps / 2)).withKeep(2))
+        .withRuntime(runtime(o))
+        .withNumMasked(o.numMasked())
+        .withVariants(o.variants());
   }
 
-  public static Finetune.Options finetuneOptions(Options o, Path out, Path pretrained, Path manifest) {
-    return new Finetune.Options(o.dataset(), o.dataDir(), o.preset(), o.labelFraction(),
-        manifest, o.seed(), out, pretrained, Classifier.Head.RESNET, o.finetuneSteps(),
-        o.batchSize(), "sgd", o.finetuneLr(), Math.max(1, o.finetuneSteps() / 10),
-        o.weightDecay(), true, false, true, Math.max(1, o.finetuneSteps()), 1, 50, 20, 500,
-        o.threads(), pretrained == null ? Finetune.Recipe.defaults()
-            : Finetune.Recipe.defaults().withHeadSteps(o.headSteps()),
-        o.weightDecayType(), o.precision(), true);
+  /**
+   * A finetuning run of the quickstart into {@code out}: from {@code pretrained} with the
+   * head-first steps, or the baseline (null) on the labels of {@code manifest} (null: drawn).
+   */
+  public static Finetune.Options finetuneOptions(Options o, Path out, Path pretrained,
+      Path manifest) {
+    long steps = o.finetuneSteps();
+    return Finetune.Options.defaults(out)
+        .withPretrained(pretrained)
+        .withPreset(o.preset())
+        .withLabels(new Finetune.Labels(o.labelFraction(), manifest))
+        .withData(data(o))
+        .withSchedule(schedule(o, steps, o.finetuneLr()))
+        .withCheckpoints(CheckpointOptions.defaults().withResume(true)
+            .withCheckpointEvery(Math.max(1, steps)).withKeep(1))
+        .withRuntime(runtime(o))
+        .withRecipe(pretrained == null ? Finetune.Recipe.defaults()
+            : Finetune.Recipe.defaults().withHeadSteps(o.headSteps()));
+  }
+
+  private static DataOptions data(Options o) {
+    return DataOptions.of(o.dataset(), o.dataDir()).withBatchSize(o.batchSize());
+  }
+
+  /** SGD at {@code lr} for {@code steps}, warming up for a tenth of them. */
+  private static ScheduleOptions schedule(Options o, long steps, double lr) {
+    return ScheduleOptions.defaults().withSteps(steps).withLr(lr)
+        .withWarmup(Math.max(1, steps / 10)).withWeightDecay(o.weightDecay(), o.weightDecayType());
+  }
+
+  private static RuntimeOptions runtime(Options o) {
+    return RuntimeOptions.defaults().withSeed(o.seed()).withThreads(o.threads())
+        .withPrecision(o.precision());
   }
 
   static String table(Options o, Result r) {

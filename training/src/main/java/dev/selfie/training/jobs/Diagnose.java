@@ -5,9 +5,9 @@ import dev.selfie.data.Pipeline;
 import dev.selfie.data.PipelineOptions;
 import dev.selfie.data.Pipelines;
 import dev.selfie.data.Split;
+import dev.selfie.graph.ContextDiagnostic;
 import dev.selfie.graph.Layers;
 import dev.selfie.graph.ModelConfig;
-import dev.selfie.graph.ContextDiagnostic;
 import dev.selfie.graph.VarStore;
 import dev.selfie.savedmodels.WeightLoader;
 import dev.selfie.training.run.Json;
@@ -69,11 +69,11 @@ public final class Diagnose {
       double accuracy, double zeroedAccuracy, double shuffledAccuracy, long seed) {}
 
   public static Result run(Options o, PrintStream log) throws IOException {
-    Pretrain.Config cfg = Finetune.pretrainedConfig(o.run());
+    Pretrain.Config cfg = PretrainedRun.config(o.run());
     String dataset = o.dataset() == null ? cfg.dataset() : o.dataset();
     ImageSource src = RunData.open(dataset, o.dataDir(), cfg.model().imageSize(), null);
     ModelConfig model = cfg.model().withData(src.spec().channels(), src.spec().numClasses());
-    Path weights = Finetune.pretrainedWeights(o.run());
+    Path weights = PretrainedRun.weights(o.run());
     double[] sums = new double[3];
     int seen = 0;
     try (Graph g = new Graph()) {

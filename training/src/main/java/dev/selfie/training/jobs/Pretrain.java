@@ -2,7 +2,6 @@ package dev.selfie.training.jobs;
 
 import dev.selfie.data.ImageSource;
 import dev.selfie.data.Pipeline;
-import dev.selfie.data.PipelineOptions;
 import dev.selfie.data.Pipelines;
 import dev.selfie.data.Split;
 import dev.selfie.graph.ModelConfig;
@@ -10,30 +9,37 @@ import dev.selfie.graph.ModelConfigBuilder;
 import dev.selfie.graph.Selfie;
 import dev.selfie.graph.VarStore;
 import dev.selfie.training.loop.GlobalStep;
+import dev.selfie.training.loop.RunSession;
 import dev.selfie.training.loop.Summaries;
 import dev.selfie.training.loop.Trainer;
 import dev.selfie.training.optim.OptimizerConfig;
 import dev.selfie.training.optim.Optimizers;
+import dev.selfie.training.options.CheckpointOptions;
+import dev.selfie.training.options.DataOptions;
+import dev.selfie.training.options.RuntimeOptions;
+import dev.selfie.training.options.ScheduleOptions;
+import dev.selfie.training.options.TrainingOptions;
 import dev.selfie.training.parallel.DataParallel;
-import dev.selfie.training.run.CheckpointManager;
 import dev.selfie.training.run.Json;
 import dev.selfie.training.run.MetricsWriter;
+import dev.selfie.training.run.RunConfig;
 import dev.selfie.training.run.RunDir;
 import dev.selfie.training.runtime.Devices;
 import dev.selfie.training.runtime.Precision;
 import dev.selfie.training.runtime.SessionConfigs;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Optional;
+import java.util.Objects;
 import org.tensorflow.Graph;
+import org.tensorflow.Operand;
 import org.tensorflow.Session;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt64;
 
 /**
@@ -61,7 +67,7 @@ public final class Pretrain {
       long seed,
       boolean augment,
       boolean xla,
-      String precision) {
+      String precision) implements RunConfig {
     public Config {
       if (!"pretrain".equals(kind)) {
         throw new IllegalArgumentException("config kind must be \"pretrain\", got " + kind);
@@ -73,148 +79,84 @@ public final class Pretrain {
   }
 
   /**
-   * Command-line options of {@code selfie pretrain}.
+   * Options of {@code selfie pretrain}: the groups every training job shares, and what only
+   * pretraining has. Start from {@link #defaults} (the command line's) and change what differs.
    *
+   * @param out the run directory
+   * @param preset {@code --preset}: the model (paper, paper224, small, tiny); a resumed run keeps
+   *     the one in its config.json
+   * @param data the images; {@link DataOptions#unlabeledDir()} adds unlabeled ones (folder only)
    * @param numMasked masked patches per image (0 = the preset's)
-   * @param lr base learning rate; warmup linear warmup steps
-   * @param threads intra-op threads (0 = TensorFlow's default)
-   * @param precision {@code --precision}: float32, bfloat16, float16 or auto ({@link Precision})
+   * @param variants the pretraining variants (null: {@link Variants#PAPER})
    * @param export at the end, export the run as a SavedModel into {@code out/savedmodel/1/}
    *     ({@link Export}; the CLI's default, {@code --no-export} turns it off)
-   * @param clipNorm {@code --clip-norm}: scale the gradients down to this global L2 norm when it
-   *     is exceeded (0 = no clipping, the default)
    */
   public record Options(
-      String dataset,
-      Path dataDir,
-      String preset,
-      long steps,
-      int batchSize,
       Path out,
-      boolean xla,
-      boolean resume,
-      long seed,
-      String optimizer,
-      double lr,
-      long warmup,
-      double weightDecay,
+      String preset,
+      DataOptions data,
+      ScheduleOptions schedule,
+      CheckpointOptions checkpoints,
+      RuntimeOptions runtime,
       int numMasked,
-      boolean augment,
-      long checkpointEvery,
-      int keep,
-      int logEvery,
-      int summaryEvery,
-      int threads,
-      Path unlabeledDir,
       Variants variants,
-      OptimizerConfig.WeightDecayType weightDecayType,
-      String precision,
-      boolean export,
-      double clipNorm) {
+      boolean export) implements TrainingOptions {
 
     public Options {
+      Objects.requireNonNull(out, "out: the run directory is required");
+      Objects.requireNonNull(data, "data");
+      Objects.requireNonNull(schedule, "schedule");
+      Objects.requireNonNull(checkpoints, "checkpoints");
+      Objects.requireNonNull(runtime, "runtime");
       if (variants == null) {
         variants = Variants.PAPER;
       }
-      if (weightDecayType == null) {
-        weightDecayType = OptimizerConfig.WeightDecayType.DECOUPLED;
-      }
-      precision = Precision.checkFlag(precision);
-      if (steps < 1) {
-        throw new IllegalArgumentException("--steps must be >= 1, got " + steps);
-      }
-      if (batchSize < 1) {
-        throw new IllegalArgumentException("--batch-size must be >= 1, got " + batchSize);
-      }
       checkPreset(preset);
-      if (!(clipNorm >= 0) || !Double.isFinite(clipNorm)) {
-        throw new IllegalArgumentException(
-            "--clip-norm must be a finite number >= 0 (0 = no clipping), got " + clipNorm);
-      }
     }
 
-    /** No gradient clipping. */
-    public Options(String dataset, Path dataDir, String preset, long steps, int batchSize, Path out,
-        boolean xla, boolean resume, long seed, String optimizer, double lr, long warmup,
-        double weightDecay, int numMasked, boolean augment, long checkpointEvery, int keep,
-        int logEvery, int summaryEvery, int threads, Path unlabeledDir, Variants variants,
-        OptimizerConfig.WeightDecayType weightDecayType, String precision, boolean export) {
-      this(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed, optimizer, lr, warmup,
-          weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads,
-          unlabeledDir, variants, weightDecayType, precision, export, 0);
+    /**
+     * The defaults of {@code selfie pretrain} into {@code out}: preset small, the paper's
+     * formulation, the groups' defaults, exported at the end.
+     */
+    public static Options defaults(Path out) {
+      return new Options(out, "small", DataOptions.defaults(), ScheduleOptions.defaults(),
+          CheckpointOptions.defaults(), RuntimeOptions.defaults(), 0, Variants.PAPER, true);
     }
 
-    /** Without the SavedModel export at the end. */
-    public Options(String dataset, Path dataDir, String preset, long steps, int batchSize, Path out,
-        boolean xla, boolean resume, long seed, String optimizer, double lr, long warmup,
-        double weightDecay, int numMasked, boolean augment, long checkpointEvery, int keep,
-        int logEvery, int summaryEvery, int threads, Path unlabeledDir, Variants variants,
-        OptimizerConfig.WeightDecayType weightDecayType, String precision) {
-      this(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed, optimizer, lr, warmup,
-          weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads,
-          unlabeledDir, variants, weightDecayType, precision, false);
+    public Options withPreset(String p) {
+      return new Options(out, p, data, schedule, checkpoints, runtime, numMasked, variants,
+          export);
     }
 
-    /** Variants and weight decay type, float32. */
-    public Options(String dataset, Path dataDir, String preset, long steps, int batchSize, Path out,
-        boolean xla, boolean resume, long seed, String optimizer, double lr, long warmup,
-        double weightDecay, int numMasked, boolean augment, long checkpointEvery, int keep,
-        int logEvery, int summaryEvery, int threads, Path unlabeledDir, Variants variants,
-        OptimizerConfig.WeightDecayType weightDecayType) {
-      this(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed, optimizer, lr, warmup,
-          weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads,
-          unlabeledDir, variants, weightDecayType, "float32");
+    public Options withData(DataOptions d) {
+      return new Options(out, preset, d, schedule, checkpoints, runtime, numMasked, variants,
+          export);
     }
 
-    /** The paper's formulation, decoupled weight decay, the given precision. */
-    public Options(String dataset, Path dataDir, String preset, long steps, int batchSize, Path out,
-        boolean xla, boolean resume, long seed, String optimizer, double lr, long warmup,
-        double weightDecay, int numMasked, boolean augment, long checkpointEvery, int keep,
-        int logEvery, int summaryEvery, int threads, Path unlabeledDir, String precision) {
-      this(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed, optimizer, lr, warmup,
-          weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads,
-          unlabeledDir, Variants.PAPER, OptimizerConfig.WeightDecayType.DECOUPLED, precision);
+    public Options withSchedule(ScheduleOptions s) {
+      return new Options(out, preset, data, s, checkpoints, runtime, numMasked, variants, export);
     }
 
-    /** The paper's formulation, decoupled weight decay. */
-    public Options(String dataset, Path dataDir, String preset, long steps, int batchSize, Path out,
-        boolean xla, boolean resume, long seed, String optimizer, double lr, long warmup,
-        double weightDecay, int numMasked, boolean augment, long checkpointEvery, int keep,
-        int logEvery, int summaryEvery, int threads, Path unlabeledDir) {
-      this(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed, optimizer, lr, warmup,
-          weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads,
-          unlabeledDir, Variants.PAPER, OptimizerConfig.WeightDecayType.DECOUPLED, "float32");
+    public Options withCheckpoints(CheckpointOptions c) {
+      return new Options(out, preset, data, schedule, c, runtime, numMasked, variants, export);
     }
 
-    /** Pretraining variants, decoupled weight decay. */
-    public Options(String dataset, Path dataDir, String preset, long steps, int batchSize, Path out,
-        boolean xla, boolean resume, long seed, String optimizer, double lr, long warmup,
-        double weightDecay, int numMasked, boolean augment, long checkpointEvery, int keep,
-        int logEvery, int summaryEvery, int threads, Path unlabeledDir, Variants variants) {
-      this(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed, optimizer, lr, warmup,
-          weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads,
-          unlabeledDir, variants, OptimizerConfig.WeightDecayType.DECOUPLED, "float32");
+    public Options withRuntime(RuntimeOptions r) {
+      return new Options(out, preset, data, schedule, checkpoints, r, numMasked, variants,
+          export);
     }
 
-    /** The paper's formulation, the given weight decay type. */
-    public Options(String dataset, Path dataDir, String preset, long steps, int batchSize, Path out,
-        boolean xla, boolean resume, long seed, String optimizer, double lr, long warmup,
-        double weightDecay, int numMasked, boolean augment, long checkpointEvery, int keep,
-        int logEvery, int summaryEvery, int threads, Path unlabeledDir,
-        OptimizerConfig.WeightDecayType weightDecayType) {
-      this(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed, optimizer, lr, warmup,
-          weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads,
-          unlabeledDir, Variants.PAPER, weightDecayType, "float32");
+    public Options withNumMasked(int n) {
+      return new Options(out, preset, data, schedule, checkpoints, runtime, n, variants, export);
     }
 
-    /** Without an unlabeled directory, decoupled weight decay. */
-    public Options(String dataset, Path dataDir, String preset, long steps, int batchSize, Path out,
-        boolean xla, boolean resume, long seed, String optimizer, double lr, long warmup,
-        double weightDecay, int numMasked, boolean augment, long checkpointEvery, int keep,
-        int logEvery, int summaryEvery, int threads) {
-      this(dataset, dataDir, preset, steps, batchSize, out, xla, resume, seed, optimizer, lr, warmup,
-          weightDecay, numMasked, augment, checkpointEvery, keep, logEvery, summaryEvery, threads,
-          null, Variants.PAPER, OptimizerConfig.WeightDecayType.DECOUPLED, "float32");
+    public Options withVariants(Variants v) {
+      return new Options(out, preset, data, schedule, checkpoints, runtime, numMasked, v, export);
+    }
+
+    public Options withExport(boolean e) {
+      return new Options(out, preset, data, schedule, checkpoints, runtime, numMasked, variants,
+          e);
     }
   }
 
@@ -305,27 +247,16 @@ public final class Pretrain {
         .withData(src.spec().channels(), src.spec().numClasses());
     if (model.imageSize() != src.spec().imageSize()) {
       throw new IllegalArgumentException("--preset " + o.preset() + " expects "
-          + model.imageSize() + "x" + model.imageSize() + " images; dataset " + o.dataset()
+          + model.imageSize() + "x" + model.imageSize() + " images; dataset " + o.data().dataset()
           + " gives " + src.spec().imageSize());
     }
     if (o.numMasked() > 0) {
       model = model.withNumMasked(o.numMasked());
     }
     model = o.variants().apply(model);
-    OptimizerConfig opt = optimizer(o.optimizer(), o.lr(), o.warmup(), o.steps(), o.weightDecay())
-        .withWeightDecayType(o.weightDecayType()).withClipGlobalNorm(o.clipNorm());
-    return new Config("pretrain", o.dataset(), o.preset(), model, opt, o.batchSize(), o.steps(),
-        o.seed(), o.augment(), o.xla(), precision.flag());
-  }
-
-  public static OptimizerConfig optimizer(String kind, double lr, long warmup, long steps, double wd) {
-    OptimizerConfig opt = switch (kind.toLowerCase()) {
-      case "sgd" -> OptimizerConfig.sgd(lr, Math.min(warmup, steps / 10), steps);
-      case "adam" -> OptimizerConfig.adam(lr, Math.min(warmup, steps / 10), steps);
-      default -> throw new IllegalArgumentException(
-          "--optimizer must be sgd or adam, got " + kind);
-    };
-    return opt.withWeightDecay(wd);
+    return new Config("pretrain", o.data().dataset(), o.preset(), model,
+        o.schedule().optimizerConfig(), o.data().batchSize(), o.schedule().steps(),
+        o.runtime().seed(), o.data().augment(), o.runtime().xla(), precision.flag());
   }
 
   /** Runs (or resumes) a pretraining run into {@code o.out()}. */
@@ -339,86 +270,59 @@ public final class Pretrain {
    */
   public static Result run(Options o, DataParallel.Options parallel, PrintStream log)
       throws IOException {
-    parallel.checkBatch(o.batchSize());
+    parallel.checkBatch(o.data().batchSize());
     // Before anything is written: a bad or impossible --precision fails here.
-    Precision.Choice precision = Precision.resolve(o.precision(), Devices.hasGpu(Devices.list()));
+    Precision.Choice precision = precision(o.runtime().precision(), parallel);
+    // Before anything is written: the dataset, the preset and the image size are checked here.
+    RunSession.Opening<Config> opening = RunSession.opening("pretrain", o, Config.class);
+    opening.resumed().ifPresent(c -> checkResumable(o, c));
+    ImageSource src = RunData.open(o.data(), opening.resumed().map(c -> c.model().imageSize())
+        .orElseGet(() -> ModelConfig.preset(o.preset()).imageSize()));
+    Config config = opening.resumed().orElseGet(() -> newConfig(o, src, precision.precision()));
+    return opening.run(config, precision, dir -> RunData.save(dir, src.spec()), log,
+        run -> parallel.replicated() ? DataParallel.pretrain(parallel, run, src) : train(run, src));
+  }
+
+  /** {@code --precision}, resolved for this machine and the towers of {@code parallel}. */
+  private static Precision.Choice precision(String flag, DataParallel.Options parallel) {
+    Precision.Choice precision = Precision.resolve(flag, Devices.hasGpu(Devices.list()));
     if (parallel.replicated() && precision.precision() == Precision.FLOAT16) {
-      if (!o.precision().equals("auto")) {
+      if (!flag.equals("auto")) {
         throw new IllegalArgumentException("--precision float16 (loss scaling) is not supported"
             + " with --replicas/--cluster yet; use --precision float32 there");
       }
       precision = new Precision.Choice(Precision.FLOAT32,
           "auto: float16 loss scaling is not wired into --replicas/--cluster yet");
     }
-    // Before anything is written: the dataset, the preset and the image size are checked here.
-    RunDir at = new RunDir(o.out());
-    ImageSource src = RunData.open(o.dataset(), o.dataDir(),
-        RunData.imageSize(at, o.resume(), o.preset()), o.unlabeledDir());
-    Config fresh = o.resume() && Files.exists(at.config())
-        ? null : newConfig(o, src, precision.precision());
-    RunDir dir = RunDir.create(o.out());
-    Precision.Choice p = precision;
-    return Trainer.inRun(dir, log, "pretrain", o.export(),
-        runLog -> train(o, parallel, p, dir, src, fresh, runLog));
+    return precision;
   }
 
-  /** The run in the created and locked {@code dir}; {@code fresh}: the config of a new run. */
-  private static Result train(Options o, DataParallel.Options parallel,
-      Precision.Choice precision, RunDir dir, ImageSource src, Config fresh, PrintStream log)
-      throws IOException {
-    CheckpointManager checkpoints = new CheckpointManager(dir.checkpoints(), o.keep());
-    Config cfg;
-    long startStep = 0;
-    Optional<CheckpointManager.Checkpoint> resumeFrom = Optional.empty();
-    if (fresh == null) {
-      cfg = dir.readConfig(Config.class);
-      if (!cfg.dataset().equals(o.dataset())) {
-        throw new IllegalArgumentException("--resume: run " + dir.root() + " was trained on "
-            + cfg.dataset() + ", not " + o.dataset());
-      }
-      if (!o.variants().equals(Variants.PAPER)
-          && !o.variants().apply(cfg.model()).equals(cfg.model())) {
-        throw new IllegalArgumentException("--resume: run " + dir.root() + " was pretrained with"
-            + " other variant flags than" + o.variants().flags() + " (its config.json: "
-            + "contextPositions=" + cfg.model().contextPositions() + ", queryMode="
-            + cfg.model().queryMode() + ", maskContent=" + cfg.model().maskContent()
-            + ", temperature=" + cfg.model().temperature() + "); resume reads them from there");
-      }
-      resumeFrom = checkpoints.latest();
-      startStep = resumeFrom.map(CheckpointManager.Checkpoint::step).orElse(0L);
-      log.println(resumeFrom.isPresent()
-          ? "resuming " + dir.root() + " from step " + startStep + " of " + cfg.steps()
-          : "resuming " + dir.root() + ": no valid checkpoint, starting at step 0");
-    } else {
-      if (checkpoints.latest().isPresent()) {
-        throw new IllegalArgumentException("--out " + dir.root() + " already holds a run with"
-            + " checkpoints; pass --resume to continue it, or choose another --out");
-      }
-      cfg = fresh;
-      dir.writeConfig(cfg);
-      RunData.save(dir, src.spec());
+  /** Fails unless the run {@code cfg} of {@code --resume} continues with {@code o}'s flags. */
+  private static void checkResumable(Options o, Config cfg) {
+    Path run = new RunDir(o.out()).root();
+    if (!cfg.dataset().equals(o.data().dataset())) {
+      throw new IllegalArgumentException("--resume: run " + run + " was trained on "
+          + cfg.dataset() + ", not " + o.data().dataset());
     }
-    final Config config = cfg;
-    ModelConfig model = config.model();
-    SessionConfigs.Options sessionOptions =
-        Devices.resolve(o.threads(), 0, o.xla() || config.xla(), true, log)
-            .withPrecision(precision.precision());
-    log.println("precision: " + precision.describe());
-    if (o.resume() && precision.precision() != Precision.ofRecorded(config.precision())) {
-      log.println("precision: the run started in " + Precision.ofRecorded(config.precision()).flag()
-          + "; its float32 weights continue in " + precision.precision().flag());
+    if (!o.variants().equals(Variants.PAPER)
+        && !o.variants().apply(cfg.model()).equals(cfg.model())) {
+      throw new IllegalArgumentException("--resume: run " + run + " was pretrained with"
+          + " other variant flags than" + o.variants().flags() + " (its config.json: "
+          + "contextPositions=" + cfg.model().contextPositions() + ", queryMode="
+          + cfg.model().queryMode() + ", maskContent=" + cfg.model().maskContent()
+          + ", temperature=" + cfg.model().temperature() + "); resume reads them from there");
     }
-    if (parallel.replicated()) {
-      return DataParallel.pretrain(o, parallel, config, dir, checkpoints, startStep, resumeFrom,
-          src, sessionOptions, log);
-    }
+  }
 
+  /** Trains the opened run on one device. */
+  private static Result train(RunSession<Config> run, ImageSource src) {
+    Config config = run.config();
+    ModelConfig model = config.model();
+    SessionConfigs.Options sessionOptions = run.sessionOptions();
     try (Graph graph = new Graph()) {
       Ops tf = Ops.create(graph);
-      PipelineOptions po = PipelineOptions.train(config.batchSize(), config.seed())
-          .withAugment(config.augment())
-          .withSkipElements(startStep * config.batchSize());
-      Pipeline data = Pipelines.build(tf.withSubScope("data"), src, Split.TRAIN, po);
+      Pipeline data = Pipelines.build(tf.withSubScope("data"), src, Split.TRAIN,
+          run.trainPipeline());
       Ops mtf = tf.withDevice(Devices.modelDevice(sessionOptions.gpu()));
       VarStore vars = new VarStore(Ops.create(graph).withDevice(
           Devices.modelDevice(sessionOptions.gpu())), config.seed());
@@ -426,10 +330,9 @@ public final class Pretrain {
       Placeholder<TInt64> seed = tf.withName("seed")
           .placeholder(TInt64.class, Placeholder.shape(Shape.of(2)));
       Selfie.PretrainOutputs out = Selfie.pretrain(mtf, vars, model, data.images(), seed, true);
-      Optimizers.TrainOp train =
-          Optimizers.minimize(mtf, graph, out.loss(), vars, config.optimizer(), step,
-              precision.precision().lossScale());
-      Summaries summaries = Summaries.create(tf, dir.tensorboard(), o.summaryEvery())
+      Optimizers.TrainOp train = Optimizers.minimize(mtf, graph, out.loss(), vars,
+          config.optimizer(), step, sessionOptions.precision().lossScale());
+      Summaries summaries = run.summaries(tf)
           .scalar("loss", out.loss())
           .scalar("patch_accuracy", out.accuracy())
           .scalar("learning_rate", train.learningRate())
@@ -438,39 +341,23 @@ public final class Pretrain {
           .image("masked_and_picked", PretrainImages.panels(tf, model, data.images(),
               out.masked(), out.logits(), Math.min(3, config.batchSize())), 3)
           .histograms(vars);
-      Map<String, org.tensorflow.Operand<org.tensorflow.types.TFloat32>> metrics =
-          new LinkedHashMap<>();
+      Map<String, Operand<TFloat32>> metrics = new LinkedHashMap<>();
       metrics.put("patch_accuracy", out.accuracy());
       metrics.put("learning_rate", train.learningRate());
 
       try (Session session = new Session(graph, SessionConfigs.configProto(sessionOptions))) {
         session.initialize();
-        if (startStep == 0) {
+        if (run.startStep() == 0) {
           summaries.writeHParams(session, Json.tree(config));
         }
-        if (resumeFrom.isPresent()) {
-          CheckpointManager.restore(session, resumeFrom.get());
-          long restored = step.read(session);
-          if (restored != startStep) {
-            throw new IllegalStateException("checkpoint " + resumeFrom.get().dir()
-                + " holds global_step " + restored + ", expected " + startStep);
-          }
+        MetricsWriter.Metrics m = run.fit(session,
+            new Trainer.Graphs(seed, train, out.loss(), metrics, summaries), step.value());
+        Result r = result(run.dir(), m, model);
+        if (!run.complete()) {
+          run.log().printf("pretrain: %d steps, loss %.4f, patch accuracy %.3f (chance %.3f),"
+                  + " %.1f img/s%n", r.steps(), r.finalLoss(), r.patchAccuracy(),
+              r.chanceAccuracy(), r.imagesPerSecond());
         }
-        if (startStep >= config.steps()) {
-          log.println("run already complete (" + startStep + " steps)");
-          MetricsWriter.Metrics m = MetricsWriter.read(dir.metrics());
-          return result(dir, m, model);
-        }
-        Trainer.Loop loop = new Trainer.Loop("pretrain", config.seed(), config.batchSize(),
-            o.checkpointEvery(), o.logEvery(),
-            s -> new CheckpointManager.RunState(config.seed(), s * config.batchSize(), config),
-            precision.precision());
-        MetricsWriter.Metrics m = Trainer.train(session, new Trainer.Graphs(seed, train,
-                out.loss(), metrics, summaries), loop, dir, checkpoints, startStep,
-            config.steps(), sessionOptions.xla(), log);
-        Result r = result(dir, m, model);
-        log.printf("pretrain: %d steps, loss %.4f, patch accuracy %.3f (chance %.3f), %.1f img/s%n",
-            r.steps(), r.finalLoss(), r.patchAccuracy(), r.chanceAccuracy(), r.imagesPerSecond());
         return r;
       }
     }

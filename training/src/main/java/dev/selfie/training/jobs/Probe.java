@@ -93,14 +93,14 @@ public final class Probe {
   /** Extracts features of the train subset and the test split, then runs both probes. */
   public static Result run(Options o, PrintStream log) throws IOException {
     ImageSource src = RunData.open(o.dataset(), o.dataDir(), o.pretrained() != null
-        ? Finetune.pretrainedConfig(o.pretrained()).model().imageSize()
+        ? PretrainedRun.config(o.pretrained()).model().imageSize()
         : ModelConfig.preset(o.preset()).imageSize(), null);
     ModelConfig model;
     Path weights = null;
     if (o.pretrained() != null) {
-      model = Finetune.pretrainedConfig(o.pretrained()).model()
+      model = PretrainedRun.config(o.pretrained()).model()
           .withData(src.spec().channels(), src.spec().numClasses());
-      weights = Finetune.pretrainedWeights(o.pretrained());
+      weights = PretrainedRun.weights(o.pretrained());
     } else {
       model = ModelConfig.preset(o.preset())
           .withData(src.spec().channels(), src.spec().numClasses());

@@ -5,7 +5,7 @@ import dev.selfie.data.Datasets;
 import dev.selfie.data.FashionMnist;
 import dev.selfie.data.ImageSource;
 import dev.selfie.data.OpenOptions;
-import dev.selfie.graph.ModelConfig;
+import dev.selfie.training.options.DataOptions;
 import dev.selfie.training.run.Json;
 import dev.selfie.training.run.RunDir;
 import java.io.IOException;
@@ -44,6 +44,11 @@ public final class RunData {
     return src;
   }
 
+  /** Opens {@code data}'s dataset for a model of {@code imageSize} x {@code imageSize} inputs. */
+  public static ImageSource open(DataOptions data, int imageSize) throws IOException {
+    return open(data.dataset(), data.dataDir(), imageSize, data.unlabeledDir());
+  }
+
   /**
    * Fashion-MNIST from the Debian package's directory or the data home, else downloaded into the
    * data home first (the official files, md5-checked, with progress on stderr: {@code selfie data
@@ -66,25 +71,6 @@ public final class RunData {
 
   /** Where the automatic download of Fashion-MNIST fetches from instead of the official site. */
   public static final String BASE_URL_PROPERTY = "selfie.data.base-url";
-
-  /** The image size of a pretraining run: its config's when resuming, else the preset's. */
-  static int imageSize(RunDir dir, boolean resume, String preset) {
-    if (resume && Files.isRegularFile(dir.config())) {
-      return dir.readConfig(Pretrain.Config.class).model().imageSize();
-    }
-    return ModelConfig.preset(preset).imageSize();
-  }
-
-  /** The image size of a finetuning run: its config's (resume), the pretraining run's, or the preset's. */
-  static int imageSize(RunDir dir, Finetune.Options o) {
-    if (o.resume() && Files.isRegularFile(dir.config())) {
-      return dir.readConfig(Finetune.Config.class).model().imageSize();
-    }
-    if (o.pretrained() != null) {
-      return Finetune.pretrainedConfig(o.pretrained()).model().imageSize();
-    }
-    return ModelConfig.preset(o.preset()).imageSize();
-  }
 
   /** Writes {@code spec} as {@code RUN_DIR/dataset.json}. */
   public static void save(RunDir dir, DatasetSpec spec) {

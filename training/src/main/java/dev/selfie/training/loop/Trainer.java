@@ -25,7 +25,8 @@ import org.tensorflow.types.TInt64;
 
 /**
  * The training session shared by pretraining and finetuning: they differ only in the graph
- * (loss, metrics, trainable variables), which they hand over here as a {@link Graphs} record.
+ * (loss, metrics, trainable variables), which they hand over here as a {@link Graphs} record
+ * ({@link RunSession#fit} calls it).
  * One step feeds the random seed {@code [runSeed, step]} (masking, dropout), runs the train op
  * and fetches the loss and the named scalar metrics; progress, summaries, checkpoints and
  * metrics.json are listeners of {@link TrainingLoop}.
@@ -64,13 +65,7 @@ public final class Trainer {
       long checkpointEvery,
       int logEvery,
       java.util.function.LongFunction<CheckpointManager.RunState> state,
-      Precision precision) {
-    /** float32. */
-    public Loop(String task, long runSeed, int batchSize, long checkpointEvery, int logEvery,
-        java.util.function.LongFunction<CheckpointManager.RunState> state) {
-      this(task, runSeed, batchSize, checkpointEvery, logEvery, state, Precision.FLOAT32);
-    }
-  }
+      Precision precision) {}
 
   /**
    * A held-out evaluation run during training ({@code --eval-every}): after every step that is a
@@ -115,20 +110,6 @@ public final class Trainer {
         OBSERVER.set(outer);
       }
     }
-  }
-
-  /** Runs steps {@code startStep+1 .. endStep}; returns the metrics written to metrics.json. */
-  public static MetricsWriter.Metrics train(
-      Session session,
-      Graphs g,
-      Loop loop,
-      RunDir dir,
-      CheckpointManager checkpoints,
-      long startStep,
-      long endStep,
-      boolean traceXla,
-      PrintStream log) {
-    return train(session, g, loop, dir, checkpoints, startStep, endStep, traceXla, null, log);
   }
 
   /**

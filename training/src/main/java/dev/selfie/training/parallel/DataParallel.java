@@ -1,7 +1,6 @@
 package dev.selfie.training.parallel;
 
 import dev.selfie.data.ImageSource;
-import dev.selfie.data.Pipeline;
 import dev.selfie.data.PipelineOptions;
 import dev.selfie.data.Pipelines;
 import dev.selfie.data.RawPipeline;
@@ -11,13 +10,12 @@ import dev.selfie.graph.Selfie;
 import dev.selfie.graph.VarStore;
 import dev.selfie.training.jobs.Pretrain;
 import dev.selfie.training.loop.GlobalStep;
+import dev.selfie.training.loop.RunSession;
 import dev.selfie.training.loop.Summaries;
 import dev.selfie.training.loop.Trainer;
 import dev.selfie.training.optim.OptimizerConfig;
 import dev.selfie.training.optim.Optimizers;
-import dev.selfie.training.run.CheckpointManager;
 import dev.selfie.training.run.MetricsWriter;
-import dev.selfie.training.run.RunDir;
 import dev.selfie.training.runtime.Devices;
 import dev.selfie.training.runtime.SessionConfigs;
 import java.io.PrintStream;
@@ -25,7 +23,6 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.TreeMap;
 import java.util.function.Function;
 import org.tensorflow.Graph;
@@ -230,10 +227,11 @@ public final class DataParallel {
    * The replicated (or distributed) branch of {@link Pretrain#run}: same run directory, config,
    * checkpoints, summaries and metrics as a single-device run.
    */
-  public static Pretrain.Result pretrain(Pretrain.Options o, Options d, Pretrain.Config config,
-      RunDir dir, CheckpointManager checkpoints, long startStep,
-      Optional<CheckpointManager.Checkpoint> resumeFrom, ImageSource src,
-      SessionConfigs.Options sessionOptions, PrintStream log) {
+  public static Pretrain.Result pretrain(Options d, RunSession<Pretrain.Config> run,
+      ImageSource src) {
+    Pretrain.Config config = run.config();
+    SessionConfigs.Options sessionOptions = run.sessionOptions();
+    PrintStream log = run.log();
     int k = d.towers();
     d.checkBatch(config.batchSize());
     Towers.Placement placement;
@@ -257,15 +255,12 @@ public final class DataParallel {
     log.println("data-parallel: " + k + " towers " + placement.towers().stream()
         .map(Object::toString).toList() + ", " + config.batchSize() / k + " images each; "
         + placement.describe());
-    PipelineOptions po = PipelineOptions.train(config.batchSize(), config.seed())
-        .withAugment(config.augment())
-        .withSkipElements(startStep * config.batchSize());
+    PipelineOptions po = run.trainPipeline();
     long t0 = System.nanoTime();
     Built b = buildPretrain(config.model(), config.optimizer(), config.seed(), placement,
         tf -> rawInput(Pipelines.buildRaw(tf.withSubScope("data"), src, Split.TRAIN, po)), true);
     try (Graph graph = b.graph()) {
-      Ops tf = Ops.create(graph);
-      Summaries summaries = Summaries.create(tf, dir.tensorboard(), o.summaryEvery())
+      Summaries summaries = run.summaries(Ops.create(graph))
           .scalar("loss", b.loss())
           .scalar("patch_accuracy", b.metrics().get("patch_accuracy"))
           .scalar("learning_rate", b.train().learningRate())
@@ -276,35 +271,17 @@ public final class DataParallel {
         session.initialize();
         log.printf("data-parallel: graph built, placed and initialised in %.1f s%n",
             (System.nanoTime() - t0) / 1e9);
-        if (resumeFrom.isPresent()) {
-          CheckpointManager.restore(session, resumeFrom.get());
-          b.syncReplicas(session);
-          long restored;
-          try (Result r = session.runner().fetch(b.globalStep()).run()) {
-            restored = ((TInt64) r.get(0)).getLong();
-          }
-          if (restored != startStep) {
-            throw new IllegalStateException("checkpoint " + resumeFrom.get().dir()
-                + " holds global_step " + restored + ", expected " + startStep);
-          }
+        MetricsWriter.Metrics m = run.fit(session, new Trainer.Graphs(b.seed(), b.train(),
+            b.loss(), b.metrics(), summaries), b.globalStep(), b::syncReplicas, null);
+        Pretrain.Result r = Pretrain.result(run.dir(), m, config.model());
+        if (run.complete()) {
+          return r;
         }
-        if (startStep >= config.steps()) {
-          log.println("run already complete (" + startStep + " steps)");
-          return Pretrain.result(dir, MetricsWriter.read(dir.metrics()), config.model());
-        }
-        Trainer.Loop loop = new Trainer.Loop("pretrain", config.seed(), config.batchSize(),
-            o.checkpointEvery(), o.logEvery(),
-            s -> new CheckpointManager.RunState(config.seed(), s * config.batchSize(), config),
-            sessionOptions.precision());
-        MetricsWriter.Metrics m = Trainer.train(session, new Trainer.Graphs(b.seed(), b.train(),
-                b.loss(), b.metrics(), summaries), loop, dir, checkpoints, startStep,
-            config.steps(), sessionOptions.xla(), log);
         RunMetadata trace = traceGradients(session, b, config.seed());
         log.println("data-parallel: kernels of a traced forward+backward pass ran on "
             + kernelDevices(trace));
         log.println("data-parallel: gradient kernels per tower ran on "
             + gradientDevices(trace, k));
-        Pretrain.Result r = Pretrain.result(dir, m, config.model());
         log.printf("pretrain: %d steps, loss %.4f, patch accuracy %.3f (chance %.3f), %.1f img/s"
                 + " (%d towers)%n", r.steps(), r.finalLoss(), r.patchAccuracy(),
             r.chanceAccuracy(), r.imagesPerSecond(), k);
