@@ -40,13 +40,14 @@ public final class Main implements Runnable {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-  @CommandLine.Option(names = "--device", defaultValue = "auto",
+  @CommandLine.Option(names = "--device", defaultValue = "auto", paramLabel = "NAME",
       scope = CommandLine.ScopeType.INHERIT,
       description = "cpu, gpu or auto: auto trains on GPU:0 when TensorFlow's GPU library is"
           + " loaded (and then stops if no GPU is found), else on the CPU.")
   String device;
 
-  @CommandLine.Option(names = "--gpu-memory-fraction", scope = CommandLine.ScopeType.INHERIT,
+  @CommandLine.Option(names = "--gpu-memory-fraction", paramLabel = "X",
+      scope = CommandLine.ScopeType.INHERIT,
       description = "Reserve this fraction (0-1] of each GPU's memory at start (default: grow on"
           + " demand).")
   Double gpuMemoryFraction;
@@ -71,6 +72,7 @@ public final class Main implements Runnable {
     cl.setExecutionExceptionHandler(Main::handleError);
     cl.setParameterExceptionHandler(Main::handleUsageError);
     cl.setExecutionStrategy(main::execute);
+    ParamLabels.apply(cl);
     return cl;
   }
 
