@@ -105,10 +105,10 @@ def main(argv=None):
                 with open(out) as f:
                     acc.append(json.load(f))
     first = java[0]
-    peaks = [rep["cpu_peak_gflops"] for rep in java
-             if isinstance(rep.get("cpu_peak_gflops"), (int, float))
-             and rep["cpu_peak_gflops"] == rep["cpu_peak_gflops"]]
+    peaks = finite(java, "cpu_peak_gflops")
     peak = max(peaks) if peaks else None
+    bf16_peaks = finite(java, "cpu_peak_bf16_gflops")
+    bf16_peak = max(bf16_peaks) if bf16_peaks else None
     py_peaks = [rep["cpu_peak_gflops"] for rep in python if rep.get("cpu_peak_gflops")]
     rows = []
     print("\nJava/Python, pretraining step images/s (median of %d rounds):" % a.rounds)
@@ -134,9 +134,7 @@ def main(argv=None):
         jv = [row["java_images_per_s"] for rep in java for row in rep["rows"] if k(row) == key]
         pv = [row["python_images_per_s"] for rep in python for row in rep["rows"] if k(row) == key]
         bf16 = key[2] == "bfloat16"
-        peaks_k = [rep.get("cpu_peak_bf16_gflops") for rep in java] if bf16 else []
-        peaks_k = [x for x in peaks_k if isinstance(x, (int, float)) and x == x]
-        row_peak = (max(peaks_k) if peaks_k else None) if bf16 else peak
+        row_peak = bf16_peak if bf16 else peak
         j, p = statistics.median(jv), statistics.median(pv)
         gflops = jr["flops_per_step"] * j / a.batch_size / 1e9
         row = dict(preset=key[0], xla=key[1], precision=key[2], batch_size=a.batch_size,
@@ -182,10 +180,7 @@ def main(argv=None):
         cpu_peak_gflops=peak, java_cpu_peak_runs=peaks,
         python_cpu_peak_gflops=max(py_peaks) if py_peaks else None, python_cpu_peak_runs=py_peaks,
         matmul_size=first.get("matmul_size", a.matmul_size), rows=rows, ratios=summary,
-        cpu_peak_bf16_gflops=max((rep["cpu_peak_bf16_gflops"] for rep in java
-                                  if isinstance(rep.get("cpu_peak_bf16_gflops"), (int, float))
-                                  and rep["cpu_peak_bf16_gflops"] == rep["cpu_peak_bf16_gflops"]),
-                                 default=None),
+        cpu_peak_bf16_gflops=bf16_peak,
         pipeline_dataset=first.get("pipeline_dataset"),
         pipeline_images_per_s=first.get("pipeline_images_per_s"),
         pipeline_over_step=first.get("pipeline_over_step"),
@@ -197,6 +192,12 @@ def main(argv=None):
     with open(os.path.join(a.out_dir, "benchmark.md"), "w") as f:
         f.write(markdown(result))
     print("wrote", os.path.join(a.out_dir, "benchmark.json"), "and benchmark.md")
+
+
+def finite(reports, key):
+    """The numbers under `key` of the reports (Jackson writes a missing figure as "NaN")."""
+    return [rep[key] for rep in reports
+            if isinstance(rep.get(key), (int, float)) and rep[key] == rep[key]]
 
 
 # Precisions only the Python peer has (the Java side applies bfloat16 through grappler's rewrite).
