@@ -38,7 +38,7 @@ public final class ExperimentCommand implements Callable<Integer> {
   @Option(names = "--dataset", defaultValue = "fashion-mnist", description = "Dataset.")
   String dataset;
 
-  @Option(names = "--preset", defaultValue = "small", description = "Model preset.")
+  @Option(names = "--preset", defaultValue = "small", description = ModelCommand.PRESET_HELP)
   String preset;
 
   @Option(names = "--fractions", defaultValue = "0.05,0.1,0.2,1.0", split = ",",

@@ -42,7 +42,8 @@ public final class FinetuneCommand implements Callable<Integer> {
   String dataset;
 
   @Option(names = "--preset", defaultValue = "small",
-      description = "Model preset without --pretrained (with it, the pretraining run's config is used).")
+      description = ModelCommand.PRESET_HELP
+          + " Without --pretrained only (with it, the pretraining run's model is used).")
   String preset;
 
   @Option(names = "--label-fraction", defaultValue = "0.05",

@@ -5,13 +5,14 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.selfie.graph.FlopCounter;
 import dev.selfie.graph.ModelConfig;
 import dev.selfie.graph.ModelConfigBuilder;
+import dev.selfie.training.run.ModelFiles;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 /**
  * {@code selfie model}: describe model presets. {@code selfie model summary --preset paper}
@@ -24,6 +25,10 @@ import picocli.CommandLine.Option;
     description = "Model presets: parameter counts and FLOPs.",
     subcommands = {ModelCommand.Summary.class})
 public final class ModelCommand implements Runnable {
+  /** The help of every {@code --preset}: a preset name or a model file ({@code ModelFiles}). */
+  static final String PRESET_HELP = "Model: a preset (paper, paper224, small, tiny) or a .json"
+      + " model file, e.g. {\"preset\": \"small\", \"depth\": 26} for small with ResNet-26's"
+      + " blocks (fields of the \"model\" object of a run's config.json).";
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -49,7 +54,7 @@ public final class ModelCommand implements Runnable {
    * @param classes classes, or null for the preset's
    */
   public static FlopCounter.Summary summary(String preset, Integer channels, Integer classes) {
-    ModelConfigBuilder c = ModelConfig.preset(preset).toBuilder();
+    ModelConfigBuilder c = ModelFiles.resolve(preset).toBuilder();
     if (channels != null) {
       c.channels(channels);
     }
@@ -114,7 +119,7 @@ public final class ModelCommand implements Runnable {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
     @Option(names = "--preset", required = true, completionCandidates = Presets.class,
-        description = "Model preset: ${COMPLETION-CANDIDATES}.")
+        description = PRESET_HELP)
     String preset;
 
     @Option(names = "--channels", description = "Image channels (default: the preset's, 3).")

@@ -47,7 +47,7 @@ public final class PretrainCommand implements Callable<Integer> {
   Path unlabeledDir;
 
   @Option(names = "--preset", defaultValue = "small",
-      description = "Model preset: paper, paper224, small, tiny.")
+      description = ModelCommand.PRESET_HELP)
   String preset;
 
   @Option(names = "--steps", defaultValue = "2000", description = "Training steps.")

@@ -31,7 +31,7 @@ public final class QuickstartCommand implements Callable<Integer> {
   @Option(names = "--dataset", defaultValue = "fashion-mnist", description = "Dataset.")
   String dataset;
 
-  @Option(names = "--preset", defaultValue = "small", description = "Model preset.")
+  @Option(names = "--preset", defaultValue = "small", description = ModelCommand.PRESET_HELP)
   String preset;
 
   @Option(names = "--pretrain-steps", defaultValue = "3000", description = "Pretraining steps.")

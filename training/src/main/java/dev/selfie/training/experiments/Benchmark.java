@@ -16,6 +16,7 @@ import dev.selfie.training.optim.OptimizerConfig;
 import dev.selfie.training.optim.Optimizers;
 import dev.selfie.training.options.ScheduleOptions;
 import dev.selfie.training.run.Json;
+import dev.selfie.training.run.ModelFiles;
 import dev.selfie.training.runtime.Precision;
 import dev.selfie.training.runtime.Relauncher;
 import dev.selfie.training.runtime.SessionConfigs;
@@ -326,7 +327,7 @@ public final class Benchmark {
   /** Times the pretraining step of {@code preset} on a fixed random batch. */
   public static Row stepThroughput(String preset, boolean xla, Precision precision, int batch,
       int warmup, int steps, int threads, double peakGflops, int profile) {
-    ModelConfig model = ModelConfig.preset(preset);
+    ModelConfig model = ModelFiles.resolve(preset);
     long fwd = FlopCounter.summarize(model).flopsPerImage().pretrain();
     double flopsPerStep = 3.0 * fwd * batch;
     long tb = System.nanoTime();
@@ -442,7 +443,7 @@ public final class Benchmark {
    */
   public static Memory rssRun(ImageSource src, String preset, int batch, int steps, int threads,
       PrintStream log) {
-    ModelConfig model = ModelConfig.preset(preset)
+    ModelConfig model = ModelFiles.resolve(preset)
         .withData(src.spec().channels(), src.spec().numClasses());
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);

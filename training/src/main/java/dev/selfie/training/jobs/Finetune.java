@@ -14,6 +14,7 @@ import dev.selfie.training.options.ScheduleOptions;
 import dev.selfie.training.options.TrainingOptions;
 import dev.selfie.training.run.Json;
 import dev.selfie.training.run.MetricsWriter;
+import dev.selfie.training.run.ModelFiles;
 import dev.selfie.training.run.RunConfig;
 import dev.selfie.training.runtime.Devices;
 import dev.selfie.training.runtime.Precision;
@@ -319,7 +320,7 @@ public final class Finetune {
     Pretrain.Config p = o.pretrained() == null ? null
         : PretrainedRun.configFor(o.pretrained(), o.data().dataset(), src.spec());
     String preset = p != null ? p.preset() : o.preset();
-    ModelConfig model = (p != null ? p.model() : ModelConfig.preset(preset))
+    ModelConfig model = (p != null ? p.model() : ModelFiles.resolve(preset))
         .withData(src.spec().channels(), src.spec().numClasses());
     return new Config("finetune", o.data().dataset(), preset, model, o.head(),
         o.schedule().optimizerConfig(), o.data().batchSize(), o.schedule().steps(),
@@ -338,7 +339,7 @@ public final class Finetune {
     Optional<Config> resumed = opening.resumed();
     ImageSource src = RunData.open(o.data(), resumed.map(c -> c.model().imageSize())
         .orElseGet(() -> (o.pretrained() != null ? PretrainedRun.config(o.pretrained()).model()
-            : ModelConfig.preset(o.preset())).imageSize()));
+            : ModelFiles.resolve(o.preset())).imageSize()));
     LabeledSubset drawn = resumed.isPresent() ? null
         : LabeledSubset.draw(src, o.labels(), o.recipe(), o.runtime().seed());
     Config config = resumed.isPresent() ? resumed.get()

@@ -22,6 +22,7 @@ import dev.selfie.training.options.TrainingOptions;
 import dev.selfie.training.parallel.DataParallel;
 import dev.selfie.training.run.Json;
 import dev.selfie.training.run.MetricsWriter;
+import dev.selfie.training.run.ModelFiles;
 import dev.selfie.training.run.RunConfig;
 import dev.selfie.training.run.RunDir;
 import dev.selfie.training.runtime.Devices;
@@ -235,7 +236,7 @@ public final class Pretrain {
   /** Fails, naming {@code --preset}, unless {@code preset} is a known model preset. */
   public static void checkPreset(String preset) {
     try {
-      ModelConfig.preset(preset);
+      ModelFiles.resolve(preset);
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("--preset: " + e.getMessage(), e);
     }
@@ -243,7 +244,7 @@ public final class Pretrain {
 
   /** Builds the config of a new run from the options and the dataset. */
   static Config newConfig(Options o, ImageSource src, Precision precision) {
-    ModelConfig model = ModelConfig.preset(o.preset())
+    ModelConfig model = ModelFiles.resolve(o.preset())
         .withData(src.spec().channels(), src.spec().numClasses());
     if (model.imageSize() != src.spec().imageSize()) {
       throw new IllegalArgumentException("--preset " + o.preset() + " expects "
@@ -277,7 +278,7 @@ public final class Pretrain {
     RunSession.Opening<Config> opening = RunSession.opening("pretrain", o, Config.class);
     opening.resumed().ifPresent(c -> checkResumable(o, c));
     ImageSource src = RunData.open(o.data(), opening.resumed().map(c -> c.model().imageSize())
-        .orElseGet(() -> ModelConfig.preset(o.preset()).imageSize()));
+        .orElseGet(() -> ModelFiles.resolve(o.preset()).imageSize()));
     Config config = opening.resumed().orElseGet(() -> newConfig(o, src, precision.precision()));
     return opening.run(config, precision, dir -> RunData.save(dir, src.spec()), log,
         run -> parallel.replicated() ? DataParallel.pretrain(parallel, run, src) : train(run, src));

@@ -13,6 +13,7 @@ import dev.selfie.savedmodels.WeightLoader;
 import dev.selfie.training.loop.GlobalStep;
 import dev.selfie.training.optim.OptimizerConfig;
 import dev.selfie.training.optim.Optimizers;
+import dev.selfie.training.run.ModelFiles;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -94,7 +95,7 @@ public final class Probe {
   public static Result run(Options o, PrintStream log) throws IOException {
     ImageSource src = RunData.open(o.dataset(), o.dataDir(), o.pretrained() != null
         ? PretrainedRun.config(o.pretrained()).model().imageSize()
-        : ModelConfig.preset(o.preset()).imageSize(), null);
+        : ModelFiles.resolve(o.preset()).imageSize(), null);
     ModelConfig model;
     Path weights = null;
     if (o.pretrained() != null) {
@@ -102,7 +103,7 @@ public final class Probe {
           .withData(src.spec().channels(), src.spec().numClasses());
       weights = PretrainedRun.weights(o.pretrained());
     } else {
-      model = ModelConfig.preset(o.preset())
+      model = ModelFiles.resolve(o.preset())
           .withData(src.spec().channels(), src.spec().numClasses());
     }
     int[] trainIdx = o.labelFraction() >= 1.0 ? null
