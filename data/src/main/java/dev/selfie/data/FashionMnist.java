@@ -9,6 +9,8 @@ import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import org.tensorflow.Operand;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
@@ -42,6 +44,17 @@ public final class FashionMnist implements DatasetProvider {
   public static final int PADDED = 32;
   public static final String SYSTEM_DIR = "/usr/share/datasets/fashion-mnist";
   public static final URI BASE_URL = URI.create("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/");
+
+  /**
+   * The second source of a download without a mirror: Debian's package of the same files
+   * (version 0.0~git20200523.55506a9-1, 30.9 MB), from Debian's own mirror network, which answers
+   * where only package registries are reachable. Its md5 is pinned; the IDX files inside are
+   * recompressed, so they are checked by structure (as the installed package's are).
+   */
+  public static final DebianPackage DEBIAN_PACKAGE = new DebianPackage(
+      URI.create("http://deb.debian.org/debian/pool/main/d/dataset-fashion-mnist/"
+          + "dataset-fashion-mnist_0.0~git20200523.55506a9-1_all.deb"),
+      "28c148d3a02fef8285239e22d1f420b1", SYSTEM_DIR.substring(1));
 
   /** File stems (without .gz) per split: images, labels. */
   static final Map<Split, List<String>> FILES =
@@ -219,22 +232,32 @@ public final class FashionMnist implements DatasetProvider {
   /**
    * Opens Fashion-MNIST as {@link #open} does, first downloading it into the data home when it is
    * in none of {@link #locations} (as Keras' {@code load_data()} does): {@link #fetch}, with its
-   * progress reports and the published md5s checked. Where the download fails, the exception's
+   * progress reports and the published md5s checked (and, without {@code baseUrl}, Debian's
+   * package as the second source). Where the download fails, the exception's
    * message is one line that names the locations, the cause and both remedies.
    *
    * @param baseUrl where the official files are, or null for the official location
    */
   public ImageSource openOrFetch(Path dataDir, URI baseUrl, ProgressListener progress)
       throws IOException {
-    return openOrFetch(dataDir, baseUrl, progress, MD5);
+    return openOrFetch(dataDir, baseUrl, progress, MD5, baseUrl == null ? DEBIAN_PACKAGE : null);
   }
 
-  /** {@link #openOrFetch} with the expected md5 per file given (tests serve generated files). */
+  /** {@link #openOrFetch} with the official files at {@code baseUrl} only (no second source). */
   ImageSource openOrFetch(Path dataDir, URI baseUrl, ProgressListener progress,
       Map<String, String> md5) throws IOException {
+    return openOrFetch(dataDir, baseUrl, progress, md5, null);
+  }
+
+  /**
+   * {@link #openOrFetch} with the expected md5 per file and the fallback package given (tests
+   * serve generated files).
+   */
+  ImageSource openOrFetch(Path dataDir, URI baseUrl, ProgressListener progress,
+      Map<String, String> md5, DebianPackage debian) throws IOException {
     if (!present(dataDir)) {
       try {
-        fetch(dataDir, baseUrl, progress, md5);
+        fetch(dataDir, baseUrl, progress, md5, debian);
       } catch (IOException e) {
         throw new IOException(notFetched(dataDir, e), e);
       }
@@ -244,21 +267,38 @@ public final class FashionMnist implements DatasetProvider {
 
   /** The one-line message of a Fashion-MNIST that is nowhere and could not be downloaded. */
   static String notFetched(Path dataDir, IOException cause) {
-    String why = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
-    why = why.replace(Fetcher.OFFLINE_HINT, "").replaceAll("\\s+", " ").strip();
+    String why = oneLine(cause);
     return "Fashion-MNIST is not in " + candidates(dataDir) + " and downloading it failed ("
         + why + "): install the Debian package (sudo apt-get install dataset-fashion-mnist), or"
         + " run `selfie data fetch fashion-mnist" + (dataDir == null ? "" : " --data-dir " + dataDir)
         + "` where there is internet (--base-url for a mirror)";
   }
 
+  /**
+   * Downloads Fashion-MNIST into the data home unless it is already on disk: the official files
+   * from {@code baseUrl} (null: {@link #BASE_URL}), md5-checked; without a {@code baseUrl}, where
+   * the official site cannot be reached or serves a bad file, the files of Debian's package
+   * ({@link #DEBIAN_PACKAGE}) instead.
+   */
   @Override
   public FetchResult fetch(Path dataDir, URI baseUrl, ProgressListener progress) throws IOException {
-    return fetch(dataDir, baseUrl, progress, MD5);
+    return fetch(dataDir, baseUrl, progress, MD5, baseUrl == null ? DEBIAN_PACKAGE : null);
   }
 
-  /** {@link #fetch} with the expected md5 per file given (tests serve generated files). */
-  FetchResult fetch(Path dataDir, URI baseUrl, ProgressListener progress, Map<String, String> md5) throws IOException {
+  /** {@link #fetch} with the official files at {@code baseUrl} only (no second source). */
+  FetchResult fetch(Path dataDir, URI baseUrl, ProgressListener progress, Map<String, String> md5)
+      throws IOException {
+    return fetch(dataDir, baseUrl, progress, md5, null);
+  }
+
+  /**
+   * {@link #fetch} with the expected md5 per file and the fallback package given (tests serve
+   * generated files).
+   *
+   * @param debian tried when the official files fail, or null for none
+   */
+  FetchResult fetch(Path dataDir, URI baseUrl, ProgressListener progress, Map<String, String> md5,
+      DebianPackage debian) throws IOException {
     if (dataDir == null && hasFiles(Path.of(SYSTEM_DIR))) {
       openDir(Path.of(SYSTEM_DIR));
       return new FetchResult(Path.of(SYSTEM_DIR), false, 0);
@@ -273,14 +313,52 @@ public final class FashionMnist implements DatasetProvider {
     return Fetcher.atomically(home, target, tmp -> {
       Path out = Files.createDirectories(tmp.resolve("out"));
       long bytes = 0;
-      for (Split s : Split.values()) {
-        for (String stem : FILES.get(s)) {
-          String file = stem + ".gz";
-          bytes += fetcher.download(file, md5.get(file), out.resolve(file));
+      try {
+        for (Split s : Split.values()) {
+          for (String stem : FILES.get(s)) {
+            String file = stem + ".gz";
+            bytes += fetcher.download(file, md5.get(file), out.resolve(file));
+          }
         }
+      } catch (IOException official) {
+        if (debian == null) {
+          throw official;
+        }
+        Fetcher.deleteRecursively(out);
+        Files.createDirectories(out);
+        bytes = fromDebian(debian, tmp, out, progress, official);
       }
       openDir(out); // validate before publishing
       return new FetchResult(target, true, bytes);
     }, "out");
+  }
+
+  /** The IDX files of {@code debian} into {@code out}; bytes downloaded. */
+  private static long fromDebian(DebianPackage debian, Path tmp, Path out,
+      ProgressListener progress, IOException official) throws IOException {
+    String first = oneLine(official);
+    progress.note("fashion-mnist: the official files failed (" + first + "); downloading Debian's"
+        + " package of them instead: " + debian.url());
+    Path deb = tmp.resolve(debian.fileName());
+    try {
+      long bytes = new Fetcher(debian.base(), progress).download(debian.fileName(), debian.md5(),
+          deb);
+      Set<String> names = new TreeSet<>();
+      FILES.values().forEach(stems -> stems.forEach(stem -> names.add(stem + ".gz")));
+      debian.extract(deb, names, out);
+      Files.delete(deb);
+      return bytes;
+    } catch (IOException e) {
+      String both = "official files: " + first + "; Debian package: " + oneLine(e);
+      IOException failed = e instanceof BadDataException ? new BadDataException(both, e)
+          : new IOException(both, e);
+      failed.addSuppressed(official);
+      throw failed;
+    }
+  }
+
+  private static String oneLine(IOException e) {
+    String why = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    return why.replace(Fetcher.OFFLINE_HINT, "").replaceAll("\\s+", " ").strip();
   }
 }

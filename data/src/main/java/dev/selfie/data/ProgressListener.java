@@ -10,6 +10,9 @@ public interface ProgressListener {
    */
   void progress(String task, long done, long total);
 
+  /** A one-line message between tasks, e.g. that a download falls back to another source. */
+  default void note(String message) {}
+
   /** Ignores progress. */
   ProgressListener NONE = (task, done, total) -> {};
 }

@@ -20,8 +20,11 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import java.util.zip.GZIPOutputStream;
+import org.apache.commons.compress.archivers.ar.ArArchiveEntry;
+import org.apache.commons.compress.archivers.ar.ArArchiveOutputStream;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
+import org.apache.commons.compress.compressors.xz.XZCompressorOutputStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -267,6 +270,160 @@ class FetchTest {
     assertTrue(bad.getMessage().contains("md5")
         && bad.getMessage().contains("apt-get install dataset-fashion-mnist"), bad.getMessage());
     assertNothingLeft(home);
+  }
+
+  /**
+   * A Debian package laid out as dataset-fashion-mnist's: an ar archive of debian-binary,
+   * control.tar.xz and data.tar.xz, the IDX files in ./usr/share/datasets/fashion-mnist/ among
+   * other files (a doc file, a file of the same name in another directory).
+   */
+  byte[] debianPackage(Path idx, List<String> files) throws Exception {
+    ByteArrayOutputStream data = new ByteArrayOutputStream();
+    try (TarArchiveOutputStream tar =
+        new TarArchiveOutputStream(new XZCompressorOutputStream(data))) {
+      for (String d : List.of("./", "./usr/", "./usr/share/", "./usr/share/datasets/",
+          "./usr/share/datasets/fashion-mnist/")) {
+        tar.putArchiveEntry(new TarArchiveEntry(d));
+        tar.closeArchiveEntry();
+      }
+      tarFile(tar, "./usr/share/doc/dataset-fashion-mnist/t10k-labels-idx1-ubyte.gz",
+          new byte[] {1, 2, 3});
+      for (String f : files) {
+        tarFile(tar, "./usr/share/datasets/fashion-mnist/" + f,
+            Files.readAllBytes(idx.resolve(f)));
+      }
+    }
+    ByteArrayOutputStream control = new ByteArrayOutputStream();
+    try (TarArchiveOutputStream tar =
+        new TarArchiveOutputStream(new XZCompressorOutputStream(control))) {
+      tarFile(tar, "./control", "Package: dataset-fashion-mnist\n".getBytes());
+    }
+    ByteArrayOutputStream deb = new ByteArrayOutputStream();
+    try (ArArchiveOutputStream ar = new ArArchiveOutputStream(deb)) {
+      arMember(ar, "debian-binary", "2.0\n".getBytes());
+      arMember(ar, "control.tar.xz", control.toByteArray());
+      arMember(ar, "data.tar.xz", data.toByteArray());
+    }
+    return deb.toByteArray();
+  }
+
+  static void tarFile(TarArchiveOutputStream tar, String name, byte[] b) throws IOException {
+    TarArchiveEntry e = new TarArchiveEntry(name);
+    e.setSize(b.length);
+    tar.putArchiveEntry(e);
+    tar.write(b);
+    tar.closeArchiveEntry();
+  }
+
+  static void arMember(ArArchiveOutputStream ar, String name, byte[] b) throws IOException {
+    ar.putArchiveEntry(new ArArchiveEntry(name, b.length));
+    ar.write(b);
+    ar.closeArchiveEntry();
+  }
+
+  URI closedPort() throws IOException {
+    try (java.net.ServerSocket closed = new java.net.ServerSocket(0, 1,
+        InetAddress.getLoopbackAddress())) {
+      return URI.create("http://127.0.0.1:" + closed.getLocalPort() + "/");
+    }
+  }
+
+  static final String DEB = "dataset-fashion-mnist_0.0~test-1_all.deb";
+
+  @Test
+  void anUnreachableOfficialSiteFallsBackToTheDebianPackage() throws Exception {
+    Path src = TestData.fashion(tmp.resolve("src"), 20, 10);
+    byte[] deb = debianPackage(src, new ArrayList<>(FashionMnist.MD5.keySet()));
+    files.put("pool/" + DEB, deb);
+    DebianPackage pkg = new DebianPackage(base.resolve("pool/" + DEB), md5(deb),
+        "usr/share/datasets/fashion-mnist");
+    assertEquals(DEB, pkg.fileName());
+    Path home = tmp.resolve("home");
+    Map<String, long[]> last = new ConcurrentHashMap<>();
+    List<String> notes = new ArrayList<>();
+    ProgressListener listener = new ProgressListener() {
+      @Override
+      public void progress(String t, long done, long total) {
+        last.put(t, new long[] {done, total});
+      }
+
+      @Override
+      public void note(String message) {
+        notes.add(message);
+      }
+    };
+    ImageSource opened = new FashionMnist().openOrFetch(home, closedPort(), listener,
+        FashionMnist.MD5, pkg);
+    assertEquals(1, notes.size(), "the fallback is announced: " + notes);
+    assertTrue(notes.get(0).contains("official files failed") && notes.get(0).contains(DEB),
+        notes.get(0));
+    assertEquals(20, opened.size(Split.TRAIN));
+    assertEquals(10, opened.size(Split.TEST));
+    assertTrue(FashionMnist.present(home));
+    assertArrayEquals(new long[] {deb.length, deb.length}, last.get(DEB), "progress of the .deb");
+    try (Stream<Path> s = Files.list(home.resolve("fashion-mnist"))) {
+      assertEquals(new java.util.TreeSet<>(FashionMnist.MD5.keySet()),
+          s.map(p -> p.getFileName().toString()).collect(java.util.stream.Collectors.toCollection(
+              java.util.TreeSet::new)), "the four IDX files and nothing else of the package");
+    }
+    for (String f : FashionMnist.MD5.keySet()) {
+      assertArrayEquals(Files.readAllBytes(src.resolve(f)),
+          Files.readAllBytes(home.resolve("fashion-mnist").resolve(f)), f);
+    }
+    try (Stream<Path> s = Files.list(home)) {
+      assertEquals(List.of(home.resolve("fashion-mnist")), s.toList(), "no temporary left");
+    }
+  }
+
+  @Test
+  void aBadDebianPackageLeavesNothingAndNamesBothSources() throws Exception {
+    Path src = TestData.fashion(tmp.resolve("src"), 20, 10);
+    byte[] deb = debianPackage(src, new ArrayList<>(FashionMnist.MD5.keySet()));
+    files.put("pool/" + DEB, deb);
+    Path home = tmp.resolve("home");
+    // A corrupt package: its md5 does not match.
+    DebianPackage wrongSum = new DebianPackage(base.resolve("pool/" + DEB),
+        "00000000000000000000000000000000", "usr/share/datasets/fashion-mnist");
+    IOException e = assertThrows(IOException.class, () -> new FashionMnist().openOrFetch(home,
+        closedPort(), ProgressListener.NONE, FashionMnist.MD5, wrongSum));
+    String m = e.getMessage();
+    assertFalse(m.contains("\n"), "one line: " + m);
+    assertTrue(m.contains("official files: GET http://127.0.0.1:") && m.contains("Debian package:")
+        && m.contains("does not match the published 00000000000000000000000000000000"), m);
+    assertTrue(m.contains("apt-get install dataset-fashion-mnist"), m);
+    assertNothingLeft(home);
+    // A package without one of the files.
+    byte[] three = debianPackage(src, List.of("train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz"));
+    files.put("pool/three.deb", three);
+    DebianPackage lacking = new DebianPackage(base.resolve("pool/three.deb"), md5(three),
+        "usr/share/datasets/fashion-mnist");
+    BadDataException b = assertThrows(BadDataException.class, () -> new FashionMnist().fetch(
+        home, closedPort(), ProgressListener.NONE, FashionMnist.MD5, lacking));
+    assertTrue(b.getMessage().contains("no [t10k-labels-idx1-ubyte.gz] in"
+        + " /usr/share/datasets/fashion-mnist"), b.getMessage());
+    assertNothingLeft(home);
+    // Not a Debian package at all.
+    files.put("pool/junk.deb", "not an ar archive".getBytes());
+    DebianPackage junk = new DebianPackage(base.resolve("pool/junk.deb"),
+        md5("not an ar archive".getBytes()), "usr/share/datasets/fashion-mnist");
+    b = assertThrows(BadDataException.class, () -> new FashionMnist().fetch(
+        home, closedPort(), ProgressListener.NONE, FashionMnist.MD5, junk));
+    assertTrue(b.getMessage().contains("junk.deb"), b.getMessage());
+    assertNothingLeft(home);
+  }
+
+  @Test
+  void aMirrorGivenByTheUserIsTheOnlySource() throws Exception {
+    // With --base-url the user chose the source: no second one is tried (one request, a 404).
+    Path home = tmp.resolve("home");
+    IOException e = assertThrows(IOException.class, () -> new FashionMnist().fetch(home, base,
+        ProgressListener.NONE));
+    assertFalse(e.getMessage().contains("Debian package:"), e.getMessage());
+    assertEquals(1, requests.get());
+    assertEquals("usr/share/datasets/fashion-mnist", FashionMnist.DEBIAN_PACKAGE.dir());
+    assertTrue(FashionMnist.DEBIAN_PACKAGE.url().toString().startsWith(
+        "http://deb.debian.org/debian/pool/main/d/dataset-fashion-mnist/"));
   }
 
   @Test

@@ -45,6 +45,14 @@ public final class FetchProgress implements ProgressListener, AutoCloseable {
   }
 
   @Override
+  public void note(String message) {
+    close();
+    task = null;
+    out.println(message);
+    out.flush();
+  }
+
+  @Override
   public void close() {
     if (bar != null) {
       bar.close();
