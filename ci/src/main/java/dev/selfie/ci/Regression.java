@@ -7,9 +7,10 @@ import dev.selfie.training.options.DataOptions;
 import dev.selfie.training.options.RuntimeOptions;
 import dev.selfie.training.options.ScheduleOptions;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.Locale;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One regression run on a small real subset ({@link RegressionData}): Selfie pretraining on the
@@ -19,6 +20,8 @@ import java.util.Locale;
  * #table} formats them with the thresholds they are checked against.
  */
 public final class Regression {
+  private static final Logger LOG = LoggerFactory.getLogger(Regression.class);
+
   private Regression() {}
 
   /**
@@ -108,17 +111,17 @@ public final class Regression {
 
   /**
    * Writes the data subset into {@code work/data} and runs pretraining and both finetunes in
-   * {@code work}; progress goes to {@code log}.
+   * {@code work}; progress is logged (SLF4J).
    *
    * @param dataDirOrNull where to look for CIFAR-10 / Fashion-MNIST (null: $SELFIE_DATA, the
    *     defaults)
    */
-  public static Figures run(Settings s, Path work, Path dataDirOrNull, PrintStream log)
+  public static Figures run(Settings s, Path work, Path dataDirOrNull)
       throws IOException {
     RegressionData.Subset data =
         RegressionData.write(work.resolve("data"), s.trainImages(), s.testImages(), dataDirOrNull);
-    log.printf(Locale.ROOT, "regression: %s, %d training / %d test images from %s%n",
-        data.describe(), data.trainImages(), data.testImages(), data.source());
+    LOG.info(String.format(Locale.ROOT, "regression: %s, %d training / %d test images from %s",
+        data.describe(), data.trainImages(), data.testImages(), data.source()));
 
     Path pre = work.resolve("pretrain");
     long t0 = System.nanoTime();
@@ -130,16 +133,16 @@ public final class Regression {
         .withCheckpoints(CheckpointOptions.defaults().withCheckpointEvery(s.pretrainSteps())
             .withKeep(1).withLogEvery(200).withSummaryEvery(50))
         .withRuntime(runtime(s))
-        .withExport(false), log);
+        .withExport(false));
     double pretrainSeconds = (System.nanoTime() - t0) / 1e9;
 
     t0 = System.nanoTime();
     Finetune.Result base = Finetune.run(finetune(s, data, work.resolve("finetune-baseline"),
-        null), log);
+        null));
     double baseSeconds = (System.nanoTime() - t0) / 1e9;
     t0 = System.nanoTime();
     Finetune.Result fine = Finetune.run(finetune(s, data, work.resolve("finetune-pretrained"),
-        pre), log);
+        pre));
     double fineSeconds = (System.nanoTime() - t0) / 1e9;
     if (base.testExamples() != fine.testExamples()) {
       throw new IllegalStateException("the two finetunes evaluated " + base.testExamples()

@@ -31,7 +31,7 @@ class RegressionTest {
   void pretrainThenFinetuneClearTheThresholds(@TempDir Path work) throws Exception {
     long seed = Long.parseLong(System.getProperty("selfie.ci.seed", "1"));
     Regression.Settings s = Regression.Settings.ci().withSeed(seed);
-    Regression.Figures f = Regression.run(s, work, null, System.out);
+    Regression.Figures f = Regression.run(s, work, null);
     Regression.Thresholds t = Regression.Thresholds.ci(f.data().origin());
     System.out.println();
     System.out.println(Regression.table(f, t));

@@ -90,8 +90,7 @@ public final class BenchmarkCommand implements Callable<Integer> {
     String dataset = "none".equalsIgnoreCase(pipelineDataset) ? null : pipelineDataset;
     Benchmark.Report r = Benchmark.run(new Benchmark.Options(presets, steps, warmup, x, batchSizeFlag.batchSize,
         matmulSize, dataset, dataDirFlag.dataDir, pipelineSeconds, rssSteps, threadsFlag.threads, profile,
-        String.join(" ", args), precision),
-        System.out);
+        String.join(" ", args), precision));
     Benchmark.write(out, r);
     System.out.println("wrote " + out.toAbsolutePath());
     return 0;

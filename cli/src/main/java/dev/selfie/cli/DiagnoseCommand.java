@@ -56,7 +56,7 @@ public final class DiagnoseCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Diagnose.run(options(), System.out);
+    Diagnose.run(options());
     return 0;
   }
 }

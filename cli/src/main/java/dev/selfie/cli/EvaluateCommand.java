@@ -7,7 +7,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /** {@code selfie evaluate}: test accuracy of a finetuning run. */
@@ -38,7 +37,7 @@ public final class EvaluateCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Path dir = RunFlag.resolve(spec, run, oldName, true);
-    Evaluate.run(dir, dataset, dataDirFlag.dataDir, batchSize, System.out);
+    Evaluate.run(dir, dataset, dataDirFlag.dataDir, batchSize);
     return 0;
   }
 }

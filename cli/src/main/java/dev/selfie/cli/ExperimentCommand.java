@@ -110,7 +110,7 @@ public final class ExperimentCommand implements Callable<Integer> {
         pretrainSteps, finetuneSteps, batchSizeFlag.batchSize, pretrainLr, finetuneLr, numMasked,
         weightDecay.weightDecay(), !noAugment, probeFraction, threadsFlag.threads, pretrained,
         String.join(" ", args), new Experiment.Arms(recipe.recipe(), baselineLr, baselineSteps),
-        curveSteps, variants.variants(), weightDecay.type(), precisionFlag.precision), System.out);
+        curveSteps, variants.variants(), weightDecay.type(), precisionFlag.precision));
     return 0;
   }
 }

@@ -27,7 +27,7 @@ public final class ExportCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Export.run(run, version, System.out);
+    Export.run(run, version);
     return 0;
   }
 }

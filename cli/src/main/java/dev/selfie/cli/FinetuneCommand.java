@@ -142,7 +142,7 @@ public final class FinetuneCommand implements Callable<Integer> {
             + " pretraining run's (preset %s)%n", preset, used);
       }
     }
-    Finetune.run(options(), System.out);
+    Finetune.run(options());
     return 0;
   }
 }

@@ -152,10 +152,10 @@ public final class PretrainCommand implements Callable<Integer> {
     DataParallel.Options parallel = parallel();
     if (parallel.cluster() != null && parallel.task() != 0) {
       DataParallel.serve(parallel.cluster(), parallel.task(),
-          new SessionConfigs.Options(threadsFlag.threads, 0, false, false), System.out);
+          new SessionConfigs.Options(threadsFlag.threads, 0, false, false));
       return 0;
     }
-    Pretrain.run(options(), parallel, System.out);
+    Pretrain.run(options(), parallel);
     return 0;
   }
 }

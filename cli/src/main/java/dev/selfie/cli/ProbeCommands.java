@@ -89,7 +89,7 @@ final class ProbeCommands {
 
     @Override
     public Integer call() throws Exception {
-      Probe.Result r = Probe.run(flags.options(spec), System.out);
+      Probe.Result r = Probe.run(flags.options(spec));
       System.out.printf("linear-probe accuracy: %.2f%%%n", 100 * r.linearAccuracy());
       return 0;
     }
@@ -103,7 +103,7 @@ final class ProbeCommands {
 
     @Override
     public Integer call() throws Exception {
-      Probe.Result r = Probe.run(flags.options(spec), System.out);
+      Probe.Result r = Probe.run(flags.options(spec));
       System.out.printf("%d-NN accuracy: %.2f%%%n", flags.k, 100 * r.knnAccuracy());
       return 0;
     }

@@ -71,8 +71,7 @@ public final class QuickstartCommand implements Callable<Integer> {
     Quickstart.run(new Quickstart.Options(out, dataset, dataDirFlag.dataDir, preset, pretrainSteps,
         finetuneSteps, batchSizeFlag.batchSize, labelFraction, seed, threadsFlag.threads, numMasked, finetuneLr,
         variants.variants(), weightDecay.weightDecay(), weightDecay.type(), precisionFlag.precision,
-        headSteps),
-        System.out);
+        headSteps));
     return 0;
   }
 }

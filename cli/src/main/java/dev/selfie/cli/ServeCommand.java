@@ -88,7 +88,7 @@ public final class ServeCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Serve.Running running = Serve.start(options(), System.out);
+    Serve.Running running = Serve.start(options());
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       running.close();

@@ -40,7 +40,7 @@ public final class WorkerCommand implements Callable<Integer> {
       System.err.println("worker: task 0 is the chief; it serves from `selfie pretrain --cluster"
           + " ... --task 0`. Serving only (nothing will train).");
     }
-    DataParallel.serve(c, task, new SessionConfigs.Options(threadsFlag.threads, 0, false, false), System.out);
+    DataParallel.serve(c, task, new SessionConfigs.Options(threadsFlag.threads, 0, false, false));
     return 0;
   }
 }

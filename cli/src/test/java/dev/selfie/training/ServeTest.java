@@ -13,9 +13,7 @@ import dev.selfie.training.jobs.Predict;
 import dev.selfie.training.jobs.Serve;
 import dev.selfie.training.run.Json;
 import java.io.BufferedReader;
-import java.io.ByteArrayOutputStream;
 import java.io.InputStreamReader;
-import java.io.PrintStream;
 import java.net.ConnectException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -66,12 +64,11 @@ class ServeTest {
   static void start() throws Exception {
     finetuneRun = ExportTestRuns.finetuneRun();
     images = ExportTestRuns.fixedImages(N);
-    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    LogCapture log = new LogCapture();
     // The run directory (not savedmodel/) is accepted too.
     server = Serve.start(new Serve.Options(finetuneRun, "127.0.0.1", 0, "fmnist", 16,
-        Duration.ofMillis(1), 4).withGrpcPort(Serve.ANY_PORT),
-        new PrintStream(log, true, StandardCharsets.UTF_8));
-    String printed = log.toString(StandardCharsets.UTF_8);
+        Duration.ofMillis(1), 4).withGrpcPort(Serve.ANY_PORT));
+    String printed = log.consoleAndClose();
     assertTrue(printed.contains(server.modelUri().toString()), printed);
     assertTrue(printed.contains("serving_default [images] -> [classes, logits, probabilities]"),
         printed);
@@ -326,7 +323,7 @@ class ServeTest {
     Path empty = ExportTestRuns.root().resolve("not-a-model");
     java.nio.file.Files.createDirectories(empty);
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> Serve.start(Serve.Options.defaults(empty).withPort(0).withGrpcPort(0), System.out));
+        () -> Serve.start(Serve.Options.defaults(empty).withPort(0).withGrpcPort(0)));
     assertTrue(e.getMessage().contains(empty.toString()) && e.getMessage().contains("--model"),
         e.getMessage());
     StringBuilder err = new StringBuilder();

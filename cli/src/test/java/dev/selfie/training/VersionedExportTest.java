@@ -9,11 +9,8 @@ import dev.selfie.training.jobs.Export;
 import dev.selfie.training.jobs.ModelDir;
 import dev.selfie.training.jobs.PretrainedRun;
 import dev.selfie.training.jobs.Serve;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.net.URI;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -43,7 +40,7 @@ class VersionedExportTest {
     ModelDir.Located one = ModelDir.locate(run, "--model");
     assertEquals(1, one.version());
     assertEquals(run.resolve("savedmodel").toAbsolutePath(), one.base());
-    Path two = Export.run(run, 2, System.out);
+    Path two = Export.run(run, 2);
     assertEquals(run.resolve("savedmodel/2").toAbsolutePath().normalize(), two.toAbsolutePath()
         .normalize());
     for (Path p : new Path[] {run, run.resolve("savedmodel")}) {
@@ -56,7 +53,7 @@ class VersionedExportTest {
     assertNull(fixed.base());
     assertEquals(run.resolve("savedmodel/2").toAbsolutePath().normalize(),
         PretrainedRun.highestVersion(run.resolve("savedmodel")).toAbsolutePath().normalize());
-    assertThrows(IllegalArgumentException.class, () -> Export.run(run, 0, System.out));
+    assertThrows(IllegalArgumentException.class, () -> Export.run(run, 0));
   }
 
   @Test
@@ -73,7 +70,7 @@ class VersionedExportTest {
     assertEquals(flat.toAbsolutePath().normalize(), at.dir());
     assertNull(at.base());
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> Export.run(run, 1, System.out));
+        () -> Export.run(run, 1));
     assertTrue(e.getMessage().contains("unversioned") && e.getMessage().contains("savedmodel/1"),
         e.getMessage());
   }
@@ -81,17 +78,16 @@ class VersionedExportTest {
   @Test
   void aRunningServerPicksUpANewVersion() throws Exception {
     Path run = runCopy();
-    ByteArrayOutputStream log = new ByteArrayOutputStream();
-    PrintStream out = new PrintStream(log, true, StandardCharsets.UTF_8);
-    try (Serve.Running server = Serve.start(Serve.Options.defaults(run).withPort(0).withGrpcPort(0)
-        .withPoll(Duration.ofMillis(200)), out)) {
-      assertTrue(log.toString(StandardCharsets.UTF_8).contains("version 1"), log.toString());
-      Export.run(run, 3, out);
+    try (LogCapture log = new LogCapture();
+        Serve.Running server = Serve.start(Serve.Options.defaults(run).withPort(0).withGrpcPort(0)
+        .withPoll(Duration.ofMillis(200)))) {
+      assertTrue(log.console().contains("version 1"), log.console());
+      Export.run(run, 3);
       long deadline = System.nanoTime() + 60_000_000_000L;
       while (server.versions().latest().getKey() != 3 && System.nanoTime() < deadline) {
         Thread.sleep(100);
       }
-      assertEquals(3L, server.versions().latest().getKey(), log.toString());
+      assertEquals(3L, server.versions().latest().getKey(), log.console());
       HttpResponse<String> v3 = ServeTest.get(URI.create(server.modelUri() + "/versions/3"));
       assertEquals(200, v3.statusCode(), v3.body());
       assertTrue(v3.body().contains("AVAILABLE"), v3.body());

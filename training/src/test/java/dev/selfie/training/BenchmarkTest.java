@@ -10,8 +10,6 @@ import dev.selfie.graph.ModelConfig;
 import dev.selfie.training.experiments.Benchmark;
 import dev.selfie.training.run.Json;
 import dev.selfie.training.runtime.SessionConfigs;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -30,7 +28,7 @@ class BenchmarkTest {
     Path home = PretrainFixtures.writeCifarFromFashionMnist(tmp.resolve("data"), 256, 32);
     Benchmark.Options o = new Benchmark.Options(List.of("tiny"), List.of(3L), 1, List.of(false),
         8, 256, "cifar10", home, 0.5, 6, 2, 5, "test");
-    Benchmark.Report r = Benchmark.run(o, new PrintStream(new ByteArrayOutputStream()));
+    Benchmark.Report r = Benchmark.run(o);
 
     assertTrue(r.cpuPeakGflops() > 0.1, "matmul peak " + r.cpuPeakGflops());
     assertEquals(1, r.rows().size());

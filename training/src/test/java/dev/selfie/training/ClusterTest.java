@@ -68,7 +68,7 @@ class ClusterTest {
     Cluster c = Cluster.parse("127.0.0.1:1,127.0.0.1:" + port);
     long t0 = System.nanoTime();
     IllegalStateException e = assertThrows(IllegalStateException.class,
-        () -> c.awaitTasks(0, Duration.ofMillis(800), null));
+        () -> c.awaitTasks(0, Duration.ofMillis(800)));
     double s = (System.nanoTime() - t0) / 1e9;
     assertTrue(e.getMessage().contains("task 1 (127.0.0.1:" + port + ")"), e.getMessage());
     assertTrue(e.getMessage().contains("selfie worker --cluster"), e.getMessage());

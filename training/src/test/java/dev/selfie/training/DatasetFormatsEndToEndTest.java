@@ -17,7 +17,6 @@ import dev.selfie.training.run.Json;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,7 +37,6 @@ class DatasetFormatsEndToEndTest {
 
   @TempDir Path tmp;
 
-  static final PrintStream LOG = System.out;
 
   static Pretrain.Options pretrain(String dataset, Path dataDir, String preset, int batch, Path out, Path unlabeled) {
     return Pretrain.Options.defaults(out)
@@ -84,15 +82,15 @@ class DatasetFormatsEndToEndTest {
   /** Runs the four steps; returns the predictions for {@code images}. */
   static List<Predict.Result> pipeline(String dataset, Path dataDir, String preset, int batch, Path root,
       Path unlabeled, List<Path> images) throws IOException {
-    Pretrain.Result p = Pretrain.run(pretrain(dataset, dataDir, preset, batch, root.resolve("pre"), unlabeled), LOG);
+    Pretrain.Result p = Pretrain.run(pretrain(dataset, dataDir, preset, batch, root.resolve("pre"), unlabeled));
     assertEquals(2, p.steps());
     assertTrue(Double.isFinite(p.finalLoss()), "pretraining loss " + p.finalLoss());
     assertTrue(Files.isRegularFile(root.resolve("pre").resolve(RunData.FILE)), "dataset spec saved with the run");
-    Finetune.Result f = Finetune.run(finetune(dataset, dataDir, preset, batch, root.resolve("fine"), root.resolve("pre")), LOG);
+    Finetune.Result f = Finetune.run(finetune(dataset, dataDir, preset, batch, root.resolve("fine"), root.resolve("pre")));
     assertEquals(2, f.steps());
     assertFalse(f.restored().isEmpty(), "stem + stages 1-3 restored from pretraining");
     assertTrue(f.testAccuracy() >= 0 && f.testAccuracy() <= 1);
-    Path saved = Export.run(root.resolve("fine"), LOG);
+    Path saved = Export.run(root.resolve("fine"));
     DatasetSpec spec = Json.read(saved.resolve("assets.extra").resolve(RunData.FILE), DatasetSpec.class);
     List<String> names = Files.readAllLines(saved.resolve("assets.extra").resolve(Export.CLASS_NAMES_FILE), StandardCharsets.UTF_8);
     assertEquals(spec.classNames(), names);
@@ -151,7 +149,7 @@ class DatasetFormatsEndToEndTest {
     pipeline("folder", root, "tiny", 4, tmp.resolve("runs"), tmp.resolve("unlabeled"), List.of(img));
     DatasetSpec spec = Json.read(tmp.resolve("runs").resolve("fine").resolve(RunData.FILE), DatasetSpec.class);
     assertEquals(List.of("cat", "dog", "eel"), spec.classNames(), "class names from the folders, saved with the run");
-    Evaluate.Result e = Evaluate.run(tmp.resolve("runs").resolve("fine"), null, root, 4, LOG);
+    Evaluate.Result e = Evaluate.run(tmp.resolve("runs").resolve("fine"), null, root, 4);
     assertEquals(6, e.total());
   }
 }

@@ -8,10 +8,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.selfie.training.jobs.Finetune;
 import dev.selfie.training.loop.EventFiles;
 import dev.selfie.training.loop.Listeners;
-import java.io.ByteArrayOutputStream;
-import java.io.OutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -37,12 +33,10 @@ class EvalEveryTest {
     Path plain = tmp.resolve("plain");
     Path evaluated = tmp.resolve("evaluated");
     Finetune.Result a = Finetune.run(PretrainFixtures.finetune(home, plain, null, 0.2, STEPS, 16,
-        0.05, 1e-4).withRecipe(recipe).withEvalEvery(0), new PrintStream(
-            OutputStream.nullOutputStream()));
-    ByteArrayOutputStream console = new ByteArrayOutputStream();
+        0.05, 1e-4).withRecipe(recipe).withEvalEvery(0));
+    LogCapture console = new LogCapture();
     Finetune.Result b = Finetune.run(PretrainFixtures.finetune(home, evaluated, null, 0.2, STEPS,
-        16, 0.05, 1e-4).withRecipe(recipe).withEvalEvery(2),
-        new PrintStream(console, true, StandardCharsets.UTF_8));
+        16, 0.05, 1e-4).withRecipe(recipe).withEvalEvery(2));
 
     // The same training: every tensor of the final checkpoint, the loss and the accuracies.
     Map<String, double[]> wa = PretrainFixtures.readCheckpoint(
@@ -85,7 +79,7 @@ class EvalEveryTest {
     assertEquals(List.of(2L, 4L, 6L), tb);
 
     // The progress lines show it, and train.log holds what the console got.
-    String out = console.toString(StandardCharsets.UTF_8);
+    String out = console.consoleAndClose();
     assertTrue(out.contains("finetune step 2/6 (33.3%) loss "), out);
     assertTrue(out.lines().filter(l -> l.startsWith("finetune step ")).allMatch(
         l -> l.contains(" val acc ")), out);

@@ -12,9 +12,6 @@ import dev.selfie.training.jobs.Finetune;
 import dev.selfie.training.loop.EventFiles;
 import dev.selfie.training.run.Json;
 import java.awt.image.BufferedImage;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
@@ -47,7 +44,7 @@ class ExperimentTest {
     Path out = tmp.resolve("exp");
     Experiment.Options o = options(home, out, 3);
 
-    Experiment.Result r = Experiment.run(o, new PrintStream(new ByteArrayOutputStream()));
+    Experiment.Result r = Experiment.run(o);
 
     assertTrue(r.complete());
     assertEquals(2, r.cells().size());
@@ -117,9 +114,9 @@ class ExperimentTest {
       before.put(e.getKey(), Files.getLastModifiedTime(e.getValue()));
     }
     FileTime pre = Files.getLastModifiedTime(out.resolve("pretrain").resolve("metrics.json"));
-    ByteArrayOutputStream log = new ByteArrayOutputStream();
-    Experiment.Result again = Experiment.run(o, new PrintStream(log, true, StandardCharsets.UTF_8));
-    String text = log.toString(StandardCharsets.UTF_8);
+    LogCapture log = new LogCapture();
+    Experiment.Result again = Experiment.run(o);
+    String text = log.consoleAndClose();
     assertTrue(text.contains("pretraining: done"), text);
     assertEquals(6, text.split("skipped", -1).length - 1, text); // 4 cells + 2 curve runs
     for (Map.Entry<String, Path> e : Experiment.runMarkers(o).entrySet()) {
@@ -130,7 +127,7 @@ class ExperimentTest {
 
     // Another budget into the same directory is refused, naming the file.
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> Experiment.run(options(home, out, 4), new PrintStream(new ByteArrayOutputStream())));
+        () -> Experiment.run(options(home, out, 4)));
     assertTrue(e.getMessage().contains("experiment.json"), e.getMessage());
 
     // --pretrained: another experiment reuses this pretraining run instead of pretraining.
@@ -140,7 +137,7 @@ class ExperimentTest {
         Finetune.Recipe.defaults().withValidation(50, false).withPretrainedLrScale(0.5), 0.07, 4);
     Experiment.Result reuse = Experiment.run(new Experiment.Options("cifar10", home, "tiny",
         List.of(0.1), 1, out2, 4, 3, 16, 0.1, 0.02, 0, 1e-4, true, 0, 2,
-        out.resolve("pretrain"), null, arms, null, null, null), new PrintStream(new ByteArrayOutputStream()));
+        out.resolve("pretrain"), null, arms, null, null, null));
     Path cell2 = out2.resolve("f0.1").resolve("seed1");
     Finetune.Config base = Json.read(cell2.resolve("baseline").resolve("config.json"),
         Finetune.Config.class);
@@ -170,13 +167,11 @@ class ExperimentTest {
     // run; its final checkpoint is summarised as the run itself (earlier ones from the logged
     // scalars, windowMean below).
     Path ckpt = out.resolve("pretrain").resolve("checkpoints").resolve("ckpt-4");
-    Experiment.PretrainSummary s = Experiment.existingPretraining(ckpt,
-        new PrintStream(new ByteArrayOutputStream()));
-    assertEquals(Experiment.existingPretraining(out.resolve("pretrain"),
-        new PrintStream(new ByteArrayOutputStream())), s);
+    Experiment.PretrainSummary s = Experiment.existingPretraining(ckpt);
+    assertEquals(Experiment.existingPretraining(out.resolve("pretrain")), s);
     assertEquals(4, s.steps());
     assertThrows(IllegalArgumentException.class, () -> Experiment.existingPretraining(
-        out.resolve("pretrain").resolve("checkpoints"), new PrintStream(new ByteArrayOutputStream())));
+        out.resolve("pretrain").resolve("checkpoints")));
     IllegalArgumentException notARun = assertThrows(IllegalArgumentException.class,
         () -> new Experiment.Options("cifar10", home, "tiny", List.of(0.1), 1, tmp.resolve("x"),
             4, 3, 16, 0.1, 0.02, 0, 1e-4, true, 0, 2, ckpt, null, arms, List.of(2L), null, null));
@@ -189,7 +184,7 @@ class ExperimentTest {
     IllegalArgumentException pastTheEnd = assertThrows(IllegalArgumentException.class,
         () -> Experiment.run(new Experiment.Options("cifar10", home, "tiny", List.of(0.1), 1,
             tmp.resolve("z"), 100, 3, 16, 0.1, 0.02, 0, 1e-4, true, 0, 2, out.resolve("pretrain"),
-            null, arms, List.of(4L), null, null), new PrintStream(new ByteArrayOutputStream())));
+            null, arms, List.of(4L), null, null)));
     assertTrue(pastTheEnd.getMessage().contains("before the last step"), pastTheEnd.getMessage());
   }
 

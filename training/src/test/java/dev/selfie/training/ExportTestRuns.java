@@ -126,8 +126,8 @@ final class ExportTestRuns {
           .withCheckpoints(CheckpointOptions.defaults().withCheckpointEvery(PRETRAIN_STEPS)
               .withKeep(2).withLogEvery(1000).withSummaryEvery(1000))
           .withRuntime(PretrainFixtures.float32(2))
-          .withExport(false), log);
-      Export.run(out, log);
+          .withExport(false));
+      Export.run(out);
       pretrain = out;
     }
     return pretrain;
@@ -138,7 +138,7 @@ final class ExportTestRuns {
     if (finetune == null) {
       Path out = root().resolve("finetune");
       finetune(out, pretrainRun(), FINETUNE_STEPS, 0.05);
-      Export.run(out, System.out);
+      Export.run(out);
       finetune = out;
     }
     return finetune;
@@ -150,7 +150,7 @@ final class ExportTestRuns {
    */
   static Finetune.Result finetune(Path out, Path pretrained, long steps, double lr)
       throws IOException {
-    return Finetune.run(finetuneOptions(out, pretrained, steps, lr), System.out);
+    return Finetune.run(finetuneOptions(out, pretrained, steps, lr));
   }
 
   /** The options of {@link #finetune}. */

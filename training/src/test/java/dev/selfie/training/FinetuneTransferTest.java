@@ -17,8 +17,6 @@ import dev.selfie.training.jobs.Pretrain;
 import dev.selfie.training.jobs.PretrainedRun;
 import dev.selfie.training.run.Json;
 import dev.selfie.training.run.MetricsWriter;
-import java.io.OutputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -42,7 +40,6 @@ import org.junit.jupiter.api.io.TempDir;
 class FinetuneTransferTest {
 
   static final int TEST_SIZE = 250; // not a multiple of the eval batch (64): the last batch is partial
-  static final PrintStream QUIET = new PrintStream(OutputStream.nullOutputStream());
 
   @TempDir static Path tmp;
   static Path home;
@@ -53,7 +50,7 @@ class FinetuneTransferTest {
     PretrainFixtures.assumeFashionMnist("FinetuneTransferTest");
     home = PretrainFixtures.writeCifarFromFashionMnist(tmp.resolve("data"), 600, TEST_SIZE);
     pretrained = tmp.resolve("pretrain-tiny");
-    Pretrain.run(PretrainFixtures.pretrain(home, "tiny", pretrained, 20, 16), QUIET);
+    Pretrain.run(PretrainFixtures.pretrain(home, "tiny", pretrained, 20, 16));
   }
 
   static boolean trunk(String name) {
@@ -70,9 +67,9 @@ class FinetuneTransferTest {
     Path ft = tmp.resolve("finetune-pretrained");
     Path base = tmp.resolve("finetune-baseline");
     Finetune.Result r = Finetune.run(
-        PretrainFixtures.finetune(home, ft, pretrained, 0.2, 2, 16, 1e-30, 0), QUIET);
+        PretrainFixtures.finetune(home, ft, pretrained, 0.2, 2, 16, 1e-30, 0));
     Finetune.Result b = Finetune.run(
-        PretrainFixtures.finetune(home, base, null, 0.2, 2, 16, 1e-30, 0), QUIET);
+        PretrainFixtures.finetune(home, base, null, 0.2, 2, 16, 1e-30, 0));
 
     // Which names: every stem/stage1-3 weight of the pretraining checkpoint (not its optimizer
     // slots, not attention/position/stage3_final_bn), and nothing else.
@@ -155,7 +152,7 @@ class FinetuneTransferTest {
     Finetune.Recipe recipe = Finetune.Recipe.defaults().withValidation(100, false)
         .withHeadSteps(3);
     Finetune.Result r = Finetune.run(PretrainFixtures.finetune(home, ft, pretrained, 0.2, 3, 16,
-        0.05, 1e-4).withRecipe(recipe), QUIET);
+        0.05, 1e-4).withRecipe(recipe));
     LabelManifest val = LabelManifest.read(ft.resolve("validation.json"));
     LabelManifest labels = LabelManifest.read(ft.resolve("labels.json"));
     assertEquals(100, val.indices().length);
@@ -190,7 +187,7 @@ class FinetuneTransferTest {
     // The same run without the head-first phase trains the pretrained layers.
     Path all = tmp.resolve("finetune-validation-all");
     Finetune.Result a = Finetune.run(PretrainFixtures.finetune(home, all, pretrained, 0.2, 3, 16,
-        0.05, 1e-4).withRecipe(recipe.withHeadSteps(0).withPretrainedLrScale(0.5)), QUIET);
+        0.05, 1e-4).withRecipe(recipe.withHeadSteps(0).withPretrainedLrScale(0.5)));
     Map<String, double[]> allW = PretrainFixtures.readCheckpoint(PretrainFixtures.checkpoint(all, 3));
     long changed = a.restored().stream().filter(n -> n.endsWith("/kernel"))
         .filter(n -> PretrainFixtures.maxAbsDiff(pre.get(n), allW.get(n)) > 0).count();
@@ -212,7 +209,7 @@ class FinetuneTransferTest {
     assertEquals(ckpt.resolve("model"), PretrainedRun.weights(ckpt));
     Path ft = tmp.resolve("finetune-from-ckpt");
     Finetune.Result r = Finetune.run(
-        PretrainFixtures.finetune(home, ft, ckpt, 0.2, 1, 16, 1e-30, 0), QUIET);
+        PretrainFixtures.finetune(home, ft, ckpt, 0.2, 1, 16, 1e-30, 0));
     assertFalse(r.restored().isEmpty());
     JsonNode transfer = Json.MAPPER.readTree(ft.resolve("transfer.json").toFile());
     assertEquals(ckpt.resolve("model").toString(), transfer.get("source").asText());
@@ -220,9 +217,9 @@ class FinetuneTransferTest {
 
   @Test
   void anUnfinishedPretrainingRunIsReported() throws Exception {
-    java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
-    PretrainedRun.warnIfUnfinished(pretrained, new PrintStream(bytes, true));
-    assertEquals("", bytes.toString(), "a finished run is not reported");
+    LogCapture bytes = new LogCapture();
+    PretrainedRun.warnIfUnfinished(pretrained);
+    assertEquals("", bytes.console(), "a finished run is not reported");
 
     // The same run, configured for 40 steps: its newest checkpoint (20) is not the last step.
     Path unfinished = tmp.resolve("pretrain-unfinished");
@@ -241,9 +238,9 @@ class FinetuneTransferTest {
         Json.MAPPER.readTree(pretrained.resolve("config.json").toFile());
     cfg.put("steps", 40);
     Json.MAPPER.writeValue(unfinished.resolve("config.json").toFile(), cfg);
-    PretrainedRun.warnIfUnfinished(unfinished, new PrintStream(bytes, true));
-    assertTrue(bytes.toString().contains("unfinished (newest checkpoint at step 20 of 40)"),
-        bytes.toString());
+    PretrainedRun.warnIfUnfinished(unfinished);
+    assertTrue(bytes.console().contains("unfinished (newest checkpoint at step 20 of 40)"),
+        bytes.console());
   }
 
   @Test
@@ -251,7 +248,7 @@ class FinetuneTransferTest {
     // A run directory whose config says tiny but whose checkpoint holds small-preset weights
     // (e.g. checkpoints copied from a run of another preset).
     Path small = tmp.resolve("pretrain-small");
-    Pretrain.run(PretrainFixtures.pretrain(home, "small", small, 1, 4), QUIET);
+    Pretrain.run(PretrainFixtures.pretrain(home, "small", small, 1, 4));
     Path mixed = tmp.resolve("pretrain-mixed");
     Files.createDirectories(mixed.resolve("checkpoints").resolve("ckpt-1"));
     Files.copy(pretrained.resolve("config.json"), mixed.resolve("config.json"));
@@ -262,7 +259,7 @@ class FinetuneTransferTest {
     }
     Path out = tmp.resolve("finetune-mixed");
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Finetune.run(
-        PretrainFixtures.finetune(home, out, mixed, 0.2, 2, 16, 0.01, 0), QUIET));
+        PretrainFixtures.finetune(home, out, mixed, 0.2, 2, 16, 0.01, 0)));
     String msg = e.getMessage();
     System.out.println("FinetuneTransferTest (other preset): "
         + (msg.length() > 300 ? msg.substring(0, 300) + "..." : msg));
@@ -279,10 +276,10 @@ class FinetuneTransferTest {
     // Fashion-MNIST is 1-channel; the CIFAR-format set is RGB: the stem kernels cannot transfer.
     Path grey = tmp.resolve("pretrain-fashion-mnist");
     Pretrain.Options o = PretrainFixtures.pretrain(home, "tiny", grey, 1, 4);
-    Pretrain.run(o.withData(o.data().withDataset("fashion-mnist").withDataDir(null)), QUIET);
+    Pretrain.run(o.withData(o.data().withDataset("fashion-mnist").withDataDir(null)));
     Path out = tmp.resolve("finetune-grey");
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Finetune.run(
-        PretrainFixtures.finetune(home, out, grey, 0.2, 2, 16, 0.01, 0), QUIET));
+        PretrainFixtures.finetune(home, out, grey, 0.2, 2, 16, 0.01, 0)));
     System.out.println("FinetuneTransferTest (other image shape): " + e.getMessage());
     assertTrue(e.getMessage().contains("--pretrained") && e.getMessage().contains("32x32x1")
         && e.getMessage().contains("32x32x3"), e.getMessage());

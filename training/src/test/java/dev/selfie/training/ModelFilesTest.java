@@ -111,7 +111,7 @@ class ModelFilesTest {
         .withCheckpoints(CheckpointOptions.defaults().withCheckpointEvery(2).withLogEvery(1000)
             .withSummaryEvery(1000))
         .withRuntime(PretrainFixtures.float32(2))
-        .withExport(false), System.out);
+        .withExport(false));
     ModelConfig pretrained = new RunDir(pre).readConfig(Pretrain.Config.class).model();
     assertEquals(List.of(2, 2, 2, 2), pretrained.stageBlocks());
 
@@ -125,7 +125,7 @@ class ModelFilesTest {
             .withSummaryEvery(1000))
         .withRuntime(PretrainFixtures.float32(2))
         .withEvalBatchSize(500)
-        .withExport(false), System.out);
+        .withExport(false));
     assertEquals(pretrained, new RunDir(base).readConfig(Finetune.Config.class).model());
   }
 }

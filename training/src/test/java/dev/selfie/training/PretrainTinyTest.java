@@ -5,9 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.selfie.training.jobs.Pretrain;
 import dev.selfie.training.loop.EventFiles;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -33,11 +30,11 @@ class PretrainTinyTest {
     PretrainFixtures.assumeFashionMnist("PretrainTinyTest");
     Path home = PretrainFixtures.writeCifarFromFashionMnist(tmp.resolve("data"), 2000, 100);
     Path out = tmp.resolve("run");
-    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    LogCapture log = new LogCapture();
     long t0 = System.nanoTime();
     Pretrain.Result r;
-    try (PrintStream ps = new PrintStream(log, true, StandardCharsets.UTF_8)) {
-      r = Pretrain.run(PretrainFixtures.pretrain(home, "tiny", out, STEPS, BATCH), ps);
+    try (log) {
+      r = Pretrain.run(PretrainFixtures.pretrain(home, "tiny", out, STEPS, BATCH));
     }
     double seconds = (System.nanoTime() - t0) / 1e9;
 

@@ -63,7 +63,7 @@ class PretrainVariantsTest {
   @BeforeAll
   static void pretrainWithEveryVariant() throws Exception {
     run = ExportTestRuns.root().resolve("pretrain-variants");
-    Pretrain.Result r = Pretrain.run(options(run, false, ALL), System.out);
+    Pretrain.Result r = Pretrain.run(options(run, false, ALL));
     assertEquals(STEPS, r.steps());
     assertTrue(Double.isFinite(r.finalLoss()));
   }
@@ -124,10 +124,10 @@ class PretrainVariantsTest {
   void resumeRefusesOtherVariantFlags() throws Exception {
     var mlp = new Pretrain.Variants(false, ModelConfig.QueryMode.MLP, false, 0);
     var e = assertThrows(IllegalArgumentException.class,
-        () -> Pretrain.run(options(run, true, mlp), System.out));
+        () -> Pretrain.run(options(run, true, mlp)));
     assertTrue(e.getMessage().contains("--resume"), e.getMessage());
     // The run's own flags (or none) resume it: here it is complete.
-    Pretrain.Result r = Pretrain.run(options(run, true, ALL), System.out);
+    Pretrain.Result r = Pretrain.run(options(run, true, ALL));
     assertEquals(STEPS, r.steps());
   }
 
@@ -135,7 +135,7 @@ class PretrainVariantsTest {
   void diagnoseWritesTheThreeAccuracies() throws Exception {
     Path json = run.resolveSibling("diagnose-variants.json");
     Diagnose.Result r = Diagnose.run(new Diagnose.Options(run, null, ExportTestRuns.home(),
-        Split.TEST, 20, 10, 3, json), System.out);
+        Split.TEST, 20, 10, 3, json));
     assertEquals(20, r.images());
     assertEquals("attend", r.queryMode());
     assertEquals("context tokens", r.context());
@@ -145,14 +145,14 @@ class PretrainVariantsTest {
     Diagnose.Result back = Json.MAPPER.readValue(Files.readAllBytes(json), Diagnose.Result.class);
     assertEquals(r, back);
     Diagnose.Result again = Diagnose.run(new Diagnose.Options(run, null, ExportTestRuns.home(),
-        Split.TEST, 20, 10, 3, json), System.out);
+        Split.TEST, 20, 10, 3, json));
     assertEquals(r, again, "fixed masks: the same numbers twice");
   }
 
   /** The exported u is A over all patches with their positions, as the hybrid head computes it. */
   @Test
   void exportedUHasThePositionsAndMatchesTheTrainingCode() throws Exception {
-    Export.run(run, System.out);
+    Export.run(run);
     ModelConfig model = new RunDir(run).readConfig(Pretrain.Config.class).model();
     byte[] images = ExportTestRuns.fixedImages(ExportRoundTripTest.N);
     Map<String, Map<String, float[]>> got = ExportRoundTripTest.runSavedModel(
@@ -183,13 +183,13 @@ class PretrainVariantsTest {
   void hybridFinetuneRestoresThePositionsAndNoQueryVariables() throws Exception {
     Path out = run.resolveSibling("finetune-variants-hybrid");
     Finetune.Result r = Finetune.run(ExportTestRuns.finetuneOptions(out, run, 2, 0.01)
-        .withHead(Classifier.Head.HYBRID), System.out);
+        .withHead(Classifier.Head.HYBRID));
     assertTrue(r.restored().containsAll(List.of(Selfie.ROW_EMBEDDING, Selfie.COL_EMBEDDING)),
         r.restored().toString());
     assertTrue(r.restored().stream().noneMatch(n -> n.startsWith(Selfie.QUERY + "/")));
     assertTrue(r.fresh().stream().allMatch(n -> n.startsWith("classifier/")), r.fresh().toString());
     Finetune.Result resnet = Finetune.run(ExportTestRuns.finetuneOptions(
-        run.resolveSibling("finetune-variants-resnet"), run, 2, 0.01), System.out);
+        run.resolveSibling("finetune-variants-resnet"), run, 2, 0.01));
     assertTrue(resnet.restored().stream().noneMatch(n -> n.startsWith(Selfie.POSITION + "/")));
   }
 }

@@ -5,9 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.selfie.training.loop.Progress;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class ProgressTest {
@@ -22,14 +21,13 @@ class ProgressTest {
 
   @Test
   void logLinesEveryNStepsAndAtTheEnd() {
-    ByteArrayOutputStream buf = new ByteArrayOutputStream();
-    try (Progress p = new Progress.LogLines("finetune", 0, 7, 3,
-        new PrintStream(buf, true, StandardCharsets.UTF_8))) {
+    List<String> out = new ArrayList<>();
+    try (Progress p = new Progress.LogLines("finetune", 0, 7, 3, out::add)) {
       for (int s = 1; s <= 7; s++) {
         p.update(s, 1.0 / s, 250);
       }
     }
-    String[] lines = buf.toString(StandardCharsets.UTF_8).split("\n");
+    String[] lines = out.toArray(new String[0]);
     assertEquals(3, lines.length);
     assertTrue(lines[0].startsWith("finetune step 3/7 (42.9%) loss 0.3333 250 img/s eta "),
         lines[0]);

@@ -12,11 +12,8 @@ import dev.selfie.training.loop.Listeners;
 import dev.selfie.training.loop.Progress;
 import dev.selfie.training.loop.StepResult;
 import dev.selfie.training.loop.TrainingLoop;
+import dev.selfie.training.run.Logs;
 import dev.selfie.training.run.RunDir;
-import dev.selfie.training.run.RunLog;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -87,9 +84,8 @@ class RunOutputsTest {
 
   @Test
   void progressLinesShowTheValidationAccuracyFromTheEvaluatedStepOn() {
-    ByteArrayOutputStream buf = new ByteArrayOutputStream();
-    try (Progress p = new Progress.LogLines("finetune", 0, 8, 4,
-        new PrintStream(buf, true, StandardCharsets.UTF_8))) {
+    List<String> out = new ArrayList<>();
+    try (Progress p = new Progress.LogLines("finetune", 0, 8, 4, out::add)) {
       for (int s = 1; s <= 8; s++) {
         if (s == 3) {
           p.evaluated(s, Map.of("validation_accuracy", 0.8125));
@@ -97,7 +93,7 @@ class RunOutputsTest {
         p.update(s, 1.0 / s, 250);
       }
     }
-    String[] lines = buf.toString(StandardCharsets.UTF_8).split("\n");
+    String[] lines = out.toArray(new String[0]);
     assertEquals(3, lines.length, String.join("|", lines));
     assertTrue(lines[0].startsWith("finetune step 3/8 (37.5%) loss 0.3333 250 img/s"
         + " val acc 81.25% eta "), lines[0]);
@@ -145,27 +141,46 @@ class RunOutputsTest {
   }
 
   @Test
-  void runLogWritesTheConsoleLinesToTrainLogAndAppends(@TempDir Path tmp) {
+  void aRunsLogEventsGoToItsTrainLogAndAppend(@TempDir Path tmp) throws Exception {
     RunDir dir = RunDir.create(tmp.resolve("run"));
-    ByteArrayOutputStream console = new ByteArrayOutputStream();
-    PrintStream out = new PrintStream(console, true, StandardCharsets.UTF_8);
-    try (RunLog log = RunLog.open(dir, out)) {
-      log.println("first process");
-      log.printf("loss %.2f%n", 0.5);
-      log.fileOnly().println("file only");
+    RunDir inner = RunDir.create(tmp.resolve("inner"));
+    org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger("test");
+    try (LogCapture console = new LogCapture()) {
+      try (Logs.RunScope scope = Logs.openRun(dir, "./selfie pretrain --out run")) {
+        log.info("first process");
+        log.info("loss {}", String.format("%.2f", 0.5));
+        log.info(Logs.FILE_ONLY, "file only");
+        try (Logs.RunScope nested = Logs.openRun(inner, null)) {
+          log.info("in the inner run");
+        }
+        // Another thread logs into the run once it adopts the run's context.
+        var context = Logs.context();
+        Thread t = new Thread(() -> {
+          Logs.adopt(context);
+          log.info("from another thread");
+        });
+        t.start();
+        t.join();
+      }
+      try (Logs.RunScope scope = Logs.openRun(dir, null)) {
+        log.info("resumed process");
+      }
+      log.info("outside any run");
+      assertEquals("first process\nloss 0.50\nin the inner run\nfrom another thread\n"
+          + "resumed process\noutside any run\n", console.console());
     }
-    try (RunLog log = RunLog.open(dir, out)) {
-      log.println("resumed process");
-    }
-    out.println("console still open");
-    assertEquals("first process\nloss 0.50\nresumed process\nconsole still open\n",
-        console.toString(StandardCharsets.UTF_8));
     List<String> lines = List.of(readString(dir.trainLog()).split("\n"));
-    assertEquals(6, lines.size(), lines.toString());
-    assertTrue(lines.get(0).startsWith("==== "), lines.get(0));
-    assertEquals(List.of("first process", "loss 0.50", "file only"), lines.subList(1, 4));
-    assertTrue(lines.get(4).startsWith("==== "), lines.get(4));
-    assertEquals("resumed process", lines.get(5));
+    assertEquals(9, lines.size(), lines.toString());
+    assertTrue(lines.get(0).startsWith("==== ") && lines.get(0).endsWith(" ./selfie pretrain --out run"),
+        lines.get(0));
+    assertEquals(List.of("first process", "loss 0.50", "file only", "from another thread"),
+        lines.subList(1, 5));
+    assertTrue(lines.get(5).startsWith("---- ") && lines.get(5).endsWith(" end"), lines.get(5));
+    assertTrue(lines.get(6).startsWith("==== "), lines.get(6));
+    assertEquals("resumed process", lines.get(7));
+    assertTrue(lines.get(8).startsWith("---- ") && lines.get(8).endsWith(" end"), lines.get(8));
+    List<String> innerLines = List.of(readString(inner.trainLog()).split("\n"));
+    assertEquals("in the inner run", innerLines.get(1), innerLines.toString());
   }
 
   static String readString(Path p) {

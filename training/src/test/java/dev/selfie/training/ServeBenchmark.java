@@ -51,7 +51,7 @@ public final class ServeBenchmark {
     int n64 = args.length > 2 ? Integer.parseInt(args[2]) : 40;
     int clients = args.length > 3 ? Integer.parseInt(args[3]) : 16;
     PrintStream out = System.out;
-    try (Serve.Running server = Serve.start(Serve.Options.defaults(model).withPort(0).withGrpcPort(0), out)) {
+    try (Serve.Running server = Serve.start(Serve.Options.defaults(model).withPort(0).withGrpcPort(0))) {
       var in = server.model().signatures().get(Endpoints.SERVING_DEFAULT).inputs()
           .get(Endpoints.IMAGES).shape();
       int h = (int) in[1];

@@ -33,8 +33,6 @@ import org.tensorflow.ndarray.StdArrays;
 import org.tensorflow.op.Ops;
 import org.tensorflow.proto.Event;
 import org.tensorflow.proto.Summary;
-import org.tensorflow.types.TFloat32;
-import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TUint8;
 
 /**
@@ -170,7 +168,7 @@ class TensorBoardSummariesTest {
         .withCheckpoints(CheckpointOptions.defaults().withCheckpointEvery(10).withKeep(2)
             .withLogEvery(1000).withSummaryEvery(summaryEvery))
         .withRuntime(PretrainFixtures.float32(1))
-        .withExport(false), System.out);
+        .withExport(false));
   }
 
   @Test

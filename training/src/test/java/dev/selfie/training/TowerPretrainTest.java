@@ -10,9 +10,6 @@ import dev.selfie.training.options.DataOptions;
 import dev.selfie.training.options.ScheduleOptions;
 import dev.selfie.training.parallel.DataParallel;
 import dev.selfie.training.run.CheckpointManager;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -35,7 +32,7 @@ class TowerPretrainTest {
     Path home = PretrainFixtures.writeCifarFromFashionMnist(tmp.resolve("data"), 300, 20);
     Path out = tmp.resolve("run");
     DataParallel.Options two = new DataParallel.Options(2, null, 0, Duration.ofSeconds(1));
-    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    LogCapture log = new LogCapture();
     Pretrain.Result r;
     Pretrain.Options o = Pretrain.Options.defaults(out)
         .withPreset("tiny")
@@ -45,10 +42,10 @@ class TowerPretrainTest {
             .withLogEvery(1000).withSummaryEvery(2))
         .withRuntime(PretrainFixtures.float32(1))
         .withExport(false);
-    try (PrintStream ps = new PrintStream(log, true, StandardCharsets.UTF_8)) {
-      r = Pretrain.run(o, two, ps);
+    try (log) {
+      r = Pretrain.run(o, two);
     }
-    String text = log.toString(StandardCharsets.UTF_8);
+    String text = log.consoleAndClose();
     assertEquals(6, r.steps(), text);
     assertTrue(Double.isFinite(r.finalLoss()), text);
     assertTrue(text.contains("data-parallel: 2 towers [/device:CPU:0, /device:CPU:1], 4 images"
@@ -67,12 +64,12 @@ class TowerPretrainTest {
     CheckpointManager cm = new CheckpointManager(out.resolve("checkpoints"), 5);
     assertTrue(cm.latest().isPresent());
     deleteRecursively(PretrainFixtures.checkpoint(out, 6).getParent());
-    ByteArrayOutputStream log2 = new ByteArrayOutputStream();
+    LogCapture log2 = new LogCapture();
     Pretrain.Options resume = o.withCheckpoints(o.checkpoints().withResume(true));
-    try (PrintStream ps = new PrintStream(log2, true, StandardCharsets.UTF_8)) {
-      r = Pretrain.run(resume, two, ps);
+    try (log2) {
+      r = Pretrain.run(resume, two);
     }
-    String text2 = log2.toString(StandardCharsets.UTF_8);
+    String text2 = log2.consoleAndClose();
     assertTrue(text2.contains("from step 3 of 6"), text2);
     assertEquals(6, r.steps(), text2);
     Map<String, double[]> again = PretrainFixtures.readCheckpoint(PretrainFixtures.checkpoint(out, 6));
@@ -90,11 +87,11 @@ class TowerPretrainTest {
     // The 2-tower checkpoint resumes a single-device run (same variable names): steps 4..6 on
     // one tower, whose checkpoint has exactly the same variables.
     deleteRecursively(PretrainFixtures.checkpoint(out, 6).getParent());
-    ByteArrayOutputStream log3 = new ByteArrayOutputStream();
-    try (PrintStream ps = new PrintStream(log3, true, StandardCharsets.UTF_8)) {
-      r = Pretrain.run(resume, DataParallel.Options.single(), ps);
+    LogCapture log3 = new LogCapture();
+    try (log3) {
+      r = Pretrain.run(resume, DataParallel.Options.single());
     }
-    String text3 = log3.toString(StandardCharsets.UTF_8);
+    String text3 = log3.consoleAndClose();
     assertTrue(text3.contains("from step 3 of 6"), text3);
     assertEquals(6, r.steps(), text3);
     Map<String, double[]> single = PretrainFixtures.readCheckpoint(

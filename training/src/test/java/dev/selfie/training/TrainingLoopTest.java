@@ -16,9 +16,6 @@ import dev.selfie.training.optim.Optimizers;
 import dev.selfie.training.optim.Schedules;
 import dev.selfie.training.run.CheckpointManager;
 import dev.selfie.training.run.MetricsWriter;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -136,14 +133,13 @@ class TrainingLoopTest {
         calls.add("close");
       }
     };
-    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    List<String> progressLines = new ArrayList<>();
     Path metricsFile = tmp.resolve("metrics.json");
     try (Run run = new Run()) {
       var metrics = new Listeners.Metrics(metricsFile, 2);
       StepResult last = TrainingLoop.run(2, 6, run.step(-1), List.of(
           spy,
-          Listeners.progress(new Progress.LogLines("pretrain", 2, 6, 2,
-              new PrintStream(log, true, StandardCharsets.UTF_8))),
+          Listeners.progress(new Progress.LogLines("pretrain", 2, 6, 2, progressLines::add)),
           new Listeners.Checkpoints(cm, run.s, 4,
               st -> new CheckpointManager.RunState(7, st, Map.of("k", 1))),
           metrics));
@@ -162,7 +158,7 @@ class TrainingLoopTest {
       assertEquals((Schedules.warmupCosine(2, 0.1, 1, 20) + Schedules.warmupCosine(3, 0.1, 1, 20))
           / 2, written.metrics().get("lr"), 1e-6);
     }
-    String[] lines = log.toString(StandardCharsets.UTF_8).split("\n");
+    String[] lines = progressLines.toArray(new String[0]);
     assertEquals(2, lines.length, String.join("|", lines));
     assertTrue(lines[0].startsWith("pretrain step 4/6 (66.7%) loss "), lines[0]);
     assertTrue(lines[1].startsWith("pretrain step 6/6 (100.0%)"), lines[1]);

@@ -6,9 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.selfie.training.jobs.Pretrain;
 import dev.selfie.training.run.MetricsWriter;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -52,11 +49,11 @@ class XlaPretrainTest {
   }
 
   private static String runOneStep(Path home, Path out, boolean xla) throws Exception {
-    ByteArrayOutputStream buf = new ByteArrayOutputStream();
-    try (PrintStream ps = new PrintStream(buf, true, StandardCharsets.UTF_8)) {
-      Pretrain.Result r = Pretrain.run(PretrainFixtures.pretrainXla(home, out, 1, 8, xla), ps);
+    LogCapture buf = new LogCapture();
+    try (buf) {
+      Pretrain.Result r = Pretrain.run(PretrainFixtures.pretrainXla(home, out, 1, 8, xla));
       assertEquals(1, r.steps());
     }
-    return buf.toString(StandardCharsets.UTF_8);
+    return buf.consoleAndClose();
   }
 }

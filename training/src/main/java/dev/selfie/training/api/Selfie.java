@@ -11,7 +11,6 @@ import dev.selfie.training.options.RuntimeOptions;
 import dev.selfie.training.options.ScheduleOptions;
 import dev.selfie.training.run.RunDir;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.Objects;
@@ -107,7 +106,6 @@ public final class Selfie {
     String precision = "auto";
     boolean resume;
     Consumer<Progress> onProgress;
-    PrintStream log = System.out;
 
     Common(Path images, long steps) {
       this.images = images;
@@ -173,12 +171,6 @@ public final class Selfie {
     /** Called after every training step (on the training thread: keep it quick). */
     public B onProgress(Consumer<Progress> onProgress) {
       this.onProgress = onProgress;
-      return self();
-    }
-
-    /** Where the run's log lines go (default {@code System.out}; also written to train.log). */
-    public B log(PrintStream log) {
-      this.log = Objects.requireNonNull(log, "log");
       return self();
     }
 
@@ -275,7 +267,7 @@ public final class Selfie {
     /** Pretrains (or resumes), exports the SavedModel, returns the run. */
     public Pretrained run() {
       Pretrain.Options o = options();
-      Pretrain.Result r = observed("pretrain", () -> Pretrain.run(o, log));
+      Pretrain.Result r = observed("pretrain", () -> Pretrain.run(o));
       return new Pretrained(o.out(), r);
     }
   }
@@ -324,7 +316,7 @@ public final class Selfie {
     /** Finetunes (or resumes), evaluates on the test split, exports the SavedModel. */
     public Finetuned run() {
       Finetune.Options o = options();
-      Finetune.Result r = observed("finetune", () -> Finetune.run(o, log));
+      Finetune.Result r = observed("finetune", () -> Finetune.run(o));
       return new Finetuned(o.out(), r);
     }
   }

@@ -22,7 +22,6 @@ import dev.selfie.training.runtime.Relauncher;
 import dev.selfie.training.runtime.SessionConfigs;
 import dev.selfie.training.runtime.Xla;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -31,6 +30,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Result;
@@ -66,6 +67,8 @@ import org.tensorflow.types.TInt64;
  * </ul>
  */
 public final class Benchmark {
+  private static final Logger LOG = LoggerFactory.getLogger(Benchmark.class);
+
   private Benchmark() {}
 
   /**
@@ -182,7 +185,7 @@ public final class Benchmark {
       @JsonProperty("peak_rss_mb") double peakRssMb,
       @JsonProperty("wall_seconds") double wallSeconds) {}
 
-  public static Report run(Options o, PrintStream log) throws IOException {
+  public static Report run(Options o) throws IOException {
     long t0 = System.nanoTime();
     String flags = System.getenv(Relauncher.ENV);
     if (o.xla().contains(false) && flags != null && flags.contains("auto_jit")) {
@@ -195,24 +198,25 @@ public final class Benchmark {
     List<Precision> precisions = new ArrayList<>();
     for (String flag : o.precisions()) {
       Precision.Choice c = Precision.resolve(flag, false);
-      log.println("precision: " + c.describe() + (flag.equals(c.precision().flag()) ? ""
+      LOG.info("precision: " + c.describe() + (flag.equals(c.precision().flag()) ? ""
           : " for --precision " + flag));
       if (!precisions.contains(c.precision())) {
         precisions.add(c.precision());
       }
     }
     String cpuFlags = String.join(" ", cpuFlagsOfNote());
-    log.println("CPU flags: " + cpuFlags);
+    LOG.info("CPU flags: " + cpuFlags);
     double peak = Double.NaN;
     double peakBf16 = Double.NaN;
     if (o.matmulSize() > 0) {
       peak = matmulGflops(o.matmulSize(), o.threads(), 5, Precision.FLOAT32);
-      log.printf(Locale.ROOT, "CPU peak reference: %dx%d float32 matmul %.1f GFLOP/s (%d threads)%n",
-          o.matmulSize(), o.matmulSize(), peak, threads);
+      LOG.info(String.format(Locale.ROOT, 
+          "CPU peak reference: %dx%d float32 matmul %.1f GFLOP/s (%d threads)",
+          o.matmulSize(), o.matmulSize(), peak, threads));
       if (precisions.contains(Precision.BFLOAT16)) {
         peakBf16 = matmulGflops(o.matmulSize(), o.threads(), 5, Precision.BFLOAT16);
-        log.printf(Locale.ROOT, "CPU peak reference: %dx%d bfloat16 matmul %.1f GFLOP/s"
-            + " (%d threads)%n", o.matmulSize(), o.matmulSize(), peakBf16, threads);
+        LOG.info(String.format(Locale.ROOT, "CPU peak reference: %dx%d bfloat16 matmul %.1f GFLOP/s"
+            + " (%d threads)", o.matmulSize(), o.matmulSize(), peakBf16, threads));
       }
     }
     List<Row> rows = new ArrayList<>();
@@ -223,19 +227,20 @@ public final class Benchmark {
               o.steps().get(i).intValue(), o.threads(),
               p == Precision.BFLOAT16 ? peakBf16 : peak, o.profile());
           rows.add(r);
-          log.printf(Locale.ROOT, "pretrain step %-6s xla=%-5s %-8s batch %d: %.0f ms/step,"
+          LOG.info(String.format(Locale.ROOT, 
+              "pretrain step %-6s xla=%-5s %-8s batch %d: %.0f ms/step,"
                   + " %.1f images/s, %.1f GFLOP/step, %.1f GFLOP/s (%.0f%% of the %s peak),"
-                  + " %d XLA clusters%n",
+                  + " %d XLA clusters",
               r.preset(), r.xla(), r.precision(), r.batchSize(), r.stepMs(), r.imagesPerSecond(),
               r.flopsPerStep() / 1e9, r.achievedGflops(), 100 * r.fractionOfPeak(),
-              p == Precision.BFLOAT16 ? "bfloat16" : "float32", r.xlaClusters());
+              p == Precision.BFLOAT16 ? "bfloat16" : "float32", r.xlaClusters()));
           if (!r.opTypeMillis().isEmpty()) {
             double total = r.opMillisTotal();
             StringBuilder line = new StringBuilder(String.format(Locale.ROOT,
                 "  time by op type (one traced step, %.0f ms summed over ops):", total));
             r.opTypeMillis().forEach((type, ms) -> line.append(String.format(Locale.ROOT,
                 " %s %.0f ms (%.0f%%),", type, ms, 100 * ms / total)));
-            log.println(line.substring(0, line.length() - 1));
+            LOG.info(line.substring(0, line.length() - 1));
           }
         }
       }
@@ -249,11 +254,12 @@ public final class Benchmark {
       double step = rows.stream().filter(r -> r.preset().equals(o.presets().get(0)) && !r.xla())
           .mapToDouble(Row::imagesPerSecond).findFirst().orElse(rows.get(0).imagesPerSecond());
       pipelineOverStep = pipeline / step;
-      log.printf(Locale.ROOT, "input pipeline (%s, augmentation on, batch %d): %.0f images/s ="
-              + " %.1fx what the %s step consumes%n", o.pipelineDataset(), o.batchSize(), pipeline,
-          pipelineOverStep, o.presets().get(0));
+      LOG.info(String.format(Locale.ROOT, 
+          "input pipeline (%s, augmentation on, batch %d): %.0f images/s ="
+              + " %.1fx what the %s step consumes", o.pipelineDataset(), o.batchSize(), pipeline,
+          pipelineOverStep, o.presets().get(0)));
       if (o.rssSteps() > 0) {
-        memory = rssRun(src, o.presets().get(0), o.batchSize(), o.rssSteps(), o.threads(), log);
+        memory = rssRun(src, o.presets().get(0), o.batchSize(), o.rssSteps(), o.threads());
       }
     }
     Report rep = new Report(o.command(), machine(), threads, SessionConfigs.onednnActive(),
@@ -261,7 +267,7 @@ public final class Benchmark {
         pipelineOverStep, memory,
         memory == null ? Double.NaN : memory.growthPercent(), rssMb("VmHWM"),
         (System.nanoTime() - t0) / 1e9);
-    log.printf(Locale.ROOT, "peak RSS of the process: %.0f MB%n", rep.peakRssMb());
+    LOG.info(String.format(Locale.ROOT, "peak RSS of the process: %.0f MB", rep.peakRssMb()));
     return rep;
   }
 
@@ -441,8 +447,7 @@ public final class Benchmark {
    * A long pretraining run of {@code preset} fed by the real pipeline (the dataset's geometry):
    * RSS after 20 warm-up steps, every {@code steps / 10} steps, and at the end.
    */
-  public static Memory rssRun(ImageSource src, String preset, int batch, int steps, int threads,
-      PrintStream log) {
+  public static Memory rssRun(ImageSource src, String preset, int batch, int steps, int threads) {
     ModelConfig model = ModelFiles.resolve(preset)
         .withData(src.spec().channels(), src.spec().numClasses());
     try (Graph g = new Graph()) {
@@ -485,8 +490,9 @@ public final class Benchmark {
         double end = rssMb("VmRSS");
         double growth = 100 * (end - start) / start;
         double ips = steps * (double) batch / sec;
-        log.printf(Locale.ROOT, "RSS over %d %s steps with the pipeline (%.1f images/s): %.0f MB"
-                + " after warm-up -> %.0f MB (%+.1f%%)%n", steps, preset, ips, start, end, growth);
+        LOG.info(String.format(Locale.ROOT, 
+            "RSS over %d %s steps with the pipeline (%.1f images/s): %.0f MB"
+                + " after warm-up -> %.0f MB (%+.1f%%)", steps, preset, ips, start, end, growth));
         return new Memory(preset, steps, ips, start, end, growth, samples);
       }
     }

@@ -18,7 +18,6 @@ import dev.selfie.training.run.MetricsWriter;
 import dev.selfie.training.run.RunDir;
 import dev.selfie.training.runtime.Precision;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -27,6 +26,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The paper's experiment as one job: ONE Selfie pretraining run (reused), then for every label
@@ -51,6 +52,8 @@ import java.util.Objects;
  * every finished cell (so a partial experiment already has a table).
  */
 public final class Experiment {
+  private static final Logger LOG = LoggerFactory.getLogger(Experiment.class);
+
   private Experiment() {}
 
   /** The runs of one cell. */
@@ -294,7 +297,7 @@ public final class Experiment {
       @JsonProperty("wall_seconds") double wallSeconds) {}
 
   /** Runs (or resumes) the experiment. */
-  public static Result run(Options o, PrintStream log) throws IOException {
+  public static Result run(Options o) throws IOException {
     long t0 = System.nanoTime();
     Path out = o.out().toAbsolutePath().normalize();
     Files.createDirectories(out);
@@ -303,8 +306,8 @@ public final class Experiment {
 
     Path pretrainDir = o.pretrained() != null ? o.pretrained().toAbsolutePath().normalize()
         : out.resolve("pretrain");
-    PretrainSummary pre = o.pretrained() != null ? existingPretraining(pretrainDir, log)
-        : pretrain(o, pretrainDir, log);
+    PretrainSummary pre = o.pretrained() != null ? existingPretraining(pretrainDir)
+        : pretrain(o, pretrainDir);
     for (long c : o.curveSteps()) {
       if (c >= pre.steps()) {
         throw new IllegalArgumentException("--curve-steps: each must be before the last step of"
@@ -321,28 +324,28 @@ public final class Experiment {
       for (double fraction : o.fractions()) {
         Path cellDir = out.resolve(fractionName(fraction)).resolve("seed" + seed);
         Run selfie = cellRun(o, cellDir.resolve(SELFIE), fraction, seed, pretrainDir, null,
-            log, ++done, total);
+            ++done, total);
         runs.add(selfie);
         Run baseline = cellRun(o, cellDir.resolve(BASELINE), fraction, seed, null,
-            cellDir.resolve(SELFIE).resolve("labels.json"), log, ++done, total);
+            cellDir.resolve(SELFIE).resolve("labels.json"), ++done, total);
         runs.add(baseline);
         write(out, new Result(o.dataset(), o.preset(), command, Budget.of(o), false, pre,
             cells(o, runs), probes, (System.nanoTime() - t0) / 1e9));
       }
       if (seed == 1 && o.probeFraction() > 0) {
         // Probes after the first seed's cells: cheap next to the finetunes, useful early.
-        probes.add(probe(o, out, pretrainDir, log));
-        probes.add(probe(o, out, null, log));
+        probes.add(probe(o, out, pretrainDir));
+        probes.add(probe(o, out, null));
       }
     }
     if (!o.curveSteps().isEmpty()) {
-      curve(o, out, pretrainDir, runs, command, log);
+      curve(o, out, pretrainDir, runs, command);
     }
     Result r = new Result(o.dataset(), o.preset(), command, Budget.of(o), true, pre,
         cells(o, runs), probes, (System.nanoTime() - t0) / 1e9);
     write(out, r);
-    log.println();
-    log.print(markdown(r));
+    LOG.info("");
+    LOG.info(markdown(r));
     return r;
   }
 
@@ -351,7 +354,7 @@ public final class Experiment {
    * fraction and seed, same label subsets as the main cells), then curve.{json,md,png}.
    */
   private static void curve(Options o, Path out, Path pretrainDir, List<Run> mainRuns,
-      String command, PrintStream log) throws IOException {
+      String command) throws IOException {
     long finalSteps = new RunDir(pretrainDir).readConfig(Pretrain.Config.class).steps();
     int trainImages = RunData.open(o.dataset(), o.dataDir(), 0, null).size(Split.TRAIN);
     List<Run> baselines = mainRuns.stream().filter(r -> r.model().equals(BASELINE)).toList();
@@ -367,7 +370,7 @@ public final class Experiment {
               .resolve(SELFIE).resolve("labels.json");
           selfie.add(cellRun(o, out.resolve("curve").resolve("ckpt-" + steps)
                   .resolve(fractionName(fraction)).resolve("seed" + seed).resolve(SELFIE),
-              fraction, seed, ckpt, manifest, log, ++done, total));
+              fraction, seed, ckpt, manifest, ++done, total));
         }
       }
       points.addAll(PretrainingCurve.points(steps, (double) steps * o.batchSize() / trainImages,
@@ -380,7 +383,7 @@ public final class Experiment {
     PretrainingCurve.Curve curve =
         new PretrainingCurve.Curve(command, trainImages, o.batchSize(), points);
     PretrainingCurve.write(out, curve);
-    log.print(PretrainingCurve.markdown(curve));
+    LOG.info(PretrainingCurve.markdown(curve));
   }
 
   /** "f0.05", "f1" (directory of a fraction). */
@@ -403,15 +406,16 @@ public final class Experiment {
     }
   }
 
-  private static PretrainSummary pretrain(Options o, Path dir, PrintStream log) throws IOException {
+  private static PretrainSummary pretrain(Options o, Path dir) throws IOException {
     Path marker = dir.resolve("run.json");
     if (Files.isRegularFile(marker)) {
       PretrainSummary s = Json.read(marker, PretrainSummary.class);
-      log.printf("pretraining: done (%d steps, patch accuracy %.1f%%), reusing %s%n", s.steps(),
-          s.patchAccuracy(), dir);
+      LOG.info(String.format(
+          "pretraining: done (%d steps, patch accuracy %.1f%%), reusing %s", s.steps(),
+          s.patchAccuracy(), dir));
       return s;
     }
-    log.println("== pretraining (" + o.preset() + ", " + o.pretrainSteps() + " steps, batch "
+    LOG.info("== pretraining (" + o.preset() + ", " + o.pretrainSteps() + " steps, batch "
         + o.batchSize() + ") -> " + dir);
     long steps = o.pretrainSteps();
     // With --curve-steps every curve point must be a kept checkpoint.
@@ -435,7 +439,7 @@ public final class Experiment {
             .withKeep(keep).withLogEvery(50).withSummaryEvery(50))
         .withRuntime(runtime(o))
         .withNumMasked(o.numMasked())
-        .withVariants(o.variants()), log);
+        .withVariants(o.variants()));
     PretrainSummary s = new PretrainSummary(r.steps(), r.finalLoss(), 100 * r.patchAccuracy(),
         100 * r.chanceAccuracy(), r.imagesPerSecond(), r.wallSeconds());
     Json.writeAtomic(marker, s);
@@ -465,9 +469,9 @@ public final class Experiment {
    * up to step N (the run's summary for its final checkpoint), the wall time the run's, prorated
    * to N steps.
    */
-  public static PretrainSummary existingPretraining(Path dir, PrintStream log) {
+  public static PretrainSummary existingPretraining(Path dir) {
     if (PretrainedRun.isCheckpointDir(dir)) {
-      return checkpointSummary(dir, log);
+      return checkpointSummary(dir);
     }
     RunDir run = new RunDir(dir);
     if (!Files.isRegularFile(run.metrics())) {
@@ -480,7 +484,7 @@ public final class Experiment {
       throw new IllegalArgumentException("--pretrained " + dir + " stopped at step " + m.steps()
           + " of " + cfg.steps() + "; finish it first (selfie pretrain --resume)");
     }
-    log.printf("pretraining: reusing %s (%d steps)%n", dir, m.steps());
+    LOG.info(String.format("pretraining: reusing %s (%d steps)", dir, m.steps()));
     return new PretrainSummary(m.steps(), m.meanLoss(),
         100 * m.metrics().getOrDefault("patch_accuracy", Double.NaN),
         100.0 / cfg.model().numMasked(), m.imagesPerSecond(), m.wallSeconds());
@@ -488,7 +492,7 @@ public final class Experiment {
 
   static final int CHECKPOINT_WINDOW = 10;
 
-  private static PretrainSummary checkpointSummary(Path ckpt, PrintStream log) {
+  private static PretrainSummary checkpointSummary(Path ckpt) {
     Path runPath = ckpt.toAbsolutePath().normalize().getParent().getParent();
     String name = ckpt.getFileName().toString();
     long steps;
@@ -501,7 +505,7 @@ public final class Experiment {
     RunDir run = new RunDir(runPath);
     Pretrain.Config cfg = run.readConfig(Pretrain.Config.class);
     if (steps == cfg.steps() && Files.isRegularFile(run.metrics())) {
-      return existingPretraining(runPath, log); // the final checkpoint: the run's own summary
+      return existingPretraining(runPath); // the final checkpoint: the run's own summary
     }
     double wall = Double.NaN;
     double rate = Double.NaN;
@@ -513,7 +517,8 @@ public final class Experiment {
     List<EventFiles.Scalar> scalars = EventFiles.scalars(runPath.resolve("tensorboard"));
     double loss = windowMean(scalars, "loss", steps);
     double accuracy = windowMean(scalars, "patch_accuracy", steps);
-    log.printf("pretraining: reusing checkpoint %s (step %d of %d)%n", ckpt, steps, cfg.steps());
+    LOG.info(String.format(
+        "pretraining: reusing checkpoint %s (step %d of %d)", ckpt, steps, cfg.steps()));
     return new PretrainSummary(steps, loss, 100 * accuracy, 100.0 / cfg.model().numMasked(),
         rate, wall);
   }
@@ -530,17 +535,18 @@ public final class Experiment {
   }
 
   private static Run cellRun(Options o, Path dir, double fraction, long seed, Path pretrained,
-      Path manifest, PrintStream log, int index, int total) throws IOException {
+      Path manifest, int index, int total) throws IOException {
     Path marker = dir.resolve("run.json");
     String model = pretrained != null ? SELFIE : BASELINE;
     if (Files.isRegularFile(marker)) {
       Run r = Json.read(marker, Run.class);
-      log.printf("[%d/%d] %s, %s labels, seed %d: done (%.2f%%), skipped%n", index, total, model,
-          pct(fraction), seed, r.accuracy());
+      LOG.info(String.format(
+          "[%d/%d] %s, %s labels, seed %d: done (%.2f%%), skipped", index, total, model,
+          pct(fraction), seed, r.accuracy()));
       return r;
     }
-    log.printf("== [%d/%d] %s finetune, %s labels, seed %d -> %s%n", index, total, model,
-        pct(fraction), seed, dir);
+    LOG.info(String.format("== [%d/%d] %s finetune, %s labels, seed %d -> %s", index, total, model,
+        pct(fraction), seed, dir));
     Arms arms = o.arms();
     boolean baseline = pretrained == null;
     long steps = baseline && arms.baselineSteps() > 0 ? arms.baselineSteps() : o.finetuneSteps();
@@ -560,7 +566,7 @@ public final class Experiment {
         .withRuntime(runtime(o).withSeed(seed))
         .withRecipe(arms.recipe())
         .withEvalEvery(0)
-        .withExport(false), log);
+        .withExport(false));
     double headline = arms.recipe().test() ? r.testAccuracy() : r.validationAccuracy();
     Run run = new Run(fraction, seed, model, 100 * headline, r.labeledExamples(),
         arms.recipe().test() ? r.testExamples() : 0, r.steps(), r.wallSeconds(), dir.toString(),
@@ -569,18 +575,18 @@ public final class Experiment {
     return run;
   }
 
-  private static ProbeRow probe(Options o, Path out, Path pretrained, PrintStream log)
+  private static ProbeRow probe(Options o, Path out, Path pretrained)
       throws IOException {
     String init = pretrained == null ? "random" : "pretrained";
     Path marker = out.resolve("probe-" + init + "-image.json");
     if (Files.isRegularFile(marker)) {
       return Json.read(marker, ProbeRow.class);
     }
-    log.println("== linear probe + kNN on frozen " + init + " image features ("
+    LOG.info("== linear probe + kNN on frozen " + init + " image features ("
         + pct(o.probeFraction()) + " of the training labels)");
     int k = 20;
     Probe.Result r = Probe.run(new Probe.Options(o.dataset(), o.dataDir(), pretrained,
-        o.preset(), Probe.Features.IMAGE, o.probeFraction(), 1, k, 300, 500), log);
+        o.preset(), Probe.Features.IMAGE, o.probeFraction(), 1, k, 300, 500));
     ProbeRow row = new ProbeRow(init, r.features(), 100 * r.linearAccuracy(),
         100 * r.knnAccuracy(), k, r.trainExamples(), r.testExamples(), r.dim());
     Json.writeAtomic(marker, row);

@@ -12,12 +12,13 @@ import dev.selfie.training.run.Json;
 import dev.selfie.training.run.RunDir;
 import dev.selfie.training.runtime.Precision;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The main job end to end: Selfie pretraining, finetuning on a label fraction from the pretrained
@@ -26,6 +27,8 @@ import java.util.Map;
  * with resume on, so running it again continues where it stopped.
  */
 public final class Quickstart {
+  private static final Logger LOG = LoggerFactory.getLogger(Quickstart.class);
+
   private Quickstart() {}
 
   public record Options(
@@ -151,7 +154,7 @@ public final class Quickstart {
     }
   }
 
-  public static Result run(Options o, PrintStream log) throws IOException {
+  public static Result run(Options o) throws IOException {
     long t0 = System.nanoTime();
     Path pretrainDir = o.out().resolve("pretrain");
     Path selfieDir = o.out().resolve("finetune-selfie");
@@ -163,21 +166,21 @@ public final class Quickstart {
         new RunDir(selfieDir).labelsManifest());
     Files.createDirectories(o.out());
 
-    log.println("== 1/4 pretraining (" + o.preset() + ", " + o.pretrainSteps() + " steps) -> "
+    LOG.info("== 1/4 pretraining (" + o.preset() + ", " + o.pretrainSteps() + " steps) -> "
         + pretrainDir);
-    Pretrain.Result pre = Pretrain.run(pretrain, log);
+    Pretrain.Result pre = Pretrain.run(pretrain);
 
-    log.println("== 2/4 finetuning from pretraining (" + o.labelFraction() * 100
+    LOG.info("== 2/4 finetuning from pretraining (" + o.labelFraction() * 100
         + "% labels) -> " + selfieDir);
-    Finetune.Result selfie = Finetune.run(finetuneSelfie, log);
+    Finetune.Result selfie = Finetune.run(finetuneSelfie);
 
-    log.println("== 3/4 baseline from random init (same labels, same schedule) -> "
+    LOG.info("== 3/4 baseline from random init (same labels, same schedule) -> "
         + baselineDir);
-    Finetune.Result baseline = Finetune.run(finetuneBaseline, log);
+    Finetune.Result baseline = Finetune.run(finetuneBaseline);
 
-    log.println("== 4/4 evaluation");
-    Evaluate.Result evalSelfie = Evaluate.run(selfieDir, null, o.dataDir(), 500, log);
-    Evaluate.Result evalBaseline = Evaluate.run(baselineDir, null, o.dataDir(), 500, log);
+    LOG.info("== 4/4 evaluation");
+    Evaluate.Result evalSelfie = Evaluate.run(selfieDir, null, o.dataDir(), 500);
+    Evaluate.Result evalBaseline = Evaluate.run(baselineDir, null, o.dataDir(), 500);
     Row rs = new Row("Selfie (pretrained)", evalSelfie.accuracy(), evalSelfie.total(),
         selfie.labeledExamples(), selfie.steps(), pre.wallSeconds() + selfie.wallSeconds(),
         selfieDir.resolve("savedmodel").toString());
@@ -187,8 +190,8 @@ public final class Quickstart {
     Result r = new Result(o.out().toAbsolutePath(), pre.patchAccuracy(), pre.chanceAccuracy(),
         rs, rb, (System.nanoTime() - t0) / 1e9);
     String table = table(o, r);
-    log.println();
-    log.print(table);
+    LOG.info("");
+    LOG.info(table.stripTrailing());
     Files.writeString(o.out().resolve("summary.md"), table);
     Map<String, Object> json = new LinkedHashMap<>();
     json.put("options", o);

@@ -12,9 +12,10 @@ import dev.selfie.graph.VarStore;
 import dev.selfie.savedmodels.WeightLoader;
 import dev.selfie.training.run.Json;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Session;
@@ -34,6 +35,8 @@ import org.tensorflow.types.TInt64;
  * query mode ADD the zeroed accuracy is what the position term {@code e_row + e_col} alone gets.
  */
 public final class Diagnose {
+  private static final Logger LOG = LoggerFactory.getLogger(Diagnose.class);
+
   private Diagnose() {}
 
   /**
@@ -68,7 +71,7 @@ public final class Diagnose {
       String queryMode, boolean contextPositions, boolean maskContent, String context,
       double accuracy, double zeroedAccuracy, double shuffledAccuracy, long seed) {}
 
-  public static Result run(Options o, PrintStream log) throws IOException {
+  public static Result run(Options o) throws IOException {
     Pretrain.Config cfg = PretrainedRun.config(o.run());
     String dataset = o.dataset() == null ? cfg.dataset() : o.dataset();
     ImageSource src = RunData.open(dataset, o.dataDir(), cfg.model().imageSize(), null);
@@ -88,7 +91,7 @@ public final class Diagnose {
       try (Session s = new Session(g)) {
         s.initialize();
         WeightLoader.Report r = WeightLoader.restore(s, weights, n -> true, true);
-        log.println("diagnose: " + r.restored().size() + " variables from " + weights);
+        LOG.info("diagnose: " + r.restored().size() + " variables from " + weights);
         for (long batch = 0; o.images() == 0 || seen < o.images(); batch++) {
           try (TInt64 sd = TInt64.vectorOf(o.seed(), batch);
               org.tensorflow.Result out = s.runner().feed(seed, sd).fetch(batchSize)
@@ -125,10 +128,11 @@ public final class Diagnose {
         : (Files.isDirectory(o.run()) ? o.run() : o.run().getParent())
             .resolve("diagnose-" + o.split().id() + ".json");
     Json.writeAtomic(json, res);
-    log.printf("patch accuracy on %d %s images (m=%d, chance %.3f): normal %.4f, %s zeroed %.4f,"
-            + " %s shuffled %.4f -> %s%n", seen, o.split().id(), model.numMasked(), res.chance(),
+    LOG.info(String.format(
+        "patch accuracy on %d %s images (m=%d, chance %.3f): normal %.4f, %s zeroed %.4f,"
+            + " %s shuffled %.4f -> %s", seen, o.split().id(), model.numMasked(), res.chance(),
         res.accuracy(), res.context(), res.zeroedAccuracy(), res.context(),
-        res.shuffledAccuracy(), json);
+        res.shuffledAccuracy(), json));
     return res;
   }
 }

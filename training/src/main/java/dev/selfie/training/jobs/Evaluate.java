@@ -11,9 +11,10 @@ import dev.selfie.savedmodels.WeightLoader;
 import dev.selfie.training.run.CheckpointManager;
 import dev.selfie.training.run.RunDir;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.tensorflow.Graph;
 import org.tensorflow.Session;
 import org.tensorflow.op.Ops;
@@ -24,12 +25,14 @@ import org.tensorflow.op.Ops;
  * variable must be found), and makes one pass over the test split.
  */
 public final class Evaluate {
+  private static final Logger LOG = LoggerFactory.getLogger(Evaluate.class);
+
   private Evaluate() {}
 
   public record Result(Path model, String dataset, double accuracy, long correct, long total) {}
 
-  public static Result run(Path runDir, String dataset, Path dataDir, int batchSize,
-      PrintStream log) throws IOException {
+  public static Result run(Path runDir, String dataset, Path dataDir, int batchSize)
+      throws IOException {
     RunDir dir = new RunDir(runDir);
     if (!Files.isRegularFile(dir.config())) {
       throw new IllegalArgumentException("--run " + runDir + ": no config.json (expected a"
@@ -60,8 +63,9 @@ public final class Evaluate {
         s.initialize();
         WeightLoader.restore(s, Path.of(ckpt.prefix()), n -> true, true);
         Evaluation.Accuracy acc = evaluation.run(s);
-        log.printf("%s on %s test: accuracy %.2f%% (%d/%d), checkpoint step %d%n", runDir, ds,
-            100 * acc.value(), acc.correct(), acc.total(), ckpt.step());
+        LOG.info(String.format(
+            "%s on %s test: accuracy %.2f%% (%d/%d), checkpoint step %d", runDir, ds,
+            100 * acc.value(), acc.correct(), acc.total(), ckpt.step()));
         return new Result(dir.root(), ds, acc.value(), acc.correct(), acc.total());
       }
     }

@@ -15,9 +15,10 @@ import dev.selfie.training.run.CheckpointManager;
 import dev.selfie.training.run.Json;
 import dev.selfie.training.run.RunDir;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Session;
@@ -50,14 +51,16 @@ import org.tensorflow.types.TUint8;
  * was trained with: sizes, class names, normalisation; for folders the class names come from it).
  */
 public final class Export {
+  private static final Logger LOG = LoggerFactory.getLogger(Export.class);
+
   private Export() {}
 
   /** File names of the extras. */
   public static final String CLASS_NAMES_FILE = dev.selfie.graph.Endpoints.CLASS_NAMES_FILE;
 
   /** Exports the run in {@code runDir} from its newest checkpoint as version 1. */
-  public static Path run(Path runDir, PrintStream log) throws IOException {
-    return run(runDir, 1, log);
+  public static Path run(Path runDir) throws IOException {
+    return run(runDir, 1);
   }
 
   /**
@@ -65,7 +68,7 @@ public final class Export {
    * RUN/savedmodel/<version>/} (replacing that version if it exists), the layout TensorFlow
    * Serving and {@code selfie serve} load.
    */
-  public static Path run(Path runDir, long version, PrintStream log) throws IOException {
+  public static Path run(Path runDir, long version) throws IOException {
     if (version < 1) {
       throw new IllegalArgumentException("--version must be >= 1, got " + version);
     }
@@ -162,9 +165,10 @@ public final class Export {
             .extraFile(CLASS_NAMES_FILE, String.join("\n", spec.classNames()) + "\n")
             .extraFile(RunData.FILE, Json.MAPPER.writeValueAsBytes(spec))
             .export(dir.savedModel(version));
-        log.printf("exported %s (%s run, checkpoint step %d, %d variables) to %s in %.1f s%n",
+        LOG.info(String.format(
+            "exported %s (%s run, checkpoint step %d, %d variables) to %s in %.1f s",
             String.join(", ", signatures.stream().map(Signature::key).toList()), kind,
-            ckpt.step(), report.restored().size(), target, (System.nanoTime() - t0) / 1e9);
+            ckpt.step(), report.restored().size(), target, (System.nanoTime() - t0) / 1e9));
         return target;
       }
     }

@@ -20,11 +20,12 @@ import dev.selfie.training.runtime.Devices;
 import dev.selfie.training.runtime.Precision;
 import dev.selfie.training.runtime.SessionConfigs;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.tensorflow.Graph;
 import org.tensorflow.Session;
 
@@ -35,6 +36,8 @@ import org.tensorflow.Session;
  * accuracy in metrics.json.
  */
 public final class Finetune {
+  private static final Logger LOG = LoggerFactory.getLogger(Finetune.class);
+
   private Finetune() {}
 
   /**
@@ -330,7 +333,7 @@ public final class Finetune {
   }
 
   /** Runs (or resumes) a finetuning run into {@code o.out()}. */
-  public static Result run(Options o, PrintStream log) throws IOException {
+  public static Result run(Options o) throws IOException {
     // Before anything is written: a bad or impossible --precision fails here.
     Precision.Choice precision =
         Precision.resolve(o.runtime().precision(), Devices.hasGpu(Devices.list()));
@@ -348,7 +351,7 @@ public final class Finetune {
       drawn.write(dir);
       RunData.save(dir, src.spec());
     };
-    return opening.run(config, precision, files, log, run -> train(o, run, src,
+    return opening.run(config, precision, files, run -> train(o, run, src,
         drawn != null ? drawn : LabeledSubset.read(run.dir(), config.recipe())));
   }
 
@@ -357,15 +360,14 @@ public final class Finetune {
       LabeledSubset subset) throws IOException {
     Config config = run.config();
     LabelManifest manifest = subset.labels();
-    PrintStream log = run.log();
     if (config.pretrained() != null && run.startsFresh()) {
-      PretrainedRun.warnIfUnfinished(Path.of(config.pretrained()), log);
+      PretrainedRun.warnIfUnfinished(Path.of(config.pretrained()));
     }
-    log.printf("finetune: %s head, %d labeled examples (%.1f%%), %s%n",
+    LOG.info(String.format("finetune: %s head, %d labeled examples (%.1f%%), %s",
         config.head().name().toLowerCase(), manifest.indices().length,
         100 * manifest.fraction(),
         config.pretrained() == null ? "from random init (baseline)"
-            : "from pretraining " + config.pretrained());
+            : "from pretraining " + config.pretrained()));
     int evalEvery = o.evalEvery(subset.validation() != null);
     if (evalEvery > 0 && subset.validation() == null) {
       throw new IllegalArgumentException("--eval-every " + evalEvery + ": run " + run.dir().root()
@@ -384,8 +386,9 @@ public final class Finetune {
         Trainer.Validation during = evalEvery > 0
             ? new Trainer.Validation("validation_accuracy", evalEvery, g.validation()) : null;
         if (during != null && !run.complete()) {
-          log.printf("finetune: validation accuracy every %d steps (%d images)%n", evalEvery,
-              subset.validation().indices().length);
+          LOG.info(String.format(
+              "finetune: validation accuracy every %d steps (%d images)", evalEvery,
+              subset.validation().indices().length));
         }
         MetricsWriter.Metrics m = run.fit(session, g.train(), g.step().value(), null, during);
         return g.evaluate(session, run, m, manifest.indices().length, restored);

@@ -24,6 +24,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Session;
@@ -48,6 +50,8 @@ import org.tensorflow.types.TInt64;
  */
 record FinetuneGraph(Trainer.Graphs train, GlobalStep step, VarStore vars,
     Selfie.Transfer transfer, Evaluation test, Evaluation validation) {
+  private static final Logger LOG = LoggerFactory.getLogger(FinetuneGraph.class);
+
 
   /**
    * Builds the finetuning graph of {@code run} into {@code graph}: training on the {@code
@@ -91,9 +95,9 @@ record FinetuneGraph(Trainer.Graphs train, GlobalStep step, VarStore vars,
             recipe.pretrainedLrScale(), recipe.headSteps())
         : null;
     if (layerwise != null) {
-      run.log().printf("finetune: pretrained layers at %.3g x the learning rate%s%n",
+      LOG.info(String.format("finetune: pretrained layers at %.3g x the learning rate%s",
           recipe.pretrainedLrScale(), recipe.headSteps() > 0
-              ? ", frozen for the first " + recipe.headSteps() + " steps (head first)" : "");
+              ? ", frozen for the first " + recipe.headSteps() + " steps (head first)" : ""));
     }
     Optimizers.TrainOp trainOp = Optimizers.minimize(mtf, graph, loss, vars, config.optimizer(),
         step, layerwise, run.sessionOptions().precision().lossScale());
@@ -120,7 +124,7 @@ record FinetuneGraph(Trainer.Graphs train, GlobalStep step, VarStore vars,
       throws IOException {
     String pretrained = run.config().pretrained();
     return run.startsFresh() && pretrained != null
-        ? PretrainedRun.restore(session, vars, transfer, Path.of(pretrained), run.dir(), run.log())
+        ? PretrainedRun.restore(session, vars, transfer, Path.of(pretrained), run.dir())
         : List.of();
   }
 
@@ -164,13 +168,13 @@ record FinetuneGraph(Trainer.Graphs train, GlobalStep step, VarStore vars,
         m.metrics().getOrDefault("train_accuracy", Double.NaN), testAcc.value(), testAcc.total(),
         val == null ? Double.NaN : val.value(), labeledExamples, m.imagesPerSecond(),
         m.wallSeconds(), restored, fresh(run.config()));
-    run.log().printf("finetune: %d steps, loss %.4f", r.steps(), r.finalLoss());
+    String line = String.format("finetune: %d steps, loss %.4f", r.steps(), r.finalLoss());
     if (val != null) {
-      run.log().printf(", validation accuracy %.2f%% (%d images)", 100 * val.value(),
+      line += String.format(", validation accuracy %.2f%% (%d images)", 100 * val.value(),
           val.total());
     }
-    run.log().println(acc != null ? String.format(", test accuracy %.2f%% (%d images)",
-        100 * r.testAccuracy(), r.testExamples()) : ", test set not read (--no-test)");
+    LOG.info(line + (acc != null ? String.format(", test accuracy %.2f%% (%d images)",
+        100 * r.testAccuracy(), r.testExamples()) : ", test set not read (--no-test)"));
     return r;
   }
 }

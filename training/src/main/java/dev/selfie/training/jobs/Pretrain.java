@@ -29,11 +29,12 @@ import dev.selfie.training.runtime.Devices;
 import dev.selfie.training.runtime.Precision;
 import dev.selfie.training.runtime.SessionConfigs;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Session;
@@ -48,6 +49,8 @@ import org.tensorflow.types.TInt64;
  * {@link Selfie#pretrain}, SGD-Nesterov with warmup + cosine, checkpoints, TensorBoard, resume.
  */
 public final class Pretrain {
+  private static final Logger LOG = LoggerFactory.getLogger(Pretrain.class);
+
   private Pretrain() {}
 
   /**
@@ -261,15 +264,15 @@ public final class Pretrain {
   }
 
   /** Runs (or resumes) a pretraining run into {@code o.out()}. */
-  public static Result run(Options o, PrintStream log) throws IOException {
-    return run(o, DataParallel.Options.single(), log);
+  public static Result run(Options o) throws IOException {
+    return run(o, DataParallel.Options.single());
   }
 
   /**
    * Runs (or resumes) a pretraining run into {@code o.out()}, data-parallel over {@code
    * parallel}'s towers ({@code --replicas}, {@code --cluster}: see {@link DataParallel}).
    */
-  public static Result run(Options o, DataParallel.Options parallel, PrintStream log)
+  public static Result run(Options o, DataParallel.Options parallel)
       throws IOException {
     parallel.checkBatch(o.data().batchSize());
     // Before anything is written: a bad or impossible --precision fails here.
@@ -280,7 +283,7 @@ public final class Pretrain {
     ImageSource src = RunData.open(o.data(), opening.resumed().map(c -> c.model().imageSize())
         .orElseGet(() -> ModelFiles.resolve(o.preset()).imageSize()));
     Config config = opening.resumed().orElseGet(() -> newConfig(o, src, precision.precision()));
-    return opening.run(config, precision, dir -> RunData.save(dir, src.spec()), log,
+    return opening.run(config, precision, dir -> RunData.save(dir, src.spec()),
         run -> parallel.replicated() ? DataParallel.pretrain(parallel, run, src) : train(run, src));
   }
 
@@ -355,9 +358,9 @@ public final class Pretrain {
             new Trainer.Graphs(seed, train, out.loss(), metrics, summaries), step.value());
         Result r = result(run.dir(), m, model);
         if (!run.complete()) {
-          run.log().printf("pretrain: %d steps, loss %.4f, patch accuracy %.3f (chance %.3f),"
-                  + " %.1f img/s%n", r.steps(), r.finalLoss(), r.patchAccuracy(),
-              r.chanceAccuracy(), r.imagesPerSecond());
+          LOG.info(String.format("pretrain: %d steps, loss %.4f, patch accuracy %.3f (chance %.3f),"
+                  + " %.1f img/s", r.steps(), r.finalLoss(), r.patchAccuracy(),
+              r.chanceAccuracy(), r.imagesPerSecond()));
         }
         return r;
       }

@@ -9,7 +9,6 @@ import dev.selfie.training.run.CheckpointManager;
 import dev.selfie.training.run.Json;
 import dev.selfie.training.run.RunDir;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -17,6 +16,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.tensorflow.Session;
 
 /**
@@ -25,6 +26,8 @@ import org.tensorflow.Session;
  * its SavedModel directory; its config, its weights, and their transfer into a finetuning graph.
  */
 public final class PretrainedRun {
+  private static final Logger LOG = LoggerFactory.getLogger(PretrainedRun.class);
+
   private PretrainedRun() {}
 
   /** The config of the pretraining run at {@code path} (run dir or its savedmodel dir). */
@@ -99,7 +102,7 @@ public final class PretrainedRun {
    * Says so when {@code run} is a pretraining run directory whose newest checkpoint is before its
    * configured last step (still running, or stopped): finetuning then starts from that checkpoint.
    */
-  public static void warnIfUnfinished(Path run, PrintStream log) {
+  public static void warnIfUnfinished(Path run) {
     if (!Files.isDirectory(run.resolve("checkpoints"))
         || !Files.isRegularFile(run.resolve(RunDir.CONFIG_FILE))) {
       return;
@@ -107,8 +110,9 @@ public final class PretrainedRun {
     long steps = config(run).steps();
     new CheckpointManager(run.resolve("checkpoints"), Integer.MAX_VALUE).latest()
         .filter(c -> c.step() < steps)
-        .ifPresent(c -> log.printf("warning: pretraining run %s is unfinished (newest checkpoint at"
-            + " step %d of %d); finetuning from that checkpoint%n", run, c.step(), steps));
+        .ifPresent(c -> LOG.warn(String.format(
+            "warning: pretraining run %s is unfinished (newest checkpoint at"
+            + " step %d of %d); finetuning from that checkpoint", run, c.step(), steps)));
   }
 
   /**
@@ -119,7 +123,7 @@ public final class PretrainedRun {
    * @return the restored variables' names, sorted
    */
   static List<String> restore(Session session, VarStore vars, Selfie.Transfer transfer,
-      Path pretrained, RunDir dir, PrintStream log) throws IOException {
+      Path pretrained, RunDir dir) throws IOException {
     Path weights = weights(pretrained);
     List<String> restored =
         WeightLoader.restoreExactly(session, weights, transfer.fromPretraining()).restored();
@@ -128,9 +132,9 @@ public final class PretrainedRun {
           + transfer.fromPretraining().size());
     }
     List<String> fresh = transfer.fresh();
-    log.printf("restored %d variables (%,d parameters) from %s; %d start fresh: %s%n",
+    LOG.info(String.format("restored %d variables (%,d parameters) from %s; %d start fresh: %s",
         restored.size(), VarStore.parameterCount(restored.stream().map(vars::get).toList()),
-        weights, fresh.size(), summarize(fresh));
+        weights, fresh.size(), summarize(fresh)));
     Json.writeAtomic(dir.root().resolve("transfer.json"),
         Map.of("source", weights.toString(), "restored", restored, "fresh", fresh));
     return restored;

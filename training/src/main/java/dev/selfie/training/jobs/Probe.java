@@ -15,11 +15,12 @@ import dev.selfie.training.optim.OptimizerConfig;
 import dev.selfie.training.optim.Optimizers;
 import dev.selfie.training.run.ModelFiles;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.function.Predicate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Session;
@@ -42,6 +43,8 @@ import org.tensorflow.types.TInt32;
  * patches ({@link Selfie#attentionPoolAll}, u [N, d]). BN in inference mode.
  */
 public final class Probe {
+  private static final Logger LOG = LoggerFactory.getLogger(Probe.class);
+
   private Probe() {}
 
   /** Which frozen embedding to probe. */
@@ -92,7 +95,7 @@ public final class Probe {
       int trainExamples, int testExamples, int dim) {}
 
   /** Extracts features of the train subset and the test split, then runs both probes. */
-  public static Result run(Options o, PrintStream log) throws IOException {
+  public static Result run(Options o) throws IOException {
     ImageSource src = RunData.open(o.dataset(), o.dataDir(), o.pretrained() != null
         ? PretrainedRun.config(o.pretrained()).model().imageSize()
         : ModelFiles.resolve(o.preset()).imageSize(), null);
@@ -139,23 +142,25 @@ public final class Probe {
           // Every variable the embedding uses must come from the pretraining run.
           Predicate<String> all = n -> true;
           WeightLoader.Report r = WeightLoader.restore(s, weights, all, true);
-          log.println("features from " + weights + ": " + r.restored().size()
+          LOG.info("features from " + weights + ": " + r.restored().size()
               + " variables restored");
         } else {
-          log.println("features from a random init of preset " + o.preset()
+          LOG.info("features from a random init of preset " + o.preset()
               + " (seed " + o.seed() + ")");
         }
         if (recalibrate) {
           double left = recalibrateBatchNorm(s, bnUpdates, o.bnBatches(), model.bnMomentum());
-          log.printf("BN statistics re-estimated on whole training images: %d batches of %d"
-              + " (weight of the pretraining statistics left: %.1e)%n", o.bnBatches(),
-              o.batchSize(), left);
+          LOG.info(String.format(
+              "BN statistics re-estimated on whole training images: %d batches of %d"
+              + " (weight of the pretraining statistics left: %.1e)", o.bnBatches(),
+              o.batchSize(), left));
           if (left > 1e-3) {
-            log.printf("warning: --bn-batches %d is too few for BN momentum %s: use at least %d%n",
-                o.bnBatches(), model.bnMomentum(), batchesToConverge(model.bnMomentum()));
+            LOG.warn(String.format(
+                "warning: --bn-batches %d is too few for BN momentum %s: use at least %d",
+                o.bnBatches(), model.bnMomentum(), batchesToConverge(model.bnMomentum())));
           }
         } else if (o.features() == Features.IMAGE) {
-          log.println("BN statistics: as collected on patches during pretraining"
+          LOG.info("BN statistics: as collected on patches during pretraining"
               + " (not re-estimated on whole images)");
         }
         train = extract(s, trainData, fTrain);
@@ -166,9 +171,10 @@ public final class Probe {
     double linear = linearProbe(train, test, src.spec().numClasses(), o.epochs(), o.seed());
     double knn = knn(train, test, src.spec().numClasses(), o.k());
     String name = o.pretrained() == null ? "random-init" : o.pretrained().toString();
-    log.printf("%s %s features (d=%d): linear probe %.2f%%, %d-NN %.2f%% (%d train, %d test)%n",
+    LOG.info(String.format(
+        "%s %s features (d=%d): linear probe %.2f%%, %d-NN %.2f%% (%d train, %d test)",
         name, o.features().name().toLowerCase(), dim, 100 * linear, o.k(), 100 * knn,
-        train.y().length, test.y().length);
+        train.y().length, test.y().length));
     return new Result(name, o.features().name().toLowerCase(), linear, knn, train.y().length,
         test.y().length, dim);
   }

@@ -5,11 +5,12 @@ import dev.selfie.savedmodels.ModelServer;
 import dev.selfie.savedmodels.RestServer;
 import dev.selfie.savedmodels.VersionedModel;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Serves one SavedModel over TensorFlow Serving's REST and gRPC APIs ({@code selfie serve}): a
@@ -18,6 +19,8 @@ import java.time.Duration;
  * (both feed the same batching queues and count in the same metrics).
  */
 public final class Serve {
+  private static final Logger LOG = LoggerFactory.getLogger(Serve.class);
+
   private Serve() {}
 
   /** A {@code grpcPort} asking for any free port (tests; the CLI's 0 means no gRPC). */
@@ -203,15 +206,14 @@ public final class Serve {
    * Loads the model and starts serving; logs the URL and the signatures. A base directory of
    * versions (or a run directory with {@code savedmodel/<version>/}) is polled for new versions.
    */
-  public static Running start(Options o, PrintStream log) {
+  public static Running start(Options o) {
     ModelDir.Located at = ModelDir.locate(o.model(), "--model");
     ModelServer.Options batching = new ModelServer.Options(o.maxBatch(), o.maxLatency(), 4096, 1);
     VersionedModel model = at.base() == null
         ? VersionedModel.fixed(o.name(), at.dir(), at.version(), batching)
         : VersionedModel.watch(o.name(), at.base(), batching, o.poll(), o.requestTimeout(),
             msg -> {
-              log.println(msg);
-              log.flush();
+              LOG.info(msg);
             });
     RestServer rest;
     try {
@@ -244,18 +246,21 @@ public final class Serve {
     r.model().signatures().forEach((k, s) -> sigs.append(sigs.length() == 0 ? "" : ", ")
         .append(k).append(' ').append(s.inputs().keySet()).append(" -> ")
         .append(s.outputs().keySet()));
-    log.printf("serving %s as '%s' version %d: %s%n", at.dir(), o.name(), at.version(), sigs);
+    LOG.info(String.format(
+        "serving %s as '%s' version %d: %s", at.dir(), o.name(), at.version(), sigs));
     if (at.base() != null) {
-      log.printf("watching %s for new versions (every %d ms)%n", at.base(), o.poll().toMillis());
+      LOG.info(String.format(
+          "watching %s for new versions (every %d ms)", at.base(), o.poll().toMillis()));
     }
-    log.printf("listening on %s (batches of up to %d rows, %d ms)%n", r.modelUri(), o.maxBatch(),
-        o.maxLatency().toMillis());
-    log.printf("  curl -d '{\"instances\": [...]}' %s:predict%n", r.modelUri());
+    LOG.info(String.format(
+        "listening on %s (batches of up to %d rows, %d ms)", r.modelUri(), o.maxBatch(),
+        o.maxLatency().toMillis()));
+    LOG.info(String.format("  curl -d '{\"instances\": [...]}' %s:predict", r.modelUri()));
     if (grpc != null) {
-      log.printf("gRPC on %s (tensorflow.serving.PredictionService: Predict, GetModelMetadata;"
-          + " ModelService: GetModelStatus)%n", r.grpcTarget());
+      LOG.info(String.format(
+          "gRPC on %s (tensorflow.serving.PredictionService: Predict, GetModelMetadata;"
+          + " ModelService: GetModelStatus)", r.grpcTarget()));
     }
-    log.flush();
     return r;
   }
 }

@@ -1,8 +1,11 @@
 package dev.selfie.training.loop;
 
-import java.io.PrintStream;
+import dev.selfie.training.run.Logs;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Ctrl-C / SIGTERM during training: a JVM shutdown hook that asks the training loop to stop at
@@ -12,47 +15,45 @@ import java.util.concurrent.TimeUnit;
  * session as usual. The JVM then exits with 128 + the signal (130 for SIGINT, 143 for SIGTERM).
  *
  * <p>Installed around one {@link TrainingLoop} run ({@code try (GracefulStop s =
- * GracefulStop.install(log)) {...}}); removed when the loop is over, so a signal during the final
+ * GracefulStop.install()) {...}}); removed when the loop is over, so a signal during the final
  * evaluation or the export just ends the process as before.
  */
 public final class GracefulStop implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(GracefulStop.class);
+
   /** How long the hook waits for the current step and its checkpoint. */
   static final long WAIT_MINUTES = 10;
 
   private static volatile String command;
 
   private final Thread hook;
-  private final PrintStream log;
+  private final Map<String, String> logContext = Logs.context();
   private final CountDownLatch done = new CountDownLatch(1);
   private volatile boolean requested;
 
-  private GracefulStop(PrintStream log, boolean withHook) {
-    this.log = log;
+  private GracefulStop(boolean withHook) {
     this.hook = withHook ? new Thread(this::onShutdown, "selfie-graceful-stop") : null;
   }
 
   /** Registers the shutdown hook. */
-  public static GracefulStop install(PrintStream log) {
-    GracefulStop s = new GracefulStop(log, true);
+  public static GracefulStop install() {
+    GracefulStop s = new GracefulStop(true);
     Runtime.getRuntime().addShutdownHook(s.hook);
     return s;
   }
 
   /** Without a shutdown hook: stops only when {@link #request()} is called (tests). */
   public static GracefulStop manual() {
-    return new GracefulStop(null, false);
+    return new GracefulStop(false);
   }
 
   private void onShutdown() {
     requested = true;
-    if (log != null) {
-      log.println("stopping: finishing the current step and saving a checkpoint...");
-      log.flush();
-    }
+    Logs.adopt(logContext); // the hook thread logs into the run's train.log too
+    LOG.info("stopping: finishing the current step and saving a checkpoint...");
     try {
-      if (!done.await(WAIT_MINUTES, TimeUnit.MINUTES) && log != null) {
-        log.println("stopping: no checkpoint after " + WAIT_MINUTES + " minutes; exiting without");
-        log.flush();
+      if (!done.await(WAIT_MINUTES, TimeUnit.MINUTES)) {
+        LOG.info("stopping: no checkpoint after " + WAIT_MINUTES + " minutes; exiting without");
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

@@ -7,7 +7,6 @@ import dev.selfie.training.run.Json;
 import dev.selfie.training.run.MetricsWriter;
 import java.io.BufferedWriter;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -21,6 +20,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.BiFunction;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.LongFunction;
 import org.tensorflow.Session;
@@ -35,13 +35,13 @@ public final class Listeners {
   }
 
   /** A progress bar or log lines (see {@link Progress#create}) for the loop's step range. */
-  public static TrainingLoop.Listener progress(String task, int logEvery, PrintStream out) {
+  public static TrainingLoop.Listener progress(String task, int logEvery) {
     return progressOver((startStep, endStep) ->
-        Progress.create(task, startStep, endStep, logEvery, out));
+        Progress.create(task, startStep, endStep, logEvery));
   }
 
   /** Plain progress lines ({@link Progress.LogLines}) for the loop's step range, always. */
-  public static TrainingLoop.Listener logLines(String task, int logEvery, PrintStream out) {
+  public static TrainingLoop.Listener logLines(String task, int logEvery, Consumer<String> out) {
     return progressOver((startStep, endStep) ->
         new Progress.LogLines(task, startStep, endStep, logEvery, out));
   }

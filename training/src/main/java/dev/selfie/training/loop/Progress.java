@@ -1,13 +1,14 @@
 package dev.selfie.training.loop;
 
-import java.io.PrintStream;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.Consumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
+import org.slf4j.LoggerFactory;
 
 /**
  * Reports training progress: a terminal progress bar on an interactive terminal, plain log lines
@@ -42,15 +43,16 @@ public interface Progress extends AutoCloseable {
 
   /**
    * A progress bar when {@link #interactive} says so, else {@link LogLines} every
-   * {@code logEvery} steps to {@code out}.
+   * {@code logEvery} steps, logged (SLF4J, logger {@code Progress}).
    *
    * @param startStep the step the run resumes from (0 for a new run)
    * @param endStep the last step of the run
    */
-  static Progress create(String task, long startStep, long endStep, int logEvery, PrintStream out) {
+  static Progress create(String task, long startStep, long endStep, int logEvery) {
     return interactive(System.console() != null, System.getenv("CI"))
         ? new Bar(task, startStep, endStep)
-        : new LogLines(task, startStep, endStep, logEvery, out);
+        : new LogLines(task, startStep, endStep, logEvery,
+            LoggerFactory.getLogger(Progress.class)::info);
   }
 
   /** Interactive when a console is attached and {@code CI} is unset (or empty/"false"). */
@@ -103,7 +105,7 @@ public interface Progress extends AutoCloseable {
     private final long startStep;
     private final long endStep;
     private final int every;
-    private final PrintStream out;
+    private final Consumer<String> out;
     private final long startNanos = System.nanoTime();
     private long lastStep = -1;
     private double lastLoss = Double.NaN;
@@ -112,7 +114,8 @@ public interface Progress extends AutoCloseable {
     private final Map<String, Double> evaluations = new LinkedHashMap<>();
     private long evaluatedStep = -1;
 
-    public LogLines(String task, long startStep, long endStep, int every, PrintStream out) {
+    /** @param out where each line goes (a logger's info) */
+    public LogLines(String task, long startStep, long endStep, int every, Consumer<String> out) {
       if (every < 1) {
         throw new IllegalArgumentException("log interval must be >= 1 step, got " + every);
       }
@@ -147,10 +150,9 @@ public interface Progress extends AutoCloseable {
       double elapsed = (System.nanoTime() - startNanos) / 1e9;
       long done = lastStep - startStep;
       String eta = done > 0 ? formatDuration(elapsed / done * (endStep - lastStep)) : "?";
-      out.println(String.format(Locale.ROOT, "%s step %d/%d (%.1f%%) loss %.4f %.0f img/s%s eta %s",
+      out.accept(String.format(Locale.ROOT, "%s step %d/%d (%.1f%%) loss %.4f %.0f img/s%s eta %s",
           task, lastStep, endStep, 100.0 * lastStep / Math.max(1, endStep), lastLoss, lastRate,
           Progress.describe(evaluations), eta));
-      out.flush();
     }
 
     @Override

@@ -11,10 +11,11 @@ import dev.selfie.training.runtime.Devices;
 import dev.selfie.training.runtime.Precision;
 import dev.selfie.training.runtime.SessionConfigs;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.util.Optional;
 import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.tensorflow.Operand;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
@@ -39,6 +40,8 @@ import org.tensorflow.types.TInt64;
  * @param <C> the job's config (config.json)
  */
 public final class RunSession<C extends RunConfig> {
+  private static final Logger LOG = LoggerFactory.getLogger(RunSession.class);
+
 
   /** Writes a new run's own files, before its config.json (which marks the run as started). */
   @FunctionalInterface
@@ -73,11 +76,11 @@ public final class RunSession<C extends RunConfig> {
      * Runs {@code body} in the opened run of {@code config} (the resumed run's, or a new run's,
      * written with {@code newRun}'s files) at {@code precision}; see {@link RunSession}.
      */
-    public <R> R run(C config, Precision.Choice precision, NewRunFiles newRun, PrintStream log,
-        Body<C, R> body) throws IOException {
+    public <R> R run(C config, Precision.Choice precision, NewRunFiles newRun, Body<C, R> body)
+        throws IOException {
       RunDir dir = RunDir.create(options.out());
-      return Trainer.inRun(dir, log, task, options.export(),
-          runLog -> body.run(open(this, dir, config, precision, newRun, runLog)));
+      return Trainer.inRun(dir, task, options.export(),
+          () -> body.run(open(this, dir, config, precision, newRun)));
     }
   }
 
@@ -90,11 +93,10 @@ public final class RunSession<C extends RunConfig> {
   private final long startStep;
   private final Precision precision;
   private final SessionConfigs.Options sessionOptions;
-  private final PrintStream log;
 
   private RunSession(String task, CheckpointOptions options, RunDir dir, C config,
       CheckpointManager checkpoints, Optional<CheckpointManager.Checkpoint> resumeFrom,
-      Precision precision, SessionConfigs.Options sessionOptions, PrintStream log) {
+      Precision precision, SessionConfigs.Options sessionOptions) {
     this.task = task;
     this.options = options;
     this.dir = dir;
@@ -104,7 +106,6 @@ public final class RunSession<C extends RunConfig> {
     this.startStep = resumeFrom.map(CheckpointManager.Checkpoint::step).orElse(0L);
     this.precision = precision;
     this.sessionOptions = sessionOptions;
-    this.log = log;
   }
 
   /**
@@ -121,7 +122,7 @@ public final class RunSession<C extends RunConfig> {
 
   /** Opens the run in the created and locked {@code dir}. */
   private static <C extends RunConfig> RunSession<C> open(Opening<C> opening, RunDir dir,
-      C config, Precision.Choice precision, NewRunFiles newRun, PrintStream log)
+      C config, Precision.Choice precision, NewRunFiles newRun)
       throws IOException {
     TrainingOptions o = opening.options;
     CheckpointManager checkpoints =
@@ -129,7 +130,7 @@ public final class RunSession<C extends RunConfig> {
     Optional<CheckpointManager.Checkpoint> resumeFrom = Optional.empty();
     if (opening.resumed.isPresent()) {
       resumeFrom = checkpoints.latest();
-      log.println(resumeFrom.isPresent()
+      LOG.info(resumeFrom.isPresent()
           ? "resuming " + dir.root() + " from step " + resumeFrom.get().step() + " of "
               + config.steps()
           : "resuming " + dir.root() + ": no valid checkpoint, starting at step 0");
@@ -142,16 +143,16 @@ public final class RunSession<C extends RunConfig> {
       dir.writeConfig(config);
     }
     SessionConfigs.Options session =
-        Devices.resolve(o.runtime().threads(), 0, o.runtime().xla() || config.xla(), true, log)
+        Devices.resolve(o.runtime().threads(), 0, o.runtime().xla() || config.xla(), true)
             .withPrecision(precision.precision());
-    log.println("precision: " + precision.describe());
+    LOG.info("precision: " + precision.describe());
     if (opening.resumed.isPresent()
         && precision.precision() != Precision.ofRecorded(config.precision())) {
-      log.println("precision: the run started in " + Precision.ofRecorded(config.precision()).flag()
+      LOG.info("precision: the run started in " + Precision.ofRecorded(config.precision()).flag()
           + "; its float32 weights continue in " + precision.precision().flag());
     }
     return new RunSession<>(opening.task, o.checkpoints(), dir, config, checkpoints, resumeFrom,
-        precision.precision(), session, log);
+        precision.precision(), session);
   }
 
   /** The run directory. */
@@ -182,11 +183,6 @@ public final class RunSession<C extends RunConfig> {
   /** The TensorFlow session options: threads, XLA, device, precision. */
   public SessionConfigs.Options sessionOptions() {
     return sessionOptions;
-  }
-
-  /** The run's log (console and train.log). */
-  public PrintStream log() {
-    return log;
   }
 
   /** The training pipeline's options: the config's batch, seed and augmentation, from the start. */
@@ -234,7 +230,7 @@ public final class RunSession<C extends RunConfig> {
       }
     }
     if (complete()) {
-      log.println("run already complete (" + startStep + " steps)");
+      LOG.info("run already complete (" + startStep + " steps)");
       return MetricsWriter.read(dir.metrics());
     }
     Trainer.Loop loop = new Trainer.Loop(task, config.seed(), config.batchSize(),
@@ -242,6 +238,6 @@ public final class RunSession<C extends RunConfig> {
         s -> new CheckpointManager.RunState(config.seed(), s * config.batchSize(), config),
         precision);
     return Trainer.train(session, graphs, loop, dir, checkpoints, startStep, config.steps(),
-        sessionOptions.xla(), validation, log);
+        sessionOptions.xla(), validation);
   }
 }

@@ -4,18 +4,19 @@ import dev.selfie.training.jobs.Evaluation;
 import dev.selfie.training.jobs.Export;
 import dev.selfie.training.optim.Optimizers;
 import dev.selfie.training.run.CheckpointManager;
+import dev.selfie.training.run.Logs;
 import dev.selfie.training.run.MetricsWriter;
 import dev.selfie.training.run.RunDir;
 import dev.selfie.training.run.RunLock;
-import dev.selfie.training.run.RunLog;
 import dev.selfie.training.runtime.Precision;
 import dev.selfie.training.runtime.Xla;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.tensorflow.Operand;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
@@ -32,6 +33,8 @@ import org.tensorflow.types.TInt64;
  * metrics.json are listeners of {@link TrainingLoop}.
  */
 public final class Trainer {
+  private static final Logger LOG = LoggerFactory.getLogger(Trainer.class);
+
   private Trainer() {}
 
   /**
@@ -129,11 +132,10 @@ public final class Trainer {
       long startStep,
       long endStep,
       boolean traceXla,
-      Validation validation,
-      PrintStream log) {
-    try (GracefulStop stop = GracefulStop.install(log)) {
+      Validation validation) {
+    try (GracefulStop stop = GracefulStop.install()) {
       return train(session, g, loop, dir, checkpoints, startStep, endStep, traceXla, validation,
-          stop, log);
+          stop);
     }
   }
 
@@ -148,8 +150,7 @@ public final class Trainer {
       long endStep,
       boolean traceXla,
       Validation validation,
-      GracefulStop stop,
-      PrintStream log) {
+      GracefulStop stop) {
     TrainingLoop.Step step = new TrainingLoop.Step() {
       boolean first = traceXla;
 
@@ -182,7 +183,7 @@ public final class Trainer {
             }
             if (first) {
               List<String> clusters = Xla.clusters(res.getMetadata().orElseThrow());
-              log.println(clusters.isEmpty()
+              LOG.info(clusters.isEmpty()
                   ? "XLA: no cluster was compiled in the first step (ops ran without XLA)"
                   : "XLA: compiled " + clusters.size() + " cluster(s) in the first step");
               first = false;
@@ -198,11 +199,11 @@ public final class Trainer {
       }
     };
     List<TrainingLoop.Listener> listeners = new ArrayList<>();
-    listeners.add(Listeners.progress(loop.task(), loop.logEvery(), log));
-    if (log instanceof RunLog runLog
-        && Progress.interactive(System.console() != null, System.getenv("CI"))) {
+    listeners.add(Listeners.progress(loop.task(), loop.logEvery()));
+    if (Progress.interactive(System.console() != null, System.getenv("CI"))) {
       // The console shows a bar: train.log gets the plain lines.
-      listeners.add(Listeners.logLines(loop.task(), loop.logEvery(), runLog.fileOnly()));
+      listeners.add(Listeners.logLines(loop.task(), loop.logEvery(),
+          line -> LOG.info(Logs.FILE_ONLY, line)));
     }
     if (g.summaries() != null) {
       listeners.add(Listeners.summaries(g.summaries(), session,
@@ -255,40 +256,41 @@ public final class Trainer {
       TrainingLoop.run(startStep, endStep, step, listeners, stop::requested);
     } catch (TrainingLoop.Stopped stopped) {
       CheckpointManager.Checkpoint saved = saver.lastSaved();
-      log.printf("%s: stopped at step %d of %d; %s%nresume with:%n  %s%n", loop.task(),
+      LOG.info(String.format("%s: stopped at step %d of %d; %s%nresume with:%n  %s", loop.task(),
           stopped.step(), endStep, saved != null
               ? "checkpoint saved: " + saved.dir()
               : "no step ran since the last checkpoint (step " + startStep + ")",
-          GracefulStop.resumeCommand());
-      log.flush();
+          GracefulStop.resumeCommand()));
       throw stopped;
     }
     return metrics.result();
   }
 
-  /** A job's work inside its run directory, given the run's log. */
+  /** A job's work inside its run directory. */
   @FunctionalInterface
   public interface RunBody<R> {
-    R run(RunLog runLog) throws IOException;
+    R run() throws IOException;
   }
 
   /**
-   * Runs {@code body} holding the run's lock ({@link RunLock}) and log ({@link RunLog}), exports
-   * the run as {@code savedmodel/1} afterwards when {@code export}, and records a failure (other
-   * than a requested stop) in {@code train.log}.
+   * Runs {@code body} holding the run's lock ({@link RunLock}) with everything logged going to the
+   * run's {@code train.log} too ({@link Logs#openRun}), exports the run as {@code savedmodel/1}
+   * afterwards when {@code export}, and records a failure (other than a requested stop) in {@code
+   * train.log}.
    */
-  public static <R> R inRun(RunDir dir, PrintStream log, String task, boolean export,
+  public static <R> R inRun(RunDir dir, String task, boolean export,
       RunBody<R> body) throws IOException {
-    try (RunLock lock = RunLock.acquire(dir); RunLog runLog = RunLog.open(dir, log)) {
+    try (RunLock lock = RunLock.acquire(dir);
+        Logs.RunScope scope = Logs.openRun(dir, GracefulStop.command())) {
       try {
-        R r = body.run(runLog);
+        R r = body.run();
         if (export) {
-          Export.run(dir.root(), 1, runLog);
+          Export.run(dir.root(), 1);
         }
         return r;
       } catch (RuntimeException | IOException | Error e) {
         if (!(e instanceof TrainingLoop.Stopped)) {
-          runLog.fileOnly().println(task + ": failed: " + e);
+          LOG.info(Logs.FILE_ONLY, task + ": failed: " + e);
         }
         throw e;
       }

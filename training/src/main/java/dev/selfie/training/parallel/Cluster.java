@@ -1,12 +1,13 @@
 package dev.selfie.training.parallel;
 
 import java.io.IOException;
-import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.tensorflow.DeviceSpec;
 import org.tensorflow.Server;
 import org.tensorflow.proto.ClusterDef;
@@ -23,6 +24,8 @@ import org.tensorflow.proto.ServerDef;
  * @param tasks {@code host:port} of each task, in task order
  */
 public record Cluster(List<String> tasks) {
+  private static final Logger LOG = LoggerFactory.getLogger(Cluster.class);
+
   /** The one job name. */
   public static final String JOB = "worker";
 
@@ -164,7 +167,7 @@ public record Cluster(List<String> tasks) {
    *
    * @throws IllegalStateException naming each unreachable task once {@code timeout} has passed
    */
-  public void awaitTasks(int self, Duration timeout, PrintStream log) {
+  public void awaitTasks(int self, Duration timeout) {
     long deadline = System.nanoTime() + timeout.toNanos();
     List<Integer> pending = new ArrayList<>();
     for (int i = 0; i < tasks.size(); i++) {
@@ -188,8 +191,8 @@ public record Cluster(List<String> tasks) {
             .append(" --task N` on each of them first, and check the host names and firewall.");
         throw new IllegalStateException(sb.toString());
       }
-      if (!announced && log != null) {
-        log.println("waiting for cluster task(s) " + pending + " (up to " + timeout.toSeconds()
+      if (!announced) {
+        LOG.info("waiting for cluster task(s) " + pending + " (up to " + timeout.toSeconds()
             + " s)...");
         announced = true;
       }

@@ -18,13 +18,14 @@ import dev.selfie.training.optim.Optimizers;
 import dev.selfie.training.run.MetricsWriter;
 import dev.selfie.training.runtime.Devices;
 import dev.selfie.training.runtime.SessionConfigs;
-import java.io.PrintStream;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.RemoteSessions;
@@ -59,6 +60,8 @@ import org.tensorflow.types.TUint8;
  * </ul>
  */
 public final class DataParallel {
+  private static final Logger LOG = LoggerFactory.getLogger(DataParallel.class);
+
   private DataParallel() {}
 
   /**
@@ -130,12 +133,10 @@ public final class DataParallel {
    * Starts task {@code task}'s TensorFlow server and blocks while it serves (until the process is
    * killed: TensorFlow Java cannot stop a server).
    */
-  public static void serve(Cluster cluster, int task, SessionConfigs.Options session,
-      PrintStream log) {
+  public static void serve(Cluster cluster, int task, SessionConfigs.Options session) {
     Server server = cluster.startServer(task, SessionConfigs.configProto(session));
-    log.println("worker: task " + task + " of " + cluster.size() + " serving on "
+    LOG.info("worker: task " + task + " of " + cluster.size() + " serving on "
         + cluster.tasks().get(task) + " (job " + Cluster.JOB + "); waiting for the chief (task 0)");
-    log.flush();
     server.join();
   }
 
@@ -231,7 +232,6 @@ public final class DataParallel {
       ImageSource src) {
     Pretrain.Config config = run.config();
     SessionConfigs.Options sessionOptions = run.sessionOptions();
-    PrintStream log = run.log();
     int k = d.towers();
     d.checkBatch(config.batchSize());
     Towers.Placement placement;
@@ -244,15 +244,15 @@ public final class DataParallel {
       placement = Towers.Placement.cluster(d.cluster());
       proto = SessionConfigs.configProto(sessionOptions);
       d.cluster().startServer(0, proto);
-      log.println("chief: task 0 of " + k + " serving on " + d.cluster().tasks().get(0));
-      d.cluster().awaitTasks(0, d.startTimeout(), log);
+      LOG.info("chief: task 0 of " + k + " serving on " + d.cluster().tasks().get(0));
+      d.cluster().awaitTasks(0, d.startTimeout());
     } else {
       checkLocalDevices(sessionOptions, k);
       placement = Towers.Placement.local(k, sessionOptions.gpu(),
           d.layout() == null ? Towers.Layout.REPLICATED : d.layout());
       proto = localConfig(sessionOptions, k);
     }
-    log.println("data-parallel: " + k + " towers " + placement.towers().stream()
+    LOG.info("data-parallel: " + k + " towers " + placement.towers().stream()
         .map(Object::toString).toList() + ", " + config.batchSize() / k + " images each; "
         + placement.describe());
     PipelineOptions po = run.trainPipeline();
@@ -269,8 +269,8 @@ public final class DataParallel {
           ? RemoteSessions.open(graph, d.cluster().localTarget(0), proto)
           : new Session(graph, proto)) {
         session.initialize();
-        log.printf("data-parallel: graph built, placed and initialised in %.1f s%n",
-            (System.nanoTime() - t0) / 1e9);
+        LOG.info(String.format("data-parallel: graph built, placed and initialised in %.1f s",
+            (System.nanoTime() - t0) / 1e9));
         MetricsWriter.Metrics m = run.fit(session, new Trainer.Graphs(b.seed(), b.train(),
             b.loss(), b.metrics(), summaries), b.globalStep(), b::syncReplicas, null);
         Pretrain.Result r = Pretrain.result(run.dir(), m, config.model());
@@ -278,13 +278,14 @@ public final class DataParallel {
           return r;
         }
         RunMetadata trace = traceGradients(session, b, config.seed());
-        log.println("data-parallel: kernels of a traced forward+backward pass ran on "
+        LOG.info("data-parallel: kernels of a traced forward+backward pass ran on "
             + kernelDevices(trace));
-        log.println("data-parallel: gradient kernels per tower ran on "
+        LOG.info("data-parallel: gradient kernels per tower ran on "
             + gradientDevices(trace, k));
-        log.printf("pretrain: %d steps, loss %.4f, patch accuracy %.3f (chance %.3f), %.1f img/s"
-                + " (%d towers)%n", r.steps(), r.finalLoss(), r.patchAccuracy(),
-            r.chanceAccuracy(), r.imagesPerSecond(), k);
+        LOG.info(String.format(
+            "pretrain: %d steps, loss %.4f, patch accuracy %.3f (chance %.3f), %.1f img/s"
+                + " (%d towers)", r.steps(), r.finalLoss(), r.patchAccuracy(),
+            r.chanceAccuracy(), r.imagesPerSecond(), k));
         return r;
       }
     }

@@ -60,9 +60,12 @@ public record RunDir(Path root) {
     return root.resolve("metrics.jsonl");
   }
 
-  /** Everything the run printed ({@link RunLog}). */
+  /** The file name of a run's log: everything logged while the run was open ({@link Logs}). */
+  public static final String TRAIN_LOG = "train.log";
+
+  /** Everything the run logged ({@link Logs#openRun}). */
   public Path trainLog() {
-    return root.resolve(RunLog.FILE);
+    return root.resolve(TRAIN_LOG);
   }
 
   public Path labelsManifest() {

@@ -14,11 +14,12 @@ import static org.tensorflow.internal.c_api.global.tensorflow.TF_NewSessionOptio
 import static org.tensorflow.internal.c_api.global.tensorflow.TF_SessionListDevices;
 import static org.tensorflow.internal.c_api.global.tensorflow.TF_SetConfig;
 
-import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.bytedeco.javacpp.BytePointer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.tensorflow.DeviceSpec;
 import org.tensorflow.TensorFlow;
 import org.tensorflow.internal.c_api.TF_DeviceList;
@@ -33,6 +34,8 @@ import org.tensorflow.proto.ConfigProto;
  * ({@code TF_SessionListDevices} on a throw-away session of an empty graph).
  */
 public final class Devices {
+  private static final Logger LOG = LoggerFactory.getLogger(Devices.class);
+
   private Devices() {}
 
   private static final AtomicBoolean ANNOUNCED = new AtomicBoolean();
@@ -132,15 +135,15 @@ public final class Devices {
    * and {@link #describe} once per process to {@code out}.
    */
   public static SessionConfigs.Options resolve(
-      int intraOpThreads, int interOpThreads, boolean xla, boolean allowGpu, PrintStream out) {
+      int intraOpThreads, int interOpThreads, boolean xla, boolean allowGpu) {
     List<Device> devices = list();
     NativeLibrary lib = NativeLibrary.loaded();
     boolean gpu = allowGpu
         && choose(DeviceOptions.current().device(), lib, devices, CudaCheck::check);
     SessionConfigs.Options o = new SessionConfigs.Options(intraOpThreads, interOpThreads, xla, gpu);
     if (ANNOUNCED.compareAndSet(false, true)) {
-      out.println(announce(lib, devices));
-      out.println(describe(devices, o));
+      LOG.info(announce(lib, devices));
+      LOG.info(describe(devices, o));
     }
     return o;
   }

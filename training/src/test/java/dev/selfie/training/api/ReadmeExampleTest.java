@@ -106,10 +106,8 @@ class ReadmeExampleTest {
     Path images = tmp.resolve("images");
     writeFolder(images, 20, 4);
     List<Selfie.Progress> seen = new ArrayList<>();
-    ByteArrayOutputStream log = new ByteArrayOutputStream();
     Selfie.Pretrained p = Selfie.pretrain(images).preset("tiny").steps(4).batchSize(8)
         .threads(1).precision("float32").onProgress(seen::add)
-        .log(new PrintStream(log, true, StandardCharsets.UTF_8))
         .out(tmp.resolve("pre")).run();
     assertEquals(List.of(1L, 2L, 3L, 4L), seen.stream().map(Selfie.Progress::step).toList());
     assertTrue(seen.stream().allMatch(s -> s.endStep() == 4 && s.task().equals("pretrain")
