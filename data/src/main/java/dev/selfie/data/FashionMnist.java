@@ -108,6 +108,14 @@ public final class FashionMnist implements DatasetProvider {
     return candidates(dataDir).stream().anyMatch(FashionMnist::hasFiles);
   }
 
+  /**
+   * The directory {@link #open} would read without {@code --data-dir}: the Debian package's, else
+   * the data home's, whichever holds the files first; null when neither does.
+   */
+  public static Path installed() {
+    return candidates(null).stream().filter(FashionMnist::hasFiles).findFirst().orElse(null);
+  }
+
   /** The directories {@link #open} looks in, in order. */
   public static List<Path> locations(Path dataDir) {
     return List.copyOf(candidates(dataDir));

@@ -9,10 +9,14 @@ import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** The real Fashion-MNIST files of the Debian package dataset-fashion-mnist. */
+/**
+ * The real Fashion-MNIST files: the Debian package dataset-fashion-mnist's, else those downloaded
+ * into the data home.
+ */
 class RealFashionMnistTest {
 
-  static final Path DIR = Path.of(FashionMnist.SYSTEM_DIR);
+  static final Path DIR = FashionMnist.installed() != null ? FashionMnist.installed()
+      : Path.of(FashionMnist.SYSTEM_DIR);
 
   @BeforeAll
   static void present() {

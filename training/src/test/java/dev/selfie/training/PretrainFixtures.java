@@ -43,15 +43,24 @@ import org.tensorflow.types.family.TType;
 final class PretrainFixtures {
   private PretrainFixtures() {}
 
-  static final Path FASHION_MNIST = Path.of(FashionMnist.SYSTEM_DIR);
+  /**
+   * The real Fashion-MNIST: the Debian package's files, else those in the data home (where the
+   * first `./selfie quickstart` downloads them).
+   */
+  static final Path FASHION_MNIST = FashionMnist.installed() != null ? FashionMnist.installed()
+      : Path.of(FashionMnist.SYSTEM_DIR);
 
-  /** Skips (loudly) when the Debian package dataset-fashion-mnist is not installed. */
+  /**
+   * Skips (loudly) when Fashion-MNIST is neither installed (Debian package dataset-fashion-mnist)
+   * nor downloaded into the data home.
+   */
   static void assumeFashionMnist(String test) {
     boolean there = Files.isRegularFile(FASHION_MNIST.resolve("train-images-idx3-ubyte.gz"))
         && Files.isRegularFile(FASHION_MNIST.resolve("t10k-images-idx3-ubyte.gz"));
     if (!there) {
       System.out.println("SKIPPED " + test + ": " + FASHION_MNIST
-          + " is absent (install the Debian package dataset-fashion-mnist)");
+          + " is absent (install the Debian package dataset-fashion-mnist, or run `./selfie data"
+          + " fetch fashion-mnist`)");
     }
     assumeTrue(there, FASHION_MNIST + " is absent");
   }
