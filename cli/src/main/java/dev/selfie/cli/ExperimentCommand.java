@@ -1,6 +1,7 @@
 package dev.selfie.cli;
 
 import dev.selfie.training.experiments.Experiment;
+import dev.selfie.training.experiments.ExperimentOptions;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -106,11 +107,30 @@ public final class ExperimentCommand implements Callable<Integer> {
     List<String> args = new ArrayList<>(List.of("selfie"));
     // The subcommand's parse result holds the whole command line, "experiment" included.
     args.addAll(spec.commandLine().getParseResult().originalArgs());
-    Experiment.run(new Experiment.Options(dataset, dataDirFlag.dataDir, preset, fractions, seeds, out,
-        pretrainSteps, finetuneSteps, batchSizeFlag.batchSize, pretrainLr, finetuneLr, numMasked,
-        weightDecay.weightDecay(), !noAugment, probeFraction, threadsFlag.threads, pretrained,
-        String.join(" ", args), new Experiment.Arms(recipe.recipe(), baselineLr, baselineSteps),
-        curveSteps, variants.variants(), weightDecay.type(), precisionFlag.precision));
+    Experiment.run(ExperimentOptions.builder(out)
+        .dataset(dataset)
+        .dataDir(dataDirFlag.dataDir)
+        .preset(preset)
+        .fractions(fractions)
+        .seeds(seeds)
+        .pretrainSteps(pretrainSteps)
+        .finetuneSteps(finetuneSteps)
+        .batchSize(batchSizeFlag.batchSize)
+        .pretrainLr(pretrainLr)
+        .finetuneLr(finetuneLr)
+        .numMasked(numMasked)
+        .weightDecay(weightDecay.weightDecay())
+        .augment(!noAugment)
+        .probeFraction(probeFraction)
+        .threads(threadsFlag.threads)
+        .pretrained(pretrained)
+        .command(String.join(" ", args))
+        .arms(new Experiment.Arms(recipe.recipe(), baselineLr, baselineSteps))
+        .curveSteps(curveSteps)
+        .variants(variants.variants())
+        .weightDecayType(weightDecay.type())
+        .precision(precisionFlag.precision)
+        .build());
     return 0;
   }
 }

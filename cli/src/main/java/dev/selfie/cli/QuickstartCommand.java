@@ -1,6 +1,8 @@
 package dev.selfie.cli;
 
 import dev.selfie.training.experiments.Quickstart;
+import dev.selfie.training.options.DataOptions;
+import dev.selfie.training.options.RuntimeOptions;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -68,10 +70,18 @@ public final class QuickstartCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Quickstart.run(new Quickstart.Options(out, dataset, dataDirFlag.dataDir, preset, pretrainSteps,
-        finetuneSteps, batchSizeFlag.batchSize, labelFraction, seed, threadsFlag.threads, numMasked, finetuneLr,
-        variants.variants(), weightDecay.weightDecay(), weightDecay.type(), precisionFlag.precision,
-        headSteps));
+    Quickstart.run(Quickstart.Options.defaults(out)
+        .withPreset(preset)
+        .withData(DataOptions.of(dataset, dataDirFlag.dataDir)
+            .withBatchSize(batchSizeFlag.batchSize))
+        .withRuntime(RuntimeOptions.defaults().withSeed(seed).withThreads(threadsFlag.threads)
+            .withPrecision(precisionFlag.precision))
+        .withSteps(pretrainSteps, finetuneSteps, headSteps)
+        .withLabelFraction(labelFraction)
+        .withNumMasked(numMasked)
+        .withFinetuneLr(finetuneLr)
+        .withVariants(variants.variants())
+        .withWeightDecay(weightDecay.weightDecay(), weightDecay.type()));
     return 0;
   }
 }

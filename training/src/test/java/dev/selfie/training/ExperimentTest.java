@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.selfie.data.LabelManifest;
 import dev.selfie.training.experiments.Experiment;
+import dev.selfie.training.experiments.ExperimentOptions;
 import dev.selfie.training.jobs.Finetune;
 import dev.selfie.training.loop.EventFiles;
 import dev.selfie.training.run.Json;
@@ -31,10 +32,21 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ExperimentTest {
 
-  static Experiment.Options options(Path home, Path out, long finetuneSteps) {
-    return new Experiment.Options("cifar10", home, "tiny", List.of(0.1, 1.0), 1, out, 4,
-        finetuneSteps, 16, 0.1, 0.05, 0, 1e-4, true, 0.5, 2, null, null,
-        Experiment.Arms.defaults(), List.of(2L), null, null);
+  static ExperimentOptions options(Path home, Path out, long finetuneSteps) {
+    return ExperimentOptions.builder(out)
+        .dataset("cifar10")
+        .dataDir(home)
+        .preset("tiny")
+        .fractions(List.of(0.1, 1.0))
+        .seeds(1)
+        .pretrainSteps(4)
+        .finetuneSteps(finetuneSteps)
+        .batchSize(16)
+        .probeFraction(0.5)
+        .threads(2)
+        .curveSteps(List.of(2L))
+        .precision("float32")
+        .build();
   }
 
   @Test
@@ -42,7 +54,7 @@ class ExperimentTest {
     PretrainFixtures.assumeFashionMnist("ExperimentTest");
     Path home = PretrainFixtures.writeCifarFromFashionMnist(tmp.resolve("data"), 300, 100);
     Path out = tmp.resolve("exp");
-    Experiment.Options o = options(home, out, 3);
+    ExperimentOptions o = options(home, out, 3);
 
     Experiment.Result r = Experiment.run(o);
 
@@ -98,9 +110,20 @@ class ExperimentTest {
         .resolve("seed1").resolve("selfie").resolve("run.json")));
     assertEquals(800, ImageIO.read(out.resolve("curve.png").toFile()).getWidth());
     assertTrue(Files.readString(out.resolve("curve.md")).contains("| 2 | 0.1 | 10% | 1 |"));
-    assertThrows(IllegalArgumentException.class, () -> new Experiment.Options("cifar10", home,
-        "tiny", List.of(0.1), 1, out, 4, 3, 16, 0.1, 0.05, 0, 1e-4, true, 0.5, 2, null, null,
-        Experiment.Arms.defaults(), List.of(4L), null, null));
+    assertThrows(IllegalArgumentException.class, () -> ExperimentOptions.builder(out)
+        .dataset("cifar10")
+        .dataDir(home)
+        .preset("tiny")
+        .fractions(List.of(0.1))
+        .seeds(1)
+        .pretrainSteps(4)
+        .finetuneSteps(3)
+        .batchSize(16)
+        .probeFraction(0.5)
+        .threads(2)
+        .curveSteps(List.of(4L))
+        .precision("float32")
+        .build());
 
     // The baseline trained on exactly the Selfie run's labeled examples.
     Path cellDir = out.resolve("f0.1").resolve("seed1");
@@ -135,9 +158,22 @@ class ExperimentTest {
     // Tuning mode on a validation split, the baseline with its own learning rate and steps.
     Experiment.Arms arms = new Experiment.Arms(
         Finetune.Recipe.defaults().withValidation(50, false).withPretrainedLrScale(0.5), 0.07, 4);
-    Experiment.Result reuse = Experiment.run(new Experiment.Options("cifar10", home, "tiny",
-        List.of(0.1), 1, out2, 4, 3, 16, 0.1, 0.02, 0, 1e-4, true, 0, 2,
-        out.resolve("pretrain"), null, arms, null, null, null));
+    Experiment.Result reuse = Experiment.run(ExperimentOptions.builder(out2)
+        .dataset("cifar10")
+        .dataDir(home)
+        .preset("tiny")
+        .fractions(List.of(0.1))
+        .seeds(1)
+        .pretrainSteps(4)
+        .finetuneSteps(3)
+        .batchSize(16)
+        .finetuneLr(0.02)
+        .probeFraction(0)
+        .threads(2)
+        .pretrained(out.resolve("pretrain"))
+        .arms(arms)
+        .precision("float32")
+        .build());
     Path cell2 = out2.resolve("f0.1").resolve("seed1");
     Finetune.Config base = Json.read(cell2.resolve("baseline").resolve("config.json"),
         Finetune.Config.class);
@@ -173,18 +209,61 @@ class ExperimentTest {
     assertThrows(IllegalArgumentException.class, () -> Experiment.existingPretraining(
         out.resolve("pretrain").resolve("checkpoints")));
     IllegalArgumentException notARun = assertThrows(IllegalArgumentException.class,
-        () -> new Experiment.Options("cifar10", home, "tiny", List.of(0.1), 1, tmp.resolve("x"),
-            4, 3, 16, 0.1, 0.02, 0, 1e-4, true, 0, 2, ckpt, null, arms, List.of(2L), null, null));
+        () -> ExperimentOptions.builder(tmp.resolve("x"))
+            .dataset("cifar10")
+            .dataDir(home)
+            .preset("tiny")
+            .fractions(List.of(0.1))
+            .seeds(1)
+            .pretrainSteps(4)
+            .finetuneSteps(3)
+            .batchSize(16)
+            .finetuneLr(0.02)
+            .probeFraction(0)
+            .threads(2)
+            .pretrained(ckpt)
+            .arms(arms)
+            .curveSteps(List.of(2L))
+            .precision("float32")
+            .build());
     assertTrue(notARun.getMessage().contains("--curve-steps"), notARun.getMessage());
     // With --pretrained the curve is checked against the run's length (4), not --pretrain-steps.
-    Experiment.Options longer = new Experiment.Options("cifar10", home, "tiny", List.of(0.1), 1,
-        tmp.resolve("y"), 1, 3, 16, 0.1, 0.02, 0, 1e-4, true, 0, 2, out.resolve("pretrain"), null,
-        arms, List.of(3L), null, null);
+    ExperimentOptions longer = ExperimentOptions.builder(tmp.resolve("y"))
+        .dataset("cifar10")
+        .dataDir(home)
+        .preset("tiny")
+        .fractions(List.of(0.1))
+        .seeds(1)
+        .pretrainSteps(1)
+        .finetuneSteps(3)
+        .batchSize(16)
+        .finetuneLr(0.02)
+        .probeFraction(0)
+        .threads(2)
+        .pretrained(out.resolve("pretrain"))
+        .arms(arms)
+        .curveSteps(List.of(3L))
+        .precision("float32")
+        .build();
     assertEquals(List.of(3L), longer.curveSteps());
     IllegalArgumentException pastTheEnd = assertThrows(IllegalArgumentException.class,
-        () -> Experiment.run(new Experiment.Options("cifar10", home, "tiny", List.of(0.1), 1,
-            tmp.resolve("z"), 100, 3, 16, 0.1, 0.02, 0, 1e-4, true, 0, 2, out.resolve("pretrain"),
-            null, arms, List.of(4L), null, null)));
+        () -> Experiment.run(ExperimentOptions.builder(tmp.resolve("z"))
+            .dataset("cifar10")
+            .dataDir(home)
+            .preset("tiny")
+            .fractions(List.of(0.1))
+            .seeds(1)
+            .pretrainSteps(100)
+            .finetuneSteps(3)
+            .batchSize(16)
+            .finetuneLr(0.02)
+            .probeFraction(0)
+            .threads(2)
+            .pretrained(out.resolve("pretrain"))
+            .arms(arms)
+            .curveSteps(List.of(4L))
+            .precision("float32")
+            .build()));
     assertTrue(pastTheEnd.getMessage().contains("before the last step"), pastTheEnd.getMessage());
   }
 
@@ -213,9 +292,29 @@ class ExperimentTest {
   @Test
   void rejectsBadOptions() {
     Path out = Path.of("unused");
-    assertThrows(IllegalArgumentException.class, () -> new Experiment.Options("fashion-mnist",
-        null, "tiny", List.of(0.0), 1, out, 1, 1, 1, 0.1, 0.1, 0, 0, true, 0, 0, null, null));
-    assertThrows(IllegalArgumentException.class, () -> new Experiment.Options("fashion-mnist",
-        null, "tiny", List.of(0.5), 0, out, 1, 1, 1, 0.1, 0.1, 0, 0, true, 0, 0, null, null));
+    assertThrows(IllegalArgumentException.class, () -> ExperimentOptions.builder(out)
+        .preset("tiny")
+        .fractions(List.of(0.0))
+        .seeds(1)
+        .pretrainSteps(1)
+        .finetuneSteps(1)
+        .batchSize(1)
+        .finetuneLr(0.1)
+        .weightDecay(0)
+        .probeFraction(0)
+        .precision("float32")
+        .build());
+    assertThrows(IllegalArgumentException.class, () -> ExperimentOptions.builder(out)
+        .preset("tiny")
+        .fractions(List.of(0.5))
+        .seeds(0)
+        .pretrainSteps(1)
+        .finetuneSteps(1)
+        .batchSize(1)
+        .finetuneLr(0.1)
+        .weightDecay(0)
+        .probeFraction(0)
+        .precision("float32")
+        .build());
   }
 }

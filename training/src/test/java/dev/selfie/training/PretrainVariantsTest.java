@@ -10,6 +10,7 @@ import dev.selfie.graph.ModelConfig;
 import dev.selfie.graph.Selfie;
 import dev.selfie.graph.VarStore;
 import dev.selfie.training.experiments.Experiment;
+import dev.selfie.training.experiments.ExperimentOptions;
 import dev.selfie.training.experiments.Quickstart;
 import dev.selfie.training.jobs.Diagnose;
 import dev.selfie.training.jobs.Export;
@@ -91,20 +92,37 @@ class PretrainVariantsTest {
   @Test
   void experimentAndQuickstartPassTheVariantsToPretraining() {
     Path out = Path.of("experiment-out");
-    Experiment.Options with = new Experiment.Options("fashion-mnist", null, "small",
-        List.of(0.05), 1, out, 10, 10, 8, 0.1, 0.05, 8, 1e-4, true, 0, 1, null, null,
-        Experiment.Arms.defaults(), List.of(), ALL, null);
-    Experiment.Options paper = new Experiment.Options("fashion-mnist", null, "small",
-        List.of(0.05), 1, out, 10, 10, 8, 0.1, 0.05, 8, 1e-4, true, 0, 1, null, null);
+    ExperimentOptions with = ExperimentOptions.builder(out)
+        .fractions(List.of(0.05))
+        .seeds(1)
+        .pretrainSteps(10)
+        .finetuneSteps(10)
+        .batchSize(8)
+        .numMasked(8)
+        .probeFraction(0)
+        .threads(1)
+        .variants(ALL)
+        .precision("float32")
+        .build();
+    ExperimentOptions paper = ExperimentOptions.builder(out)
+        .fractions(List.of(0.05))
+        .seeds(1)
+        .pretrainSteps(10)
+        .finetuneSteps(10)
+        .batchSize(8)
+        .numMasked(8)
+        .probeFraction(0)
+        .threads(1)
+        .precision("float32")
+        .build();
     assertTrue(Experiment.describe(with).contains(ALL.flags() + " "), Experiment.describe(with));
     assertFalse(Experiment.describe(paper).contains("--query-mode"));
     assertEquals(ALL.flags().trim(), Experiment.Budget.of(with).variants());
     assertNull(Experiment.Budget.of(paper).variants(), "budgets written before stay equal");
-    Quickstart.Options q = new Quickstart.Options(out, "fashion-mnist", null, "small", 10, 10, 8,
-        0.05, 1, 1, 8, 0.05, ALL);
+    Quickstart.Options q = Quickstart.Options.defaults(out).withVariants(ALL);
     assertEquals(ALL, Quickstart.pretrainOptions(q, out).variants());
-    assertEquals(Pretrain.Variants.PAPER, Quickstart.pretrainOptions(new Quickstart.Options(out,
-        "fashion-mnist", null, "small", 10, 10, 8, 0.05, 1, 1, 8, 0.05), out).variants());
+    assertEquals(Pretrain.Variants.PAPER,
+        Quickstart.pretrainOptions(Quickstart.Options.defaults(out), out).variants());
   }
 
   @Test

@@ -13,19 +13,33 @@ import org.junit.jupiter.api.Test;
 /** The quickstart's flags reach the pretraining and finetuning runs it starts. */
 class QuickstartOptionsTest {
   @Test
+  void theDefaultsAreTheCommandLines() {
+    Quickstart.Options d = Quickstart.Options.defaults(Path.of("qs"));
+    assertEquals("small", d.preset());
+    assertEquals("fashion-mnist", d.data().dataset());
+    assertEquals(64, d.data().batchSize());
+    assertEquals(3000, d.pretrainSteps());
+    assertEquals(1000, d.finetuneSteps());
+    assertEquals(200, d.headSteps());
+    assertEquals(0.05, d.labelFraction());
+    assertEquals(8, d.numMasked());
+    assertEquals(0.1, d.finetuneLr());
+    assertEquals("auto", d.runtime().precision());
+  }
+
+  @Test
   void maskingAndFinetuneLrFlowIntoTheRuns() {
     Path out = Path.of("qs");
-    Quickstart.Options defaults = new Quickstart.Options(out, "fashion-mnist", null, "small", 800,
-        400, 64, 0.05, 1, 0);
-    assertEquals(0, Quickstart.pretrainOptions(defaults, out).numMasked(), "preset's masking");
-    assertEquals(0.05, Quickstart.finetuneOptions(defaults, out, null, null).schedule().lr());
-    assertTrue(Quickstart.pretrainOptions(defaults, out).export(),
+    Quickstart.Options presets = Quickstart.Options.defaults(out).withSteps(800, 400, 0)
+        .withNumMasked(0).withFinetuneLr(0.05);
+    assertEquals(0, Quickstart.pretrainOptions(presets, out).numMasked(), "preset's masking");
+    assertEquals(0.05, Quickstart.finetuneOptions(presets, out, null, null).schedule().lr());
+    assertTrue(Quickstart.pretrainOptions(presets, out).export(),
         "the pretraining run exports its SavedModel at its end");
-    assertTrue(Quickstart.finetuneOptions(defaults, out, null, null).export(),
+    assertTrue(Quickstart.finetuneOptions(presets, out, null, null).export(),
         "the finetuning runs export their SavedModels at their end");
 
-    Quickstart.Options tuned = new Quickstart.Options(out, "fashion-mnist", null, "small", 3000,
-        1000, 64, 0.05, 1, 0, 8, 0.1);
+    Quickstart.Options tuned = Quickstart.Options.defaults(out).withSteps(3000, 1000, 0);
     Pretrain.Options p = Quickstart.pretrainOptions(tuned, out.resolve("pretrain"));
     assertEquals(8, p.numMasked());
     assertEquals(3000, p.schedule().steps());
@@ -37,28 +51,29 @@ class QuickstartOptionsTest {
     assertEquals(0, f.recipe().headSteps());
 
     // --head-steps reaches the Selfie arm only.
-    Quickstart.Options lpft = new Quickstart.Options(out, "fashion-mnist", null, "small", 3000,
-        1000, 64, 0.05, 1, 0, 8, 0.1, null, 1e-4, null, "float32", 200);
+    Quickstart.Options lpft = Quickstart.Options.defaults(out);
     assertEquals(200, Quickstart.finetuneOptions(lpft, out.resolve("ft"), out, null).recipe()
         .headSteps());
     assertEquals(0, Quickstart.finetuneOptions(lpft, out.resolve("b"), null, null).recipe()
         .headSteps());
-    org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
-        () -> new Quickstart.Options(out, "fashion-mnist", null, "small", 3000, 1000, 64, 0.05, 1,
-            0, 8, 0.1, null, 1e-4, null, "float32", 1000));
+    assertThrows(IllegalArgumentException.class,
+        () -> Quickstart.Options.defaults(out).withSteps(3000, 1000, 1000));
   }
 
   @Test
   void badFlagsAreRefusedByName() {
     Path out = Path.of("qs");
-    var steps = assertThrows(IllegalArgumentException.class, () -> new Quickstart.Options(out,
-        "fashion-mnist", null, "small", -5, 400, 64, 0.05, 1, 0));
+    var steps = assertThrows(IllegalArgumentException.class,
+        () -> Quickstart.Options.defaults(out).withSteps(-5, 400, 0));
     assertTrue(steps.getMessage().contains("--pretrain-steps"), steps.getMessage());
-    var fraction = assertThrows(IllegalArgumentException.class, () -> new Quickstart.Options(out,
-        "fashion-mnist", null, "small", 800, 400, 64, 0, 1, 0));
+    var fraction = assertThrows(IllegalArgumentException.class,
+        () -> Quickstart.Options.defaults(out).withLabelFraction(0));
     assertTrue(fraction.getMessage().contains("--label-fraction"), fraction.getMessage());
-    var preset = assertThrows(IllegalArgumentException.class, () -> new Quickstart.Options(out,
-        "fashion-mnist", null, "huge", 800, 400, 64, 0.05, 1, 0));
+    var preset = assertThrows(IllegalArgumentException.class,
+        () -> Quickstart.Options.defaults(out).withPreset("huge"));
     assertTrue(preset.getMessage().contains("--preset"), preset.getMessage());
+    var wd = assertThrows(IllegalArgumentException.class,
+        () -> Quickstart.Options.defaults(out).withWeightDecay(-1, null));
+    assertTrue(wd.getMessage().contains("--weight-decay"), wd.getMessage());
   }
 }

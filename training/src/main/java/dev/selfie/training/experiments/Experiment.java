@@ -62,140 +62,6 @@ public final class Experiment {
   public static final String BASELINE = "baseline";
 
   /**
-   * Options of {@code selfie experiment}.
-   *
-   * @param fractions label fractions in (0, 1]
-   * @param seeds seeds 1..seeds per fraction (label subset, fresh-layer init, data order)
-   * @param pretrainLr base learning rate of pretraining (SGD-Nesterov, warmup + cosine)
-   * @param finetuneLr base learning rate of every finetuning run (same for Selfie and baseline)
-   * @param numMasked masked patches per image in pretraining (0 = the preset's)
-   * @param probeFraction fraction of the training labels the linear probe / kNN see (0 = no probes)
-   * @param pretrained reuse this finished pretraining run instead of pretraining into
-   *     {@code out/pretrain} (e.g. to try finetuning settings without pretraining again); null =
-   *     pretrain
-   * @param command the command line recorded in the results (null = a description)
-   * @param variants pretraining variants ({@code --context-positions} etc.; null = the paper's)
-   */
-  public record Options(
-      String dataset,
-      Path dataDir,
-      String preset,
-      List<Double> fractions,
-      int seeds,
-      Path out,
-      long pretrainSteps,
-      long finetuneSteps,
-      int batchSize,
-      double pretrainLr,
-      double finetuneLr,
-      int numMasked,
-      double weightDecay,
-      boolean augment,
-      double probeFraction,
-      int threads,
-      Path pretrained,
-      String command,
-      Arms arms,
-      List<Long> curveSteps,
-      Pretrain.Variants variants,
-      OptimizerConfig.WeightDecayType weightDecayType,
-      String precision) {
-    public Options {
-      if (weightDecayType == null) {
-        weightDecayType = OptimizerConfig.WeightDecayType.DECOUPLED;
-      }
-      if (arms == null) {
-        arms = Arms.defaults();
-      }
-      if (variants == null) {
-        variants = Pretrain.Variants.PAPER;
-      }
-      precision = Precision.checkFlag(precision);
-      curveSteps = curveSteps == null ? List.of()
-          : curveSteps.stream().distinct().sorted().toList();
-      for (long c : curveSteps) {
-        // With --pretrained the run's own length applies (checked when it is read).
-        if (c < 1 || (pretrained == null && c >= pretrainSteps)) {
-          throw new IllegalArgumentException("--curve-steps: each must be in [1, "
-              + (pretrainSteps - 1) + "] (a checkpoint before the last pretraining step), got "
-              + c);
-        }
-      }
-      if (pretrained != null && !curveSteps.isEmpty()
-          && PretrainedRun.isCheckpointDir(pretrained)) {
-        throw new IllegalArgumentException("--curve-steps needs a pretraining run directory, not"
-            + " one checkpoint (--pretrained " + pretrained + ")");
-      }
-      Objects.requireNonNull(out, "--out is required");
-      if (fractions == null || fractions.isEmpty()) {
-        throw new IllegalArgumentException("--fractions: give at least one label fraction");
-      }
-      for (double f : fractions) {
-        if (!(f > 0 && f <= 1)) {
-          throw new IllegalArgumentException("--fractions: each must be in (0, 1], got " + f);
-        }
-      }
-      fractions = List.copyOf(fractions);
-      if (seeds < 1) {
-        throw new IllegalArgumentException("--seeds must be >= 1, got " + seeds);
-      }
-      if (pretrainSteps < 1 || finetuneSteps < 1 || batchSize < 1) {
-        throw new IllegalArgumentException(
-            "--pretrain-steps, --finetune-steps and --batch-size must be >= 1");
-      }
-      if (!(probeFraction >= 0 && probeFraction <= 1)) {
-        throw new IllegalArgumentException("--probe-fraction must be in [0, 1], got " + probeFraction);
-      }
-    }
-
-    /** Arms, curve, variants and weight decay type; float32. */
-    public Options(String dataset, Path dataDir, String preset, List<Double> fractions,
-        int seeds, Path out, long pretrainSteps, long finetuneSteps, int batchSize,
-        double pretrainLr, double finetuneLr, int numMasked, double weightDecay, boolean augment,
-        double probeFraction, int threads, Path pretrained, String command, Arms arms,
-        List<Long> curveSteps, Pretrain.Variants variants,
-        OptimizerConfig.WeightDecayType weightDecayType) {
-      this(dataset, dataDir, preset, fractions, seeds, out, pretrainSteps, finetuneSteps,
-          batchSize, pretrainLr, finetuneLr, numMasked, weightDecay, augment, probeFraction,
-          threads, pretrained, command, arms, curveSteps, variants, weightDecayType, "float32");
-    }
-
-    /** The paper's pretraining, {@link Arms#defaults()}, no curve. */
-    public Options(String dataset, Path dataDir, String preset, List<Double> fractions,
-        int seeds, Path out, long pretrainSteps, long finetuneSteps, int batchSize,
-        double pretrainLr, double finetuneLr, int numMasked, double weightDecay, boolean augment,
-        double probeFraction, int threads, Path pretrained, String command) {
-      this(dataset, dataDir, preset, fractions, seeds, out, pretrainSteps, finetuneSteps,
-          batchSize, pretrainLr, finetuneLr, numMasked, weightDecay, augment, probeFraction,
-          threads, pretrained, command, Arms.defaults(), List.of(), Pretrain.Variants.PAPER,
-          OptimizerConfig.WeightDecayType.DECOUPLED, "float32");
-    }
-
-    /** The paper's pretraining, {@link Arms#defaults()}, no curve, the given decay type. */
-    public Options(String dataset, Path dataDir, String preset, List<Double> fractions,
-        int seeds, Path out, long pretrainSteps, long finetuneSteps, int batchSize,
-        double pretrainLr, double finetuneLr, int numMasked, double weightDecay, boolean augment,
-        double probeFraction, int threads, Path pretrained, String command,
-        OptimizerConfig.WeightDecayType weightDecayType) {
-      this(dataset, dataDir, preset, fractions, seeds, out, pretrainSteps, finetuneSteps,
-          batchSize, pretrainLr, finetuneLr, numMasked, weightDecay, augment, probeFraction,
-          threads, pretrained, command, Arms.defaults(), List.of(), Pretrain.Variants.PAPER,
-          weightDecayType, "float32");
-    }
-
-    /** The paper's pretraining, {@link Arms#defaults()}, no curve, the given precision. */
-    public Options(String dataset, Path dataDir, String preset, List<Double> fractions,
-        int seeds, Path out, long pretrainSteps, long finetuneSteps, int batchSize,
-        double pretrainLr, double finetuneLr, int numMasked, double weightDecay, boolean augment,
-        double probeFraction, int threads, Path pretrained, String command, String precision) {
-      this(dataset, dataDir, preset, fractions, seeds, out, pretrainSteps, finetuneSteps,
-          batchSize, pretrainLr, finetuneLr, numMasked, weightDecay, augment, probeFraction,
-          threads, pretrained, command, Arms.defaults(), List.of(), Pretrain.Variants.PAPER,
-          OptimizerConfig.WeightDecayType.DECOUPLED, precision);
-    }
-  }
-
-  /**
    * How the two arms finetune beyond the shared budget: each arm is tuned on its own (best-tuned
    * vs best-tuned), on the validation split of {@code recipe}.
    *
@@ -238,7 +104,7 @@ public final class Experiment {
       }
     }
 
-    public static Budget of(Options o) {
+    public static Budget of(ExperimentOptions o) {
       return new Budget(o.dataset(), o.preset(), o.pretrainSteps(), o.finetuneSteps(),
           o.batchSize(), o.pretrainLr(), o.finetuneLr(), o.numMasked(), o.weightDecay(),
           o.augment(), o.pretrained() == null ? null
@@ -297,7 +163,7 @@ public final class Experiment {
       @JsonProperty("wall_seconds") double wallSeconds) {}
 
   /** Runs (or resumes) the experiment. */
-  public static Result run(Options o) throws IOException {
+  public static Result run(ExperimentOptions o) throws IOException {
     long t0 = System.nanoTime();
     Path out = o.out().toAbsolutePath().normalize();
     Files.createDirectories(out);
@@ -353,7 +219,7 @@ public final class Experiment {
    * Selfie finetunes from the pretraining run's checkpoints at {@code o.curveSteps()} (every
    * fraction and seed, same label subsets as the main cells), then curve.{json,md,png}.
    */
-  private static void curve(Options o, Path out, Path pretrainDir, List<Run> mainRuns,
+  private static void curve(ExperimentOptions o, Path out, Path pretrainDir, List<Run> mainRuns,
       String command) throws IOException {
     long finalSteps = new RunDir(pretrainDir).readConfig(Pretrain.Config.class).steps();
     int trainImages = RunData.open(o.dataset(), o.dataDir(), 0, null).size(Split.TRAIN);
@@ -406,7 +272,7 @@ public final class Experiment {
     }
   }
 
-  private static PretrainSummary pretrain(Options o, Path dir) throws IOException {
+  private static PretrainSummary pretrain(ExperimentOptions o, Path dir) throws IOException {
     Path marker = dir.resolve("run.json");
     if (Files.isRegularFile(marker)) {
       PretrainSummary s = Json.read(marker, PretrainSummary.class);
@@ -446,19 +312,19 @@ public final class Experiment {
     return s;
   }
 
-  private static DataOptions data(Options o) {
+  private static DataOptions data(ExperimentOptions o) {
     return DataOptions.of(o.dataset(), o.dataDir()).withBatchSize(o.batchSize())
         .withAugment(o.augment());
   }
 
   /** SGD at {@code lr} for {@code steps}, warming up for a tenth of them. */
-  private static ScheduleOptions schedule(Options o, long steps, double lr) {
+  private static ScheduleOptions schedule(ExperimentOptions o, long steps, double lr) {
     return ScheduleOptions.defaults().withSteps(steps).withLr(lr)
         .withWarmup(Math.max(1, steps / 10)).withWeightDecay(o.weightDecay(), o.weightDecayType());
   }
 
   /** Seed 1 (the cells set their own). */
-  private static RuntimeOptions runtime(Options o) {
+  private static RuntimeOptions runtime(ExperimentOptions o) {
     return RuntimeOptions.defaults().withThreads(o.threads()).withPrecision(o.precision());
   }
 
@@ -534,7 +400,7 @@ public final class Experiment {
         .mapToDouble(EventFiles.Scalar::value).average().orElseThrow();
   }
 
-  private static Run cellRun(Options o, Path dir, double fraction, long seed, Path pretrained,
+  private static Run cellRun(ExperimentOptions o, Path dir, double fraction, long seed, Path pretrained,
       Path manifest, int index, int total) throws IOException {
     Path marker = dir.resolve("run.json");
     String model = pretrained != null ? SELFIE : BASELINE;
@@ -575,7 +441,7 @@ public final class Experiment {
     return run;
   }
 
-  private static ProbeRow probe(Options o, Path out, Path pretrained)
+  private static ProbeRow probe(ExperimentOptions o, Path out, Path pretrained)
       throws IOException {
     String init = pretrained == null ? "random" : "pretrained";
     Path marker = out.resolve("probe-" + init + "-image.json");
@@ -594,7 +460,7 @@ public final class Experiment {
   }
 
   /** Groups runs by fraction (in the order of {@code o.fractions()}). */
-  static List<Cell> cells(Options o, List<Run> runs) {
+  static List<Cell> cells(ExperimentOptions o, List<Run> runs) {
     List<Cell> cells = new ArrayList<>();
     for (double f : o.fractions()) {
       List<Run> mine = runs.stream().filter(r -> r.fraction() == f).toList();
@@ -726,7 +592,7 @@ public final class Experiment {
   }
 
   /** The equivalent command line. */
-  public static String describe(Options o) {
+  public static String describe(ExperimentOptions o) {
     StringBuilder sb = new StringBuilder("selfie experiment --dataset ").append(o.dataset())
         .append(" --preset ").append(o.preset()).append(" --fractions ");
     for (int i = 0; i < o.fractions().size(); i++) {
@@ -780,7 +646,7 @@ public final class Experiment {
   }
 
   /** For tests: the cell directories' run markers. */
-  public static Map<String, Path> runMarkers(Options o) {
+  public static Map<String, Path> runMarkers(ExperimentOptions o) {
     Map<String, Path> m = new LinkedHashMap<>();
     for (int seed = 1; seed <= o.seeds(); seed++) {
       for (double f : o.fractions()) {

@@ -17,6 +17,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,28 +32,56 @@ public final class Quickstart {
 
   private Quickstart() {}
 
+  /**
+   * Options of {@code selfie quickstart}: start from {@link #defaults} (the command line's) and
+   * change what differs with the withers.
+   *
+   * @param out the directory of the three runs and the summary
+   * @param preset the model ({@code --preset})
+   * @param data dataset, data directory, batch size (both arms and the pretraining)
+   * @param runtime seed, threads, precision
+   * @param pretrainSteps pretraining steps
+   * @param finetuneSteps finetuning steps of each arm
+   * @param headSteps Selfie arm: steps that train only the new layers first (LP-FT), in [0,
+   *     finetuneSteps)
+   * @param labelFraction the fraction of training labels both arms finetune on, in (0, 1]
+   * @param numMasked masked patches per image in pretraining (0 = the preset's)
+   * @param finetuneLr finetuning learning rate of both arms
+   * @param variants pretraining variants (null: the paper's formulation)
+   * @param weightDecay weight decay of every run, >= 0
+   * @param weightDecayType how it is applied (null: decoupled)
+   */
   public record Options(
       Path out,
-      String dataset,
-      Path dataDir,
       String preset,
+      DataOptions data,
+      RuntimeOptions runtime,
       long pretrainSteps,
       long finetuneSteps,
-      int batchSize,
+      long headSteps,
       double labelFraction,
-      long seed,
-      int threads,
       int numMasked,
       double finetuneLr,
       Pretrain.Variants variants,
       double weightDecay,
-      OptimizerConfig.WeightDecayType weightDecayType,
-      String precision,
-      long headSteps) {
+      OptimizerConfig.WeightDecayType weightDecayType) {
     public Options {
+      Objects.requireNonNull(out, "out");
+      Objects.requireNonNull(data, "data");
+      Objects.requireNonNull(runtime, "runtime");
+      if (pretrainSteps < 1) {
+        throw new IllegalArgumentException("--pretrain-steps must be >= 1, got " + pretrainSteps);
+      }
+      if (finetuneSteps < 1) {
+        throw new IllegalArgumentException("--finetune-steps must be >= 1, got " + finetuneSteps);
+      }
       if (headSteps < 0 || headSteps >= finetuneSteps) {
         throw new IllegalArgumentException("--head-steps must be in [0, --finetune-steps), got "
             + headSteps);
+      }
+      if (!(labelFraction > 0 && labelFraction <= 1)) {
+        throw new IllegalArgumentException(
+            "--label-fraction must be in (0, 1], got " + labelFraction);
       }
       if (variants == null) {
         variants = Pretrain.Variants.PAPER;
@@ -63,83 +92,65 @@ public final class Quickstart {
       if (!(weightDecay >= 0 && Double.isFinite(weightDecay))) {
         throw new IllegalArgumentException("--weight-decay must be >= 0, got " + weightDecay);
       }
-      precision = Precision.checkFlag(precision);
-      if (pretrainSteps < 1) {
-        throw new IllegalArgumentException("--pretrain-steps must be >= 1, got " + pretrainSteps);
-      }
-      if (finetuneSteps < 1) {
-        throw new IllegalArgumentException("--finetune-steps must be >= 1, got " + finetuneSteps);
-      }
-      if (!(labelFraction > 0 && labelFraction <= 1)) {
-        throw new IllegalArgumentException(
-            "--label-fraction must be in (0, 1], got " + labelFraction);
-      }
-      if (batchSize < 1) {
-        throw new IllegalArgumentException("--batch-size must be >= 1, got " + batchSize);
-      }
       Pretrain.checkPreset(preset);
     }
 
-    /** No head-first steps. */
-    public Options(Path out, String dataset, Path dataDir, String preset, long pretrainSteps,
-        long finetuneSteps, int batchSize, double labelFraction, long seed, int threads,
-        int numMasked, double finetuneLr, Pretrain.Variants variants, double weightDecay,
-        OptimizerConfig.WeightDecayType weightDecayType, String precision) {
-      this(out, dataset, dataDir, preset, pretrainSteps, finetuneSteps, batchSize, labelFraction,
-          seed, threads, numMasked, finetuneLr, variants, weightDecay, weightDecayType, precision,
-          0);
+    /**
+     * The command line's defaults into {@code out}: preset small on Fashion-MNIST, batch 64, 3000
+     * pretraining steps with 8 of 16 patches masked, 5% of the labels, 1000 finetuning steps at lr
+     * 0.1 (the Selfie arm trains its new layers alone for the first 200), weight decay 1e-4
+     * (decoupled), seed 1, all cores, precision auto.
+     */
+    public static Options defaults(Path out) {
+      return new Options(out, "small", DataOptions.defaults(), RuntimeOptions.defaults(), 3000,
+          1000, 200, 0.05, 8, 0.1, Pretrain.Variants.PAPER, 1e-4,
+          OptimizerConfig.WeightDecayType.DECOUPLED);
     }
 
-    /** Variants and weight decay, float32. */
-    public Options(Path out, String dataset, Path dataDir, String preset, long pretrainSteps,
-        long finetuneSteps, int batchSize, double labelFraction, long seed, int threads,
-        int numMasked, double finetuneLr, Pretrain.Variants variants, double weightDecay,
-        OptimizerConfig.WeightDecayType weightDecayType) {
-      this(out, dataset, dataDir, preset, pretrainSteps, finetuneSteps, batchSize, labelFraction,
-          seed, threads, numMasked, finetuneLr, variants, weightDecay, weightDecayType, "float32");
+    public Options withPreset(String p) {
+      return new Options(out, p, data, runtime, pretrainSteps, finetuneSteps, headSteps,
+          labelFraction, numMasked, finetuneLr, variants, weightDecay, weightDecayType);
     }
 
-    /** Pretraining variants; weight decay 1e-4, decoupled. */
-    public Options(Path out, String dataset, Path dataDir, String preset, long pretrainSteps,
-        long finetuneSteps, int batchSize, double labelFraction, long seed, int threads,
-        int numMasked, double finetuneLr, Pretrain.Variants variants) {
-      this(out, dataset, dataDir, preset, pretrainSteps, finetuneSteps, batchSize, labelFraction,
-          seed, threads, numMasked, finetuneLr, variants, 1e-4,
-          OptimizerConfig.WeightDecayType.DECOUPLED, "float32");
+    public Options withData(DataOptions d) {
+      return new Options(out, preset, d, runtime, pretrainSteps, finetuneSteps, headSteps,
+          labelFraction, numMasked, finetuneLr, variants, weightDecay, weightDecayType);
     }
 
-    /** The paper's pretraining formulation, the given weight decay. */
-    public Options(Path out, String dataset, Path dataDir, String preset, long pretrainSteps,
-        long finetuneSteps, int batchSize, double labelFraction, long seed, int threads,
-        int numMasked, double finetuneLr, double weightDecay,
-        OptimizerConfig.WeightDecayType weightDecayType) {
-      this(out, dataset, dataDir, preset, pretrainSteps, finetuneSteps, batchSize, labelFraction,
-          seed, threads, numMasked, finetuneLr, Pretrain.Variants.PAPER, weightDecay,
-          weightDecayType, "float32");
+    public Options withRuntime(RuntimeOptions r) {
+      return new Options(out, preset, data, r, pretrainSteps, finetuneSteps, headSteps,
+          labelFraction, numMasked, finetuneLr, variants, weightDecay, weightDecayType);
     }
 
-    /** The paper's pretraining formulation; weight decay 1e-4, decoupled; the given precision. */
-    public Options(Path out, String dataset, Path dataDir, String preset, long pretrainSteps,
-        long finetuneSteps, int batchSize, double labelFraction, long seed, int threads,
-        int numMasked, double finetuneLr, String precision) {
-      this(out, dataset, dataDir, preset, pretrainSteps, finetuneSteps, batchSize, labelFraction,
-          seed, threads, numMasked, finetuneLr, Pretrain.Variants.PAPER, 1e-4,
-          OptimizerConfig.WeightDecayType.DECOUPLED, precision);
+    /** The budget: pretraining steps, finetuning steps of each arm, head-first steps. */
+    public Options withSteps(long pretrain, long finetune, long head) {
+      return new Options(out, preset, data, runtime, pretrain, finetune, head, labelFraction,
+          numMasked, finetuneLr, variants, weightDecay, weightDecayType);
     }
 
-    /** The paper's pretraining formulation; weight decay 1e-4, decoupled; float32. */
-    public Options(Path out, String dataset, Path dataDir, String preset, long pretrainSteps,
-        long finetuneSteps, int batchSize, double labelFraction, long seed, int threads,
-        int numMasked, double finetuneLr) {
-      this(out, dataset, dataDir, preset, pretrainSteps, finetuneSteps, batchSize, labelFraction,
-          seed, threads, numMasked, finetuneLr, "float32");
+    public Options withLabelFraction(double f) {
+      return new Options(out, preset, data, runtime, pretrainSteps, finetuneSteps, headSteps, f,
+          numMasked, finetuneLr, variants, weightDecay, weightDecayType);
     }
 
-    /** The defaults of the CLI: 4 of 16 patches masked (the preset's), finetuning lr 0.05. */
-    public Options(Path out, String dataset, Path dataDir, String preset, long pretrainSteps,
-        long finetuneSteps, int batchSize, double labelFraction, long seed, int threads) {
-      this(out, dataset, dataDir, preset, pretrainSteps, finetuneSteps, batchSize, labelFraction,
-          seed, threads, 0, 0.05);
+    public Options withNumMasked(int m) {
+      return new Options(out, preset, data, runtime, pretrainSteps, finetuneSteps, headSteps,
+          labelFraction, m, finetuneLr, variants, weightDecay, weightDecayType);
+    }
+
+    public Options withFinetuneLr(double lr) {
+      return new Options(out, preset, data, runtime, pretrainSteps, finetuneSteps, headSteps,
+          labelFraction, numMasked, lr, variants, weightDecay, weightDecayType);
+    }
+
+    public Options withVariants(Pretrain.Variants v) {
+      return new Options(out, preset, data, runtime, pretrainSteps, finetuneSteps, headSteps,
+          labelFraction, numMasked, finetuneLr, v, weightDecay, weightDecayType);
+    }
+
+    public Options withWeightDecay(double wd, OptimizerConfig.WeightDecayType type) {
+      return new Options(out, preset, data, runtime, pretrainSteps, finetuneSteps, headSteps,
+          labelFraction, numMasked, finetuneLr, variants, wd, type);
     }
   }
 
@@ -179,8 +190,8 @@ public final class Quickstart {
     Finetune.Result baseline = Finetune.run(finetuneBaseline);
 
     LOG.info("== 4/4 evaluation");
-    Evaluate.Result evalSelfie = Evaluate.run(selfieDir, null, o.dataDir(), 500);
-    Evaluate.Result evalBaseline = Evaluate.run(baselineDir, null, o.dataDir(), 500);
+    Evaluate.Result evalSelfie = Evaluate.run(selfieDir, null, o.data().dataDir(), 500);
+    Evaluate.Result evalBaseline = Evaluate.run(baselineDir, null, o.data().dataDir(), 500);
     Row rs = new Row("Selfie (pretrained)", evalSelfie.accuracy(), evalSelfie.total(),
         selfie.labeledExamples(), selfie.steps(), pre.wallSeconds() + selfie.wallSeconds(),
         selfieDir.resolve("savedmodel").toString());
@@ -236,7 +247,7 @@ public final class Quickstart {
   }
 
   private static DataOptions data(Options o) {
-    return DataOptions.of(o.dataset(), o.dataDir()).withBatchSize(o.batchSize());
+    return o.data();
   }
 
   /** SGD at {@code lr} for {@code steps}, warming up for a tenth of them. */
@@ -246,17 +257,16 @@ public final class Quickstart {
   }
 
   private static RuntimeOptions runtime(Options o) {
-    return RuntimeOptions.defaults().withSeed(o.seed()).withThreads(o.threads())
-        .withPrecision(o.precision());
+    return o.runtime();
   }
 
   static String table(Options o, Result r) {
     StringBuilder sb = new StringBuilder();
     sb.append(String.format("Selfie quickstart: %s, preset %s, %.0f%% labels (%d images), "
-            + "%d pretraining + %d finetuning steps%s, batch %d%n%n", o.dataset(), o.preset(),
+            + "%d pretraining + %d finetuning steps%s, batch %d%n%n", o.data().dataset(), o.preset(),
         100 * o.labelFraction(), r.selfie().labeledExamples(), o.pretrainSteps(),
         o.finetuneSteps(), o.headSteps() > 0 ? " (Selfie: the new layers alone for the first "
-            + o.headSteps() + ")" : "", o.batchSize()));
+            + o.headSteps() + ")" : "", o.data().batchSize()));
     sb.append(String.format("pretraining patch-selection accuracy: %.1f%% (chance %.1f%%)%n%n",
         100 * r.patchAccuracy(), 100 * r.chance()));
     sb.append("| model | test accuracy | test images |\n|---|---|---|\n");
