@@ -8,7 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.selfie.data.LabelManifest;
 import dev.selfie.training.experiments.Experiment;
+import dev.selfie.training.experiments.ExperimentReport;
 import dev.selfie.training.experiments.ExperimentOptions;
+import dev.selfie.training.experiments.PretrainedSummaries;
 import dev.selfie.training.jobs.Finetune;
 import dev.selfie.training.loop.EventFiles;
 import dev.selfie.training.run.Json;
@@ -203,10 +205,10 @@ class ExperimentTest {
     // run; its final checkpoint is summarised as the run itself (earlier ones from the logged
     // scalars, windowMean below).
     Path ckpt = out.resolve("pretrain").resolve("checkpoints").resolve("ckpt-4");
-    Experiment.PretrainSummary s = Experiment.existingPretraining(ckpt);
-    assertEquals(Experiment.existingPretraining(out.resolve("pretrain")), s);
+    Experiment.PretrainSummary s = PretrainedSummaries.of(ckpt);
+    assertEquals(PretrainedSummaries.of(out.resolve("pretrain")), s);
     assertEquals(4, s.steps());
-    assertThrows(IllegalArgumentException.class, () -> Experiment.existingPretraining(
+    assertThrows(IllegalArgumentException.class, () -> PretrainedSummaries.of(
         out.resolve("pretrain").resolve("checkpoints")));
     IllegalArgumentException notARun = assertThrows(IllegalArgumentException.class,
         () -> ExperimentOptions.builder(tmp.resolve("x"))
@@ -275,16 +277,16 @@ class ExperimentTest {
       s.add(new EventFiles.Scalar(10L * i, "other", 1000));
     }
     // steps <= 200: values 11..20 (the last ten), mean 15.5
-    assertEquals(15.5, Experiment.windowMean(s, "loss", 205), 1e-6);
-    assertEquals(2.0, Experiment.windowMean(s, "loss", 30), 1e-6);
-    assertTrue(Double.isNaN(Experiment.windowMean(s, "loss", 5)));
+    assertEquals(15.5, PretrainedSummaries.windowMean(s, "loss", 205), 1e-6);
+    assertEquals(2.0, PretrainedSummaries.windowMean(s, "loss", 30), 1e-6);
+    assertTrue(Double.isNaN(PretrainedSummaries.windowMean(s, "loss", 5)));
   }
 
   @Test
   void meanAndSampleStd() {
-    assertEquals(2.0, Experiment.mean(new double[] {1, 2, 3}), 1e-12);
-    assertEquals(1.0, Experiment.std(new double[] {1, 2, 3}), 1e-12);
-    assertEquals(0.0, Experiment.std(new double[] {5}), 0);
+    assertEquals(2.0, ExperimentReport.mean(new double[] {1, 2, 3}), 1e-12);
+    assertEquals(1.0, ExperimentReport.std(new double[] {1, 2, 3}), 1e-12);
+    assertEquals(0.0, ExperimentReport.std(new double[] {5}), 0);
     assertEquals("f0.05", Experiment.fractionName(0.05));
     assertEquals("f1", Experiment.fractionName(1.0));
   }

@@ -10,6 +10,7 @@ import dev.selfie.graph.ModelConfig;
 import dev.selfie.graph.Selfie;
 import dev.selfie.graph.VarStore;
 import dev.selfie.training.experiments.Experiment;
+import dev.selfie.training.experiments.ExperimentReport;
 import dev.selfie.training.experiments.ExperimentOptions;
 import dev.selfie.training.experiments.Quickstart;
 import dev.selfie.training.jobs.Diagnose;
@@ -115,8 +116,8 @@ class PretrainVariantsTest {
         .threads(1)
         .precision("float32")
         .build();
-    assertTrue(Experiment.describe(with).contains(ALL.flags() + " "), Experiment.describe(with));
-    assertFalse(Experiment.describe(paper).contains("--query-mode"));
+    assertTrue(ExperimentReport.describe(with).contains(ALL.flags() + " "), ExperimentReport.describe(with));
+    assertFalse(ExperimentReport.describe(paper).contains("--query-mode"));
     assertEquals(ALL.flags().trim(), Experiment.Budget.of(with).variants());
     assertNull(Experiment.Budget.of(paper).variants(), "budgets written before stay equal");
     Quickstart.Options q = Quickstart.Options.defaults(out).withVariants(ALL);

@@ -4,19 +4,15 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.selfie.data.Split;
 import dev.selfie.training.jobs.Finetune;
 import dev.selfie.training.jobs.Pretrain;
-import dev.selfie.training.jobs.PretrainedRun;
 import dev.selfie.training.jobs.Probe;
 import dev.selfie.training.jobs.RunData;
-import dev.selfie.training.loop.EventFiles;
 import dev.selfie.training.optim.OptimizerConfig;
 import dev.selfie.training.options.CheckpointOptions;
 import dev.selfie.training.options.DataOptions;
 import dev.selfie.training.options.RuntimeOptions;
 import dev.selfie.training.options.ScheduleOptions;
 import dev.selfie.training.run.Json;
-import dev.selfie.training.run.MetricsWriter;
 import dev.selfie.training.run.RunDir;
-import dev.selfie.training.runtime.Precision;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,7 +21,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Objects;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -168,11 +163,11 @@ public final class Experiment {
     Path out = o.out().toAbsolutePath().normalize();
     Files.createDirectories(out);
     checkBudget(out, Budget.of(o));
-    String command = o.command() != null ? o.command() : describe(o);
+    String command = o.command() != null ? o.command() : ExperimentReport.describe(o);
 
     Path pretrainDir = o.pretrained() != null ? o.pretrained().toAbsolutePath().normalize()
         : out.resolve("pretrain");
-    PretrainSummary pre = o.pretrained() != null ? existingPretraining(pretrainDir)
+    PretrainSummary pre = o.pretrained() != null ? PretrainedSummaries.of(pretrainDir)
         : pretrain(o, pretrainDir);
     for (long c : o.curveSteps()) {
       if (c >= pre.steps()) {
@@ -195,8 +190,8 @@ public final class Experiment {
         Run baseline = cellRun(o, cellDir.resolve(BASELINE), fraction, seed, null,
             cellDir.resolve(SELFIE).resolve("labels.json"), ++done, total);
         runs.add(baseline);
-        write(out, new Result(o.dataset(), o.preset(), command, Budget.of(o), false, pre,
-            cells(o, runs), probes, (System.nanoTime() - t0) / 1e9));
+        ExperimentReport.write(out, new Result(o.dataset(), o.preset(), command, Budget.of(o), false, pre,
+            ExperimentReport.cells(o, runs), probes, (System.nanoTime() - t0) / 1e9));
       }
       if (seed == 1 && o.probeFraction() > 0) {
         // Probes after the first seed's cells: cheap next to the finetunes, useful early.
@@ -208,10 +203,10 @@ public final class Experiment {
       curve(o, out, pretrainDir, runs, command);
     }
     Result r = new Result(o.dataset(), o.preset(), command, Budget.of(o), true, pre,
-        cells(o, runs), probes, (System.nanoTime() - t0) / 1e9);
-    write(out, r);
+        ExperimentReport.cells(o, runs), probes, (System.nanoTime() - t0) / 1e9);
+    ExperimentReport.write(out, r);
     LOG.info("");
-    LOG.info(markdown(r));
+    LOG.info(ExperimentReport.markdown(r));
     return r;
   }
 
@@ -328,78 +323,6 @@ public final class Experiment {
     return RuntimeOptions.defaults().withThreads(o.threads()).withPrecision(o.precision());
   }
 
-  /**
-   * The summary of a finished pretraining run given by {@code --pretrained}, or of one of its
-   * checkpoints ({@code RUN/checkpoints/ckpt-N}, e.g. chosen on validation with finetune): loss and
-   * patch accuracy are then the mean of the last {@value #CHECKPOINT_WINDOW} values the run logged
-   * up to step N (the run's summary for its final checkpoint), the wall time the run's, prorated
-   * to N steps.
-   */
-  public static PretrainSummary existingPretraining(Path dir) {
-    if (PretrainedRun.isCheckpointDir(dir)) {
-      return checkpointSummary(dir);
-    }
-    RunDir run = new RunDir(dir);
-    if (!Files.isRegularFile(run.metrics())) {
-      throw new IllegalArgumentException("--pretrained " + dir + ": no metrics.json (expected a"
-          + " finished pretraining run directory)");
-    }
-    Pretrain.Config cfg = run.readConfig(Pretrain.Config.class);
-    MetricsWriter.Metrics m = MetricsWriter.read(run.metrics());
-    if (m.steps() < cfg.steps()) {
-      throw new IllegalArgumentException("--pretrained " + dir + " stopped at step " + m.steps()
-          + " of " + cfg.steps() + "; finish it first (selfie pretrain --resume)");
-    }
-    LOG.info(String.format("pretraining: reusing %s (%d steps)", dir, m.steps()));
-    return new PretrainSummary(m.steps(), m.meanLoss(),
-        100 * m.metrics().getOrDefault("patch_accuracy", Double.NaN),
-        100.0 / cfg.model().numMasked(), m.imagesPerSecond(), m.wallSeconds());
-  }
-
-  static final int CHECKPOINT_WINDOW = 10;
-
-  private static PretrainSummary checkpointSummary(Path ckpt) {
-    Path runPath = ckpt.toAbsolutePath().normalize().getParent().getParent();
-    String name = ckpt.getFileName().toString();
-    long steps;
-    try {
-      steps = Long.parseLong(name.substring(name.lastIndexOf('-') + 1));
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException("--pretrained " + ckpt + ": expected a checkpoint"
-          + " directory named ckpt-<step>");
-    }
-    RunDir run = new RunDir(runPath);
-    Pretrain.Config cfg = run.readConfig(Pretrain.Config.class);
-    if (steps == cfg.steps() && Files.isRegularFile(run.metrics())) {
-      return existingPretraining(runPath); // the final checkpoint: the run's own summary
-    }
-    double wall = Double.NaN;
-    double rate = Double.NaN;
-    if (Files.isRegularFile(run.metrics())) {
-      MetricsWriter.Metrics m = MetricsWriter.read(run.metrics());
-      rate = m.imagesPerSecond();
-      wall = m.wallSeconds() * steps / Math.max(1, m.steps());
-    }
-    List<EventFiles.Scalar> scalars = EventFiles.scalars(runPath.resolve("tensorboard"));
-    double loss = windowMean(scalars, "loss", steps);
-    double accuracy = windowMean(scalars, "patch_accuracy", steps);
-    LOG.info(String.format(
-        "pretraining: reusing checkpoint %s (step %d of %d)", ckpt, steps, cfg.steps()));
-    return new PretrainSummary(steps, loss, 100 * accuracy, 100.0 / cfg.model().numMasked(),
-        rate, wall);
-  }
-
-  /** Mean of the last {@link #CHECKPOINT_WINDOW} logged values of {@code tag} at steps <= max. */
-  public static double windowMean(List<EventFiles.Scalar> scalars, String tag, long max) {
-    List<EventFiles.Scalar> s = scalars.stream()
-        .filter(x -> x.tag().equals(tag) && x.step() <= max).toList();
-    if (s.isEmpty()) {
-      return Double.NaN;
-    }
-    return s.subList(Math.max(0, s.size() - CHECKPOINT_WINDOW), s.size()).stream()
-        .mapToDouble(EventFiles.Scalar::value).average().orElseThrow();
-  }
-
   private static Run cellRun(ExperimentOptions o, Path dir, double fraction, long seed, Path pretrained,
       Path manifest, int index, int total) throws IOException {
     Path marker = dir.resolve("run.json");
@@ -408,11 +331,11 @@ public final class Experiment {
       Run r = Json.read(marker, Run.class);
       LOG.info(String.format(
           "[%d/%d] %s, %s labels, seed %d: done (%.2f%%), skipped", index, total, model,
-          pct(fraction), seed, r.accuracy()));
+          ExperimentReport.pct(fraction), seed, r.accuracy()));
       return r;
     }
     LOG.info(String.format("== [%d/%d] %s finetune, %s labels, seed %d -> %s", index, total, model,
-        pct(fraction), seed, dir));
+        ExperimentReport.pct(fraction), seed, dir));
     Arms arms = o.arms();
     boolean baseline = pretrained == null;
     long steps = baseline && arms.baselineSteps() > 0 ? arms.baselineSteps() : o.finetuneSteps();
@@ -449,7 +372,7 @@ public final class Experiment {
       return Json.read(marker, ProbeRow.class);
     }
     LOG.info("== linear probe + kNN on frozen " + init + " image features ("
-        + pct(o.probeFraction()) + " of the training labels)");
+        + ExperimentReport.pct(o.probeFraction()) + " of the training labels)");
     int k = 20;
     Probe.Result r = Probe.run(new Probe.Options(o.dataset(), o.dataDir(), pretrained,
         o.preset(), Probe.Features.IMAGE, o.probeFraction(), 1, k, 300, 500));
@@ -457,192 +380,6 @@ public final class Experiment {
         100 * r.knnAccuracy(), k, r.trainExamples(), r.testExamples(), r.dim());
     Json.writeAtomic(marker, row);
     return row;
-  }
-
-  /** Groups runs by fraction (in the order of {@code o.fractions()}). */
-  static List<Cell> cells(ExperimentOptions o, List<Run> runs) {
-    List<Cell> cells = new ArrayList<>();
-    for (double f : o.fractions()) {
-      List<Run> mine = runs.stream().filter(r -> r.fraction() == f).toList();
-      double[] s = mine.stream().filter(r -> r.model().equals(SELFIE))
-          .mapToDouble(Run::accuracy).toArray();
-      double[] b = mine.stream().filter(r -> r.model().equals(BASELINE))
-          .mapToDouble(Run::accuracy).toArray();
-      if (s.length == 0 || b.length == 0) {
-        continue;
-      }
-      int seeds = Math.min(s.length, b.length);
-      cells.add(new Cell(f, mine.get(0).labeledExamples(), seeds, mean(s), std(s), mean(b),
-          std(b), mean(s) - mean(b), mine));
-    }
-    return cells;
-  }
-
-  public static double mean(double[] x) {
-    double m = 0;
-    for (double v : x) {
-      m += v;
-    }
-    return m / x.length;
-  }
-
-  /** Sample standard deviation (n - 1); 0 for a single value. */
-  public static double std(double[] x) {
-    if (x.length < 2) {
-      return 0;
-    }
-    double m = mean(x);
-    double ss = 0;
-    for (double v : x) {
-      ss += (v - m) * (v - m);
-    }
-    return Math.sqrt(ss / (x.length - 1));
-  }
-
-  private static String pct(double f) {
-    return String.format(Locale.ROOT, "%s%%", trim(100 * f));
-  }
-
-  /** 0.05 -> "0.05", 1.0 -> "1", 1e-4 -> "0.0001". */
-  private static String trim(double v) {
-    return java.math.BigDecimal.valueOf(v).stripTrailingZeros().toPlainString();
-  }
-
-  static void write(Path out, Result r) throws IOException {
-    Json.writeAtomic(out.resolve("results.json"), r);
-    Json.writeAtomic(out.resolve("results.md"),
-        markdown(r).getBytes(java.nio.charset.StandardCharsets.UTF_8));
-    if (!r.cells().isEmpty()) {
-      ResultsPlot.write(out.resolve("results.png"), r);
-    }
-  }
-
-  /** The paper-style table, the probes and the budget. */
-  static String markdown(Result r) {
-    StringBuilder sb = new StringBuilder();
-    Budget b = r.budget();
-    sb.append(String.format(Locale.ROOT, "# Selfie vs supervised: %s, preset %s%n%n",
-        r.dataset(), r.preset()));
-    sb.append("Command:\n\n```\n").append(r.command()).append("\n```\n\n");
-    Arms arms = b.arms();
-    Finetune.Recipe recipe = arms.recipe();
-    boolean sameArms = arms.baselineLr() == 0 && arms.baselineSteps() == 0;
-    String pretraining = b.pretrained() != null
-        ? "the pretraining given by --pretrained (below)"
-        : String.format(Locale.ROOT, "one pretraining run of %d steps (batch %d, lr %s, %s masked"
-            + " patches, augmentation %s)", b.pretrainSteps(), b.batchSize(),
-            trim(b.pretrainLr()), b.numMasked() == 0 ? "the preset's"
-                : String.valueOf(b.numMasked()), b.augment() ? "on" : "off");
-    sb.append(String.format(Locale.ROOT, "Budget: %s; Selfie finetunes %d steps at batch %d, lr %s"
-            + "%s; %s; weight decay %s (%s), same seed and label manifest per cell.%n%n",
-        pretraining, b.finetuneSteps(), b.batchSize(), trim(b.finetuneLr()),
-        (recipe.pretrainedLrScale() != 1 ? ", pretrained layers at " + trim(
-            recipe.pretrainedLrScale()) + " x lr" : "")
-            + (recipe.headSteps() > 0 ? ", head only for the first " + recipe.headSteps()
-            + " steps" : ""),
-        sameArms ? "the baseline the same" : String.format(Locale.ROOT,
-            "the baseline %d steps at lr %s",
-            arms.baselineSteps() > 0 ? arms.baselineSteps() : b.finetuneSteps(),
-            trim(arms.baselineLr() > 0 ? arms.baselineLr() : b.finetuneLr())),
-        trim(b.weightDecay()), b.weightDecayType().flagValue()));
-    if (recipe.validation() > 0) {
-      sb.append(String.format(Locale.ROOT, "A validation split of %d training images (seed %d)"
-              + " is held out of every label subset; the settings were tuned on it. ",
-          recipe.validation(), recipe.validationSeed()));
-    }
-    sb.append(recipe.test()
-        ? "Test accuracy on the full test split (read once per run), percent, mean +- sample std"
-            + " over seeds.\n\n"
-        : "**Validation** accuracy (the test set was not read), percent, mean +- sample std over"
-            + " seeds.\n\n");
-    if (b.variants() != null) {
-      sb.append("Pretraining variants: `").append(b.variants()).append("`.\n\n");
-    }
-    if (r.pretrain() != null) {
-      sb.append(String.format(Locale.ROOT, "Pretraining: %d steps, loss %.3f, patch-selection"
-              + " accuracy %.1f%% (chance %.1f%%), %.0f images/s, %.1f min.%n%n",
-          r.pretrain().steps(), r.pretrain().finalLoss(), r.pretrain().patchAccuracy(),
-          r.pretrain().chance(), r.pretrain().imagesPerSecond(), r.pretrain().wallSeconds() / 60));
-    }
-    if (!r.complete()) {
-      sb.append("**Partial: the experiment is still running or was interrupted; rerun the"
-          + " command to complete it (finished cells are skipped).**\n\n");
-    }
-    sb.append("| labels | images | seeds | supervised (random init) | Selfie (pretrained) | gain |\n");
-    sb.append("|---|---|---|---|---|---|\n");
-    for (Cell c : r.cells()) {
-      sb.append(String.format(Locale.ROOT, "| %s | %d | %d | %.2f +- %.2f | %.2f +- %.2f | %+.2f |%n",
-          pct(c.fraction()), c.labeledExamples(), c.seeds(), c.baselineMean(), c.baselineStd(),
-          c.selfieMean(), c.selfieStd(), c.gain()));
-    }
-    if (!r.probes().isEmpty()) {
-      sb.append("\nFrozen features (stem + stages 1-3 on the whole image, pooled; BN in inference"
-          + " mode), test accuracy in percent:\n\n");
-      sb.append("| features | linear probe | kNN (k, cosine) | train images | dim |\n");
-      sb.append("|---|---|---|---|---|\n");
-      for (ProbeRow p : r.probes()) {
-        sb.append(String.format(Locale.ROOT, "| %s | %.2f | %.2f (k=%d) | %d | %d |%n",
-            p.init().equals("random") ? "random init" : "Selfie pretrained", p.linear(), p.knn(),
-            p.k(), p.trainExamples(), p.dim()));
-      }
-    }
-    sb.append(String.format(Locale.ROOT, "%nWall time of this invocation: %.1f min.%n",
-        r.wallSeconds() / 60));
-    return sb.toString();
-  }
-
-  /** The equivalent command line. */
-  public static String describe(ExperimentOptions o) {
-    StringBuilder sb = new StringBuilder("selfie experiment --dataset ").append(o.dataset())
-        .append(" --preset ").append(o.preset()).append(" --fractions ");
-    for (int i = 0; i < o.fractions().size(); i++) {
-      sb.append(i == 0 ? "" : ",").append(trim(o.fractions().get(i)));
-    }
-    sb.append(" --seeds ").append(o.seeds())
-        .append(" --pretrain-steps ").append(o.pretrainSteps())
-        .append(" --finetune-steps ").append(o.finetuneSteps())
-        .append(" --batch-size ").append(o.batchSize())
-        .append(" --pretrain-lr ").append(trim(o.pretrainLr()))
-        .append(" --finetune-lr ").append(trim(o.finetuneLr()));
-    if (o.numMasked() > 0) {
-      sb.append(" --num-masked ").append(o.numMasked());
-    }
-    sb.append(o.variants().flags());
-    if (o.pretrained() != null) {
-      sb.append(" --pretrained ").append(o.pretrained());
-    }
-    if (!o.augment()) {
-      sb.append(" --no-augment");
-    }
-    Finetune.Recipe recipe = o.arms().recipe();
-    if (recipe.validation() > 0) {
-      sb.append(" --validation ").append(recipe.validation());
-      if (recipe.validationSeed() != 0) {
-        sb.append(" --validation-seed ").append(recipe.validationSeed());
-      }
-    }
-    if (!recipe.test()) {
-      sb.append(" --no-test");
-    }
-    if (recipe.pretrainedLrScale() != 1) {
-      sb.append(" --pretrained-lr-scale ").append(trim(recipe.pretrainedLrScale()));
-    }
-    if (recipe.headSteps() > 0) {
-      sb.append(" --head-steps ").append(recipe.headSteps());
-    }
-    if (o.arms().baselineLr() > 0) {
-      sb.append(" --baseline-lr ").append(trim(o.arms().baselineLr()));
-    }
-    if (o.arms().baselineSteps() > 0) {
-      sb.append(" --baseline-steps ").append(o.arms().baselineSteps());
-    }
-    if (!o.curveSteps().isEmpty()) {
-      sb.append(" --curve-steps ").append(String.join(",",
-          o.curveSteps().stream().map(String::valueOf).toList()));
-    }
-    sb.append(" --probe-fraction ").append(trim(o.probeFraction()))
-        .append(" --out ").append(o.out());
-    return sb.toString();
   }
 
   /** For tests: the cell directories' run markers. */

@@ -86,8 +86,8 @@ final class PretrainingCurve {
       double[] sa = s.stream().mapToDouble(Double::doubleValue).toArray();
       double[] ba = b.stream().mapToDouble(Double::doubleValue).toArray();
       double[] pa = paired.stream().mapToDouble(Double::doubleValue).toArray();
-      out.add(new Point(steps, epochs, f, sa.length, Experiment.mean(sa), Experiment.std(sa),
-          Experiment.mean(ba), Experiment.mean(sa) - Experiment.mean(ba), Experiment.std(pa)));
+      out.add(new Point(steps, epochs, f, sa.length, ExperimentReport.mean(sa), ExperimentReport.std(sa),
+          ExperimentReport.mean(ba), ExperimentReport.mean(sa) - ExperimentReport.mean(ba), ExperimentReport.std(pa)));
     }
     return out;
   }
