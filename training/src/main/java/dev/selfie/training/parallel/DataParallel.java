@@ -204,18 +204,18 @@ public final class DataParallel {
           });
       Replicas.Train rt = Replicas.train(tf, rep, optimizer, step);
       Optimizers.TrainOp train = rt.train();
-      Graph g = Towers.rebuild(built, placement);
+      Graph g = GraphPlacement.rebuild(built, placement);
       Map<String, Operand<TFloat32>> metrics = new LinkedHashMap<>();
-      rep.metrics().forEach((k, v) -> metrics.put(k, Towers.find(g, v)));
-      metrics.put("learning_rate", Towers.find(g, train.learningRate()));
+      rep.metrics().forEach((k, v) -> metrics.put(k, GraphPlacement.find(g, v)));
+      metrics.put("learning_rate", GraphPlacement.find(g, train.learningRate()));
       @SuppressWarnings("unchecked")
       Placeholder<TInt64> seedB = new Placeholder<>(g.operationOrThrow(seed.op().name()));
       return new Built(g, seedB,
-          new Optimizers.TrainOp(Towers.findOp(g, train.trainOp()),
-              Towers.find(g, train.learningRate()), Towers.find(g, train.gradientNorm()),
+          new Optimizers.TrainOp(GraphPlacement.findOp(g, train.trainOp()),
+              GraphPlacement.find(g, train.learningRate()), GraphPlacement.find(g, train.gradientNorm()),
               List.of()),
-          Towers.find(g, rep.loss()), metrics, Towers.find(g, step.value()),
-          rt.sync() == null ? null : Towers.findOp(g, rt.sync()));
+          GraphPlacement.find(g, rep.loss()), metrics, GraphPlacement.find(g, step.value()),
+          rt.sync() == null ? null : GraphPlacement.findOp(g, rt.sync()));
     }
   }
 

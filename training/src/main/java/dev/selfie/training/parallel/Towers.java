@@ -14,7 +14,6 @@ import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Split;
 import org.tensorflow.proto.GraphDef;
-import org.tensorflow.proto.NodeDef;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt64;
 import org.tensorflow.types.family.TType;
@@ -46,19 +45,19 @@ import org.tensorflow.types.family.TType;
  * where batch norm does not read them, and are refreshed from tower 0 after a restore).
  *
  * <p>Devices: {@code addGradients} in TF Java 1.1.0 gives gradient ops no device, so they would all
- * run on the default device (device 0, or the chief's task). {@link #placeGradients} therefore
+ * run on the default device (device 0, or the chief's task). {@link GraphPlacement#placeGradients} therefore
  * rewrites the GraphDef: every node under {@code tower_<i>_gradients/} without a device (and
  * without a colocation constraint of its own) gets tower i's device, and every node taking a
  * variable's ref input (updates, BN moving-average updates) is put on that variable's device,
  * where TensorFlow requires it. The rewritten GraphDef is imported into a new {@link Graph}
- * ({@link #rebuild}), which is the graph the session runs; operations are then looked up there
+ * ({@link GraphPlacement#rebuild}), which is the graph the session runs; operations are then looked up there
  * by name.
  */
 public final class Towers {
   private Towers() {}
 
   /** Op types holding a variable's buffer (ops taking their output take a ref). */
-  private static final List<String> VARIABLE_OPS = List.of("VariableV2", VarStore.REPLICA_OP);
+  static final List<String> VARIABLE_OPS = List.of("VariableV2", VarStore.REPLICA_OP);
 
   /** Where the variables live (see the class comment). */
   public enum Layout {
@@ -335,77 +334,5 @@ public final class Towers {
       return tf.identity(xs.get(0));
     }
     return tf.math.mul(tf.math.addN(xs), invK);
-  }
-
-  /**
-   * The GraphDef with gradient ops and variable-ref consumers placed (see the class comment).
-   * Nodes that already have a device keep it, except ref consumers whose variable has a device.
-   */
-  public static GraphDef placeGradients(GraphDef def, Placement placement) {
-    Map<String, String> variableDevice = new LinkedHashMap<>();
-    for (NodeDef n : def.getNodeList()) {
-      if (VARIABLE_OPS.contains(n.getOp())) {
-        variableDevice.put(n.getName(), n.getDevice());
-      }
-    }
-    GraphDef.Builder b = def.toBuilder();
-    for (NodeDef.Builder n : b.getNodeBuilderList()) {
-      // Nodes the gradient code colocated with another node ("_class": "loc:@..."; e.g. the
-      // Shape of a gathered variable) follow that node, as TensorFlow requires.
-      if (n.getDevice().isEmpty() && !n.containsAttr("_class")) {
-        for (int i = 0; i < placement.size(); i++) {
-          if (n.getName().startsWith(gradientScope(i) + "/")) {
-            n.setDevice(placement.towers().get(i).toString());
-            break;
-          }
-        }
-      }
-      if (VARIABLE_OPS.contains(n.getOp())) {
-        continue;
-      }
-      for (String input : n.getInputList()) {
-        if (input.startsWith("^")) {
-          continue;
-        }
-        String node = input.contains(":") ? input.substring(0, input.indexOf(':')) : input;
-        String device = variableDevice.get(node);
-        if (device != null && !device.isEmpty()) {
-          n.setDevice(device);
-          break;
-        }
-      }
-    }
-    return b.build();
-  }
-
-  /**
-   * A new graph holding {@code built}'s operations (same names) with {@link #placeGradients}
-   * applied, and its initializers (TF Java carries them as the {@code Init} op of the GraphDef).
-   * The caller owns (closes) the returned graph.
-   */
-  public static Graph rebuild(Graph built, Placement placement) {
-    GraphDef def = placeGradients(built.toGraphDef(), placement);
-    Graph g = new Graph();
-    try {
-      g.importGraphDef(def);
-    } catch (RuntimeException e) {
-      g.close();
-      throw e;
-    }
-    return g;
-  }
-
-  /** The output {@code o} of {@code built} in {@code rebuilt} (looked up by op name and index). */
-  @SuppressWarnings("unchecked")
-  public static <T extends org.tensorflow.types.family.TType> Operand<T> find(
-      Graph rebuilt, Operand<T> o) {
-    Output<T> out = o.asOutput();
-    return (Operand<T>) rebuilt.operationOrThrow(out.op().name()).output(out.index());
-  }
-
-  /** The operation {@code op} of {@code built} in {@code rebuilt}. */
-  public static Op findOp(Graph rebuilt, Op op) {
-    org.tensorflow.GraphOperation o = rebuilt.operationOrThrow(op.op().name());
-    return () -> o;
   }
 }
