@@ -45,13 +45,13 @@ import org.tensorflow.types.family.TType;
  * where batch norm does not read them, and are refreshed from tower 0 after a restore).
  *
  * <p>Devices: {@code addGradients} in TF Java 1.1.0 gives gradient ops no device, so they would all
- * run on the default device (device 0, or the chief's task). {@link GraphPlacement#placeGradients} therefore
- * rewrites the GraphDef: every node under {@code tower_<i>_gradients/} without a device (and
- * without a colocation constraint of its own) gets tower i's device, and every node taking a
- * variable's ref input (updates, BN moving-average updates) is put on that variable's device,
- * where TensorFlow requires it. The rewritten GraphDef is imported into a new {@link Graph}
- * ({@link GraphPlacement#rebuild}), which is the graph the session runs; operations are then looked up there
- * by name.
+ * run on the default device (device 0, or the chief's task). {@link GraphPlacement#placeGradients}
+ * therefore rewrites the GraphDef: every node under {@code tower_<i>_gradients/} without a device
+ * (and without a colocation constraint of its own) gets tower i's device, and every node taking a
+ * variable's ref input (updates, BN moving-average updates) is put on that variable's device, where
+ * TensorFlow requires it. The rewritten GraphDef is imported into a new {@link Graph} ({@link
+ * GraphPlacement#rebuild}), which is the graph the session runs; operations are then looked up
+ * there by name.
  */
 public final class Towers {
   private Towers() {}
