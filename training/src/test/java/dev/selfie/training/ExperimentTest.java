@@ -34,20 +34,19 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ExperimentTest {
 
+  /** The tests' experiment: tiny preset on the CIFAR-format subset in {@code home}, one seed. */
+  static ExperimentOptions.Builder tiny(Path home, Path out) {
+    return ExperimentOptions.builder(out).dataset("cifar10").dataDir(home).preset("tiny").seeds(1)
+        .batchSize(16).threads(2).precision("float32");
+  }
+
   static ExperimentOptions options(Path home, Path out, long finetuneSteps) {
-    return ExperimentOptions.builder(out)
-        .dataset("cifar10")
-        .dataDir(home)
-        .preset("tiny")
+    return tiny(home, out)
         .fractions(List.of(0.1, 1.0))
-        .seeds(1)
         .pretrainSteps(4)
         .finetuneSteps(finetuneSteps)
-        .batchSize(16)
         .probeFraction(0.5)
-        .threads(2)
         .curveSteps(List.of(2L))
-        .precision("float32")
         .build();
   }
 
@@ -112,19 +111,12 @@ class ExperimentTest {
         .resolve("seed1").resolve("selfie").resolve("run.json")));
     assertEquals(800, ImageIO.read(out.resolve("curve.png").toFile()).getWidth());
     assertTrue(Files.readString(out.resolve("curve.md")).contains("| 2 | 0.1 | 10% | 1 |"));
-    assertThrows(IllegalArgumentException.class, () -> ExperimentOptions.builder(out)
-        .dataset("cifar10")
-        .dataDir(home)
-        .preset("tiny")
+    assertThrows(IllegalArgumentException.class, () -> tiny(home, out)
         .fractions(List.of(0.1))
-        .seeds(1)
         .pretrainSteps(4)
         .finetuneSteps(3)
-        .batchSize(16)
         .probeFraction(0.5)
-        .threads(2)
         .curveSteps(List.of(4L))
-        .precision("float32")
         .build());
 
     // The baseline trained on exactly the Selfie run's labeled examples.
@@ -160,21 +152,14 @@ class ExperimentTest {
     // Tuning mode on a validation split, the baseline with its own learning rate and steps.
     Experiment.Arms arms = new Experiment.Arms(
         Finetune.Recipe.defaults().withValidation(50, false).withPretrainedLrScale(0.5), 0.07, 4);
-    Experiment.Result reuse = Experiment.run(ExperimentOptions.builder(out2)
-        .dataset("cifar10")
-        .dataDir(home)
-        .preset("tiny")
+    Experiment.Result reuse = Experiment.run(tiny(home, out2)
         .fractions(List.of(0.1))
-        .seeds(1)
         .pretrainSteps(4)
         .finetuneSteps(3)
-        .batchSize(16)
         .finetuneLr(0.02)
         .probeFraction(0)
-        .threads(2)
         .pretrained(out.resolve("pretrain"))
         .arms(arms)
-        .precision("float32")
         .build());
     Path cell2 = out2.resolve("f0.1").resolve("seed1");
     Finetune.Config base = Json.read(cell2.resolve("baseline").resolve("config.json"),
@@ -211,60 +196,39 @@ class ExperimentTest {
     assertThrows(IllegalArgumentException.class, () -> PretrainedSummaries.of(
         out.resolve("pretrain").resolve("checkpoints")));
     IllegalArgumentException notARun = assertThrows(IllegalArgumentException.class,
-        () -> ExperimentOptions.builder(tmp.resolve("x"))
-            .dataset("cifar10")
-            .dataDir(home)
-            .preset("tiny")
+        () -> tiny(home, tmp.resolve("x"))
             .fractions(List.of(0.1))
-            .seeds(1)
             .pretrainSteps(4)
             .finetuneSteps(3)
-            .batchSize(16)
             .finetuneLr(0.02)
             .probeFraction(0)
-            .threads(2)
             .pretrained(ckpt)
             .arms(arms)
             .curveSteps(List.of(2L))
-            .precision("float32")
             .build());
     assertTrue(notARun.getMessage().contains("--curve-steps"), notARun.getMessage());
     // With --pretrained the curve is checked against the run's length (4), not --pretrain-steps.
-    ExperimentOptions longer = ExperimentOptions.builder(tmp.resolve("y"))
-        .dataset("cifar10")
-        .dataDir(home)
-        .preset("tiny")
+    ExperimentOptions longer = tiny(home, tmp.resolve("y"))
         .fractions(List.of(0.1))
-        .seeds(1)
         .pretrainSteps(1)
         .finetuneSteps(3)
-        .batchSize(16)
         .finetuneLr(0.02)
         .probeFraction(0)
-        .threads(2)
         .pretrained(out.resolve("pretrain"))
         .arms(arms)
         .curveSteps(List.of(3L))
-        .precision("float32")
         .build();
     assertEquals(List.of(3L), longer.curveSteps());
     IllegalArgumentException pastTheEnd = assertThrows(IllegalArgumentException.class,
-        () -> Experiment.run(ExperimentOptions.builder(tmp.resolve("z"))
-            .dataset("cifar10")
-            .dataDir(home)
-            .preset("tiny")
+        () -> Experiment.run(tiny(home, tmp.resolve("z"))
             .fractions(List.of(0.1))
-            .seeds(1)
             .pretrainSteps(100)
             .finetuneSteps(3)
-            .batchSize(16)
             .finetuneLr(0.02)
             .probeFraction(0)
-            .threads(2)
             .pretrained(out.resolve("pretrain"))
             .arms(arms)
             .curveSteps(List.of(4L))
-            .precision("float32")
             .build()));
     assertTrue(pastTheEnd.getMessage().contains("before the last step"), pastTheEnd.getMessage());
   }
@@ -293,30 +257,16 @@ class ExperimentTest {
 
   @Test
   void rejectsBadOptions() {
-    Path out = Path.of("unused");
-    assertThrows(IllegalArgumentException.class, () -> ExperimentOptions.builder(out)
-        .preset("tiny")
-        .fractions(List.of(0.0))
-        .seeds(1)
-        .pretrainSteps(1)
-        .finetuneSteps(1)
-        .batchSize(1)
-        .finetuneLr(0.1)
-        .weightDecay(0)
-        .probeFraction(0)
-        .precision("float32")
-        .build());
-    assertThrows(IllegalArgumentException.class, () -> ExperimentOptions.builder(out)
-        .preset("tiny")
-        .fractions(List.of(0.5))
-        .seeds(0)
-        .pretrainSteps(1)
-        .finetuneSteps(1)
-        .batchSize(1)
-        .finetuneLr(0.1)
-        .weightDecay(0)
-        .probeFraction(0)
-        .precision("float32")
-        .build());
+    ExperimentOptions.Builder ok = ExperimentOptions.builder(Path.of("unused")).preset("tiny")
+        .fractions(List.of(0.5)).seeds(1).pretrainSteps(1).finetuneSteps(1).batchSize(1);
+    ok.build();
+    assertThrows(IllegalArgumentException.class, () -> ok.fractions(List.of(0.0)).build());
+    ok.fractions(List.of(0.5));
+    assertThrows(IllegalArgumentException.class, () -> ok.seeds(0).build());
+    ok.seeds(1);
+    assertThrows(IllegalArgumentException.class, () -> ok.probeFraction(1.5).build());
+    ok.probeFraction(0);
+    assertThrows(IllegalArgumentException.class, () -> ok.curveSteps(List.of(1L)).build(),
+        "a curve checkpoint must come before the last pretraining step");
   }
 }

@@ -93,29 +93,10 @@ class PretrainVariantsTest {
   @Test
   void experimentAndQuickstartPassTheVariantsToPretraining() {
     Path out = Path.of("experiment-out");
-    ExperimentOptions with = ExperimentOptions.builder(out)
-        .fractions(List.of(0.05))
-        .seeds(1)
-        .pretrainSteps(10)
-        .finetuneSteps(10)
-        .batchSize(8)
-        .numMasked(8)
-        .probeFraction(0)
-        .threads(1)
-        .variants(ALL)
-        .precision("float32")
-        .build();
-    ExperimentOptions paper = ExperimentOptions.builder(out)
-        .fractions(List.of(0.05))
-        .seeds(1)
-        .pretrainSteps(10)
-        .finetuneSteps(10)
-        .batchSize(8)
-        .numMasked(8)
-        .probeFraction(0)
-        .threads(1)
-        .precision("float32")
-        .build();
+    ExperimentOptions paper = ExperimentOptions.builder(out).fractions(List.of(0.05)).seeds(1)
+        .pretrainSteps(10).finetuneSteps(10).batchSize(8).numMasked(8).probeFraction(0)
+        .threads(1).precision("float32").build();
+    ExperimentOptions with = paper.toBuilder().variants(ALL).build();
     assertTrue(ExperimentReport.describe(with).contains(ALL.flags() + " "), ExperimentReport.describe(with));
     assertFalse(ExperimentReport.describe(paper).contains("--query-mode"));
     assertEquals(ALL.flags().trim(), Experiment.Budget.of(with).variants());
