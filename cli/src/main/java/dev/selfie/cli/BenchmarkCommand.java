@@ -1,5 +1,6 @@
 package dev.selfie.cli;
 
+import dev.selfie.cli.flags.SharedFlags;
 import dev.selfie.training.experiments.Benchmark;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -1,5 +1,6 @@
 package dev.selfie.cli;
 
+import dev.selfie.cli.flags.SharedFlags;
 import dev.selfie.data.Split;
 import dev.selfie.training.jobs.Diagnose;
 import java.nio.file.Path;

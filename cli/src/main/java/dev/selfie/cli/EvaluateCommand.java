@@ -1,5 +1,7 @@
 package dev.selfie.cli;
 
+import dev.selfie.cli.flags.RunFlag;
+import dev.selfie.cli.flags.SharedFlags;
 import dev.selfie.training.jobs.Evaluate;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;

@@ -1,5 +1,9 @@
 package dev.selfie.cli;
 
+import dev.selfie.cli.flags.RecipeOptions;
+import dev.selfie.cli.flags.SharedFlags;
+import dev.selfie.cli.flags.VariantFlags;
+import dev.selfie.cli.flags.WeightDecayFlags;
 import dev.selfie.training.experiments.Experiment;
 import dev.selfie.training.experiments.ExperimentOptions;
 import java.nio.file.Path;

@@ -1,5 +1,9 @@
 package dev.selfie.cli;
 
+import dev.selfie.cli.flags.ExportFlags;
+import dev.selfie.cli.flags.RecipeOptions;
+import dev.selfie.cli.flags.SharedFlags;
+import dev.selfie.cli.flags.WeightDecayFlags;
 import dev.selfie.graph.Classifier;
 import dev.selfie.training.jobs.Finetune;
 import dev.selfie.training.jobs.PretrainedRun;

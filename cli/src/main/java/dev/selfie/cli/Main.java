@@ -1,5 +1,6 @@
 package dev.selfie.cli;
 
+import dev.selfie.cli.flags.ParamLabels;
 import dev.selfie.training.runtime.DeviceOptions;
 import dev.selfie.training.runtime.Devices;
 import java.io.PrintWriter;

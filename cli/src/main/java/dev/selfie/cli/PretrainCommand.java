@@ -1,5 +1,9 @@
 package dev.selfie.cli;
 
+import dev.selfie.cli.flags.ExportFlags;
+import dev.selfie.cli.flags.SharedFlags;
+import dev.selfie.cli.flags.VariantFlags;
+import dev.selfie.cli.flags.WeightDecayFlags;
 import dev.selfie.training.jobs.Pretrain;
 import dev.selfie.training.options.DataOptions;
 import dev.selfie.training.options.RuntimeOptions;

@@ -1,5 +1,8 @@
 package dev.selfie.cli;
 
+import dev.selfie.cli.flags.SharedFlags;
+import dev.selfie.cli.flags.VariantFlags;
+import dev.selfie.cli.flags.WeightDecayFlags;
 import dev.selfie.training.experiments.Quickstart;
 import dev.selfie.training.options.DataOptions;
 import dev.selfie.training.options.RuntimeOptions;

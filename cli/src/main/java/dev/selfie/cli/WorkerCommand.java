@@ -1,5 +1,6 @@
 package dev.selfie.cli;
 
+import dev.selfie.cli.flags.SharedFlags;
 import dev.selfie.training.parallel.Cluster;
 import dev.selfie.training.parallel.DataParallel;
 import dev.selfie.training.runtime.SessionConfigs;

@@ -1,4 +1,4 @@
-package dev.selfie.cli;
+package dev.selfie.cli.flags;
 
 import java.nio.file.Path;
 import picocli.CommandLine.Model.CommandSpec;
@@ -8,7 +8,7 @@ import picocli.CommandLine.ParameterException;
  * {@code --run DIR} on the commands that read a run (evaluate, linear-probe, knn), with the
  * flag's earlier name {@code --model} still accepted (hidden from --help, with a note on stderr).
  */
-final class RunFlag {
+public final class RunFlag {
   private RunFlag() {}
 
   /**
@@ -16,7 +16,7 @@ final class RunFlag {
    * is given and the flag is optional. A usage error when both are given, or neither and the
    * flag is required.
    */
-  static Path resolve(CommandSpec spec, Path run, Path oldName, boolean required) {
+  public static Path resolve(CommandSpec spec, Path run, Path oldName, boolean required) {
     if (run != null && oldName != null) {
       throw new ParameterException(spec.commandLine(),
           "give the run once: --run (--model is its old name)");

@@ -1,4 +1,4 @@
-package dev.selfie.cli;
+package dev.selfie.cli.flags;
 
 import dev.selfie.training.options.CheckpointOptions;
 import java.nio.file.Path;
@@ -9,56 +9,56 @@ import picocli.CommandLine.Option;
  * picocli mixin. Flags whose default or help differs between commands (e.g. {@code --dataset},
  * {@code --steps}, {@code --seed}, {@code --keep}) stay in their command.
  */
-final class SharedFlags {
+public final class SharedFlags {
 
   private SharedFlags() {}
 
   /** {@code --data-dir}: the data home. */
-  static final class DataDir {
+  public static final class DataDir {
     @Option(names = "--data-dir", description = "Data home (else $SELFIE_DATA, else ~/.cache/selfie).")
-    Path dataDir;
+    public Path dataDir;
   }
 
   /** {@code --batch-size} of a training step. */
-  static final class BatchSize {
+  public static final class BatchSize {
     @Option(names = "--batch-size", defaultValue = "64", description = "Images per step.")
-    int batchSize;
+    public int batchSize;
   }
 
   /** {@code --threads}: TensorFlow's intra-op threads. */
-  static final class Threads {
+  public static final class Threads {
     @Option(names = "--threads", defaultValue = "0", description = "Intra-op threads (0 = all cores).")
-    int threads;
+    public int threads;
   }
 
   /** {@code --precision} of the training step. */
-  static final class Precision {
+  public static final class Precision {
     @Option(names = "--precision", defaultValue = "auto", description = "Arithmetic of the"
         + " training step: float32, bfloat16 (CPUs with AVX512_BF16/AMX-BF16, oneDNN), float16"
         + " (GPU; emulated and slow on a CPU), auto (bfloat16 where the CPU has it, float16 on a"
         + " GPU, else float32). Weights, checkpoints and SavedModels stay float32.")
-    String precision;
+    public String precision;
   }
 
   /**
    * Checkpointing and logging of a training run: {@code --resume}, {@code --checkpoint-every},
    * {@code --log-every}, {@code --summary-every} ({@code --keep}'s default differs per command).
    */
-  static final class Checkpointing {
+  public static final class Checkpointing {
     @Option(names = "--resume", description = "Continue the run in --out from its newest checkpoint.")
-    boolean resume;
+    public boolean resume;
 
     @Option(names = "--checkpoint-every", defaultValue = "500", description = "Steps between checkpoints.")
-    long checkpointEvery;
+    public long checkpointEvery;
 
     @Option(names = "--log-every", defaultValue = "50", description = "Steps between log lines (no TTY) and metrics.jsonl lines.")
-    int logEvery;
+    public int logEvery;
 
     @Option(names = "--summary-every", defaultValue = "20", description = "Steps between TensorBoard summaries.")
-    int summaryEvery;
+    public int summaryEvery;
 
     /** These flags with the command's {@code --keep}. */
-    CheckpointOptions options(int keep) {
+    public CheckpointOptions options(int keep) {
       return new CheckpointOptions(resume, checkpointEvery, keep, logEvery, summaryEvery);
     }
   }

@@ -1,4 +1,4 @@
-package dev.selfie.cli;
+package dev.selfie.cli.flags;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -15,11 +15,11 @@ import picocli.CommandLine.Model.OptionSpec;
  * {@code <fieldName>}. Options that name their own {@code paramLabel} keep it (as must the
  * options every subcommand inherits, which this leaves alone).
  */
-final class ParamLabels {
+public final class ParamLabels {
   private ParamLabels() {}
 
   /** Relabels the options of {@code cl} and of all its subcommands, recursively. */
-  static void apply(CommandLine cl) {
+  public static void apply(CommandLine cl) {
     CommandSpec spec = cl.getCommandSpec();
     for (OptionSpec o : new ArrayList<>(spec.options())) {
       if (o.arity().max() == 0 || !o.paramLabel().startsWith("<") || o.group() != null
@@ -35,7 +35,7 @@ final class ParamLabels {
   }
 
   /** N for whole numbers, X for real numbers, DIR or FILE for paths, NAME for words. */
-  static String labelFor(OptionSpec o) {
+  public static String labelFor(OptionSpec o) {
     Class<?> t = o.type();
     if (t.isArray() || Collection.class.isAssignableFrom(t)) {
       Class<?>[] aux = o.auxiliaryTypes();

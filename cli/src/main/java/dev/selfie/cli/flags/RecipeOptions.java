@@ -1,4 +1,4 @@
-package dev.selfie.cli;
+package dev.selfie.cli.flags;
 
 import dev.selfie.training.jobs.Finetune;
 import picocli.CommandLine.Option;
@@ -14,27 +14,27 @@ public final class RecipeOptions {
           + " a validation split: labels are drawn from the rest, and the run reports"
           + " validation accuracy. Tune on it (with --no-test), never on the test set."
           + " 0 = no validation split.")
-  int validation;
+  public int validation;
 
   @Option(names = "--validation-seed", defaultValue = "0", paramLabel = "S",
       description = "Seed of the --validation split; keep it fixed across a tuning sweep.")
-  long validationSeed;
+  public long validationSeed;
 
   @Option(names = "--no-test", description = "Do not read the test set (tuning runs; needs"
       + " --validation). The final configuration reruns without it.")
-  boolean noTest;
+  public boolean noTest;
 
   @Option(names = "--pretrained-lr-scale", defaultValue = "1", paramLabel = "X",
       description = "Learning-rate multiplier of the layers restored from pretraining (e.g. 0.1"
           + " keeps more of what pretraining learned); no effect on the baseline.")
-  double pretrainedLrScale;
+  public double pretrainedLrScale;
 
   @Option(names = "--head-steps", defaultValue = "0", paramLabel = "K",
       description = "Train only the new layers for the first K steps, then all layers (LP-FT);"
           + " no effect on the baseline.")
-  long headSteps;
+  public long headSteps;
 
-  Finetune.Recipe recipe() {
+  public Finetune.Recipe recipe() {
     return new Finetune.Recipe(validation, validationSeed, !noTest, pretrainedLrScale, headSteps);
   }
 }
