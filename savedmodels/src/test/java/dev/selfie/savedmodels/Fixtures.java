@@ -1,5 +1,6 @@
 package dev.selfie.savedmodels;
 
+import dev.selfie.savedmodels.serving.HostTensor;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Map;
@@ -10,11 +11,11 @@ import org.tensorflow.Session;
 import org.tensorflow.types.TUint8;
 
 /** Shared test helpers: export a {@link TinyNet}, compute its outputs in-session. */
-final class Fixtures {
+public final class Fixtures {
   private Fixtures() {}
 
   /** Outputs of the serving signature (logits, probabilities, classes) and the embedding. */
-  static Map<String, HostTensor> run(Session s, TinyNet net, byte[][][][] images) {
+  public static Map<String, HostTensor> run(Session s, TinyNet net, byte[][][][] images) {
     Map<String, HostTensor> out = new TreeMap<>();
     try (TUint8 x = TinyNet.imageTensor(images);
         Result r =
@@ -34,7 +35,7 @@ final class Fixtures {
   }
 
   /** Exports TinyNet(seed) with both signatures and a config.json; returns outputs for images. */
-  static Map<String, HostTensor> exportTiny(Path dir, long seed, byte[][][][] images)
+  public static Map<String, HostTensor> exportTiny(Path dir, long seed, byte[][][][] images)
       throws IOException {
     try (Graph g = new Graph()) {
       TinyNet net = new TinyNet(g, seed);
@@ -50,13 +51,13 @@ final class Fixtures {
     }
   }
 
-  static HostTensor uint8(byte[][][][] images) {
+  public static HostTensor uint8(byte[][][][] images) {
     try (TUint8 t = TinyNet.imageTensor(images)) {
       return HostTensor.of(t);
     }
   }
 
-  static float maxAbsDiff(HostTensor a, HostTensor b) {
+  public static float maxAbsDiff(HostTensor a, HostTensor b) {
     if (!java.util.Arrays.equals(a.shape(), b.shape())) {
       return Float.POSITIVE_INFINITY;
     }

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.selfie.graph.Endpoints;
+import dev.selfie.savedmodels.serving.HostTensor;
+import dev.selfie.savedmodels.serving.ModelServer;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;

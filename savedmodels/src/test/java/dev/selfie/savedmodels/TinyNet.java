@@ -27,10 +27,10 @@ import org.tensorflow.types.TUint8;
  * <p>Initial values are drawn from {@code new Random(seed)} (BN moving variance in [0.5, 1.5]),
  * so two graphs built with different seeds have different weights.
  */
-final class TinyNet {
-  static final int SIZE = 8;
-  static final int CHANNELS = 4;
-  static final int CLASSES = 5;
+public final class TinyNet {
+  public static final int SIZE = 8;
+  public static final int CHANNELS = 4;
+  public static final int CLASSES = 5;
 
   final Operand<TUint8> images;
   final Operand<TFloat32> embedding;
@@ -40,7 +40,7 @@ final class TinyNet {
   final VarStore vars;
 
   /** Variable names, in creation order. */
-  static final List<String> NAMES =
+  public static final List<String> NAMES =
       List.of(
           "net/conv/kernel",
           "net/bn/gamma",
@@ -124,7 +124,7 @@ final class TinyNet {
   }
 
   /** Deterministic test images {@code [n, S, S, 3]} covering the whole 0..255 range. */
-  static byte[][][][] images(int n, long seed) {
+  public static byte[][][][] images(int n, long seed) {
     Random rnd = new Random(seed);
     byte[][][][] out = new byte[n][SIZE][SIZE][3];
     for (byte[][][] img : out) {
@@ -137,7 +137,7 @@ final class TinyNet {
     return out;
   }
 
-  static TUint8 imageTensor(byte[][][][] images) {
+  public static TUint8 imageTensor(byte[][][][] images) {
     return TUint8.tensorOf(StdArrays.ndCopyOf(images));
   }
 }

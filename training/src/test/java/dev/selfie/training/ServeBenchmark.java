@@ -1,7 +1,7 @@
 package dev.selfie.training;
 
 import dev.selfie.graph.Endpoints;
-import dev.selfie.savedmodels.HostTensor;
+import dev.selfie.savedmodels.serving.HostTensor;
 import dev.selfie.training.jobs.Serve;
 import java.io.PrintStream;
 import java.net.URI;

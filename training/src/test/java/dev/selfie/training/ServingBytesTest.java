@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.selfie.data.ImageBytes;
 import dev.selfie.data.ImageFiles;
 import dev.selfie.graph.Endpoints;
-import dev.selfie.savedmodels.HostTensor;
-import dev.selfie.savedmodels.ModelServer;
+import dev.selfie.savedmodels.serving.HostTensor;
+import dev.selfie.savedmodels.serving.ModelServer;
 import dev.selfie.training.jobs.ModelDir;
 import dev.selfie.training.jobs.Predict;
 import java.awt.image.BufferedImage;
@@ -29,7 +29,6 @@ import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.types.TString;
-import org.tensorflow.types.TUint8;
 
 /**
  * {@code serving_bytes}: encoded images decoded and fitted in the graph ({@link ImageBytes}) give

@@ -1,7 +1,7 @@
 package dev.selfie.training.jobs;
 
 import dev.selfie.savedmodels.SavedModelExporter;
-import dev.selfie.savedmodels.VersionedModel;
+import dev.selfie.savedmodels.serving.VersionedModel;
 import dev.selfie.training.run.RunDir;
 import java.nio.file.Files;
 import java.nio.file.Path;

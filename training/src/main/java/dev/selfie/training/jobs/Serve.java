@@ -1,9 +1,9 @@
 package dev.selfie.training.jobs;
 
-import dev.selfie.savedmodels.GrpcServer;
-import dev.selfie.savedmodels.ModelServer;
-import dev.selfie.savedmodels.RestServer;
-import dev.selfie.savedmodels.VersionedModel;
+import dev.selfie.savedmodels.serving.GrpcServer;
+import dev.selfie.savedmodels.serving.ModelServer;
+import dev.selfie.savedmodels.serving.RestServer;
+import dev.selfie.savedmodels.serving.VersionedModel;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;

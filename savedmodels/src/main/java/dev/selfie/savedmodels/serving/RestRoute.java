@@ -1,4 +1,4 @@
-package dev.selfie.savedmodels;
+package dev.selfie.savedmodels.serving;
 
 /**
  * Routing of TensorFlow Serving's REST paths: {@code /v1/models/NAME[/versions/V][/metadata]}

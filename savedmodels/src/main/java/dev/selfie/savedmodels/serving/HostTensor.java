@@ -1,4 +1,4 @@
-package dev.selfie.savedmodels;
+package dev.selfie.savedmodels.serving;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

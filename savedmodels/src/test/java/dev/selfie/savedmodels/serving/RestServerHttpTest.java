@@ -1,8 +1,9 @@
-package dev.selfie.savedmodels;
+package dev.selfie.savedmodels.serving;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.selfie.savedmodels.Fixtures;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

@@ -1,4 +1,4 @@
-package dev.selfie.savedmodels;
+package dev.selfie.savedmodels.serving;
 
 import dev.selfie.savedmodels.tfserving.GetModelMetadataRequest;
 import dev.selfie.savedmodels.tfserving.GetModelMetadataResponse;

@@ -1,4 +1,4 @@
-package dev.selfie.savedmodels;
+package dev.selfie.savedmodels.serving;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.selfie.graph.Endpoints;
+import dev.selfie.savedmodels.Fixtures;
+import dev.selfie.savedmodels.TinyNet;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;

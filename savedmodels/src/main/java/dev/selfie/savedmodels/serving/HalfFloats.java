@@ -1,4 +1,4 @@
-package dev.selfie.savedmodels;
+package dev.selfie.savedmodels.serving;
 
 /**
  * The one place where 16-bit floats are converted to and from {@code float}: IEEE 754 binary16

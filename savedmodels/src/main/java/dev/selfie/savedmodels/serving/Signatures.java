@@ -1,4 +1,4 @@
-package dev.selfie.savedmodels;
+package dev.selfie.savedmodels.serving;
 
 import java.util.Arrays;
 import java.util.Collections;
@@ -9,7 +9,7 @@ import org.tensorflow.proto.TensorInfo;
 import org.tensorflow.proto.TensorShapeProto;
 
 /** {@link ModelServer}'s view of signature defs, and the check of a request against one. */
-final class Signatures {
+public final class Signatures {
   private Signatures() {}
 
   /** Checks names, dtypes and shapes; returns the batch size (dim 0), or -1 if not batchable. */
@@ -87,7 +87,7 @@ final class Signatures {
   }
 
   /** "float32", "uint8", ... (numpy / TF Python spelling), for messages. */
-  static String dtypeName(DataType dt) {
+  public static String dtypeName(DataType dt) {
     return switch (dt) {
       case DT_FLOAT -> "float32";
       case DT_DOUBLE -> "float64";

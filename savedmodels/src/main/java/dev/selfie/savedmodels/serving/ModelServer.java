@@ -1,5 +1,6 @@
-package dev.selfie.savedmodels;
+package dev.selfie.savedmodels.serving;
 
+import dev.selfie.savedmodels.SavedModelExporter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -1,4 +1,4 @@
-package dev.selfie.savedmodels;
+package dev.selfie.savedmodels.serving;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -9,6 +9,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.Int64Value;
+import dev.selfie.savedmodels.Fixtures;
+import dev.selfie.savedmodels.TinyNet;
 import dev.selfie.savedmodels.tfserving.GetModelMetadataRequest;
 import dev.selfie.savedmodels.tfserving.GetModelMetadataResponse;
 import dev.selfie.savedmodels.tfserving.GetModelStatusRequest;

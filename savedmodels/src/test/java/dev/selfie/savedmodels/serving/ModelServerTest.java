@@ -1,4 +1,4 @@
-package dev.selfie.savedmodels;
+package dev.selfie.savedmodels.serving;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.selfie.graph.Endpoints;
+import dev.selfie.savedmodels.Fixtures;
+import dev.selfie.savedmodels.TinyNet;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;

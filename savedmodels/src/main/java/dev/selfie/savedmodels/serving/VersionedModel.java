@@ -1,5 +1,6 @@
-package dev.selfie.savedmodels;
+package dev.selfie.savedmodels.serving;
 
+import dev.selfie.savedmodels.SavedModelExporter;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

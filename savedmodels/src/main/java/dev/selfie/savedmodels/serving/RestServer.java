@@ -1,4 +1,4 @@
-package dev.selfie.savedmodels;
+package dev.selfie.savedmodels.serving;
 
 import io.undertow.Undertow;
 import io.undertow.UndertowOptions;

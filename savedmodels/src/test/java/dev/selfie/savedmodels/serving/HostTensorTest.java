@@ -1,4 +1,4 @@
-package dev.selfie.savedmodels;
+package dev.selfie.savedmodels.serving;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

@@ -1,4 +1,4 @@
-package dev.selfie.savedmodels;
+package dev.selfie.savedmodels.serving;
 
 import io.grpc.ForwardingServerCall;
 import io.grpc.ForwardingServerCallListener;

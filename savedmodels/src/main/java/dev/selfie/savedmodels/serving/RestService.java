@@ -1,6 +1,7 @@
-package dev.selfie.savedmodels;
+package dev.selfie.savedmodels.serving;
 
 import dev.selfie.graph.Endpoints;
+import dev.selfie.savedmodels.SavedModelExporter;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;

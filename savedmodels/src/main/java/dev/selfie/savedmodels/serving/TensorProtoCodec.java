@@ -1,4 +1,4 @@
-package dev.selfie.savedmodels;
+package dev.selfie.savedmodels.serving;
 
 import com.google.protobuf.ByteString;
 import io.grpc.Status;
