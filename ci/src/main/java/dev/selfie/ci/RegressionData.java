@@ -1,11 +1,11 @@
 package dev.selfie.ci;
 
-import dev.selfie.data.Cifar10;
-import dev.selfie.data.CifarWriter;
 import dev.selfie.data.Datasets;
-import dev.selfie.data.FashionMnist;
-import dev.selfie.data.IdxReader;
 import dev.selfie.data.ImageSource;
+import dev.selfie.data.formats.Cifar10;
+import dev.selfie.data.formats.CifarWriter;
+import dev.selfie.data.formats.FashionMnist;
+import dev.selfie.data.formats.IdxReader;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

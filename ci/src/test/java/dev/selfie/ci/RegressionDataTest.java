@@ -6,13 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.selfie.data.Cifar10;
-import dev.selfie.data.CifarWriter;
 import dev.selfie.data.Datasets;
-import dev.selfie.data.FashionMnist;
-import dev.selfie.data.IdxReader;
 import dev.selfie.data.ImageSource;
 import dev.selfie.data.Split;
+import dev.selfie.data.formats.Cifar10;
+import dev.selfie.data.formats.CifarWriter;
+import dev.selfie.data.formats.FashionMnist;
+import dev.selfie.data.formats.IdxReader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;

@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.selfie.data.NpzWriter;
-import dev.selfie.data.TFRecords;
+import dev.selfie.data.formats.NpzWriter;
+import dev.selfie.data.formats.TFRecords;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.nio.file.Files;

@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.selfie.data.Cifar10;
-import dev.selfie.data.CifarWriter;
+import dev.selfie.data.formats.Cifar10;
+import dev.selfie.data.formats.CifarWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;

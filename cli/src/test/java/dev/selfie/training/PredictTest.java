@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.selfie.cli.Main;
-import dev.selfie.data.FashionMnist;
+import dev.selfie.data.formats.FashionMnist;
 import dev.selfie.graph.Endpoints;
 import dev.selfie.training.jobs.Predict;
 import dev.selfie.training.run.Json;

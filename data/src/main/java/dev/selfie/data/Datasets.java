@@ -1,5 +1,10 @@
 package dev.selfie.data;
 
+import dev.selfie.data.formats.Cifar10;
+import dev.selfie.data.formats.FashionMnist;
+import dev.selfie.data.formats.ImageFolder;
+import dev.selfie.data.formats.ImageNet32;
+import dev.selfie.data.formats.ImageNet;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;

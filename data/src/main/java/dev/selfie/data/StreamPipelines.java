@@ -9,8 +9,6 @@ import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.data.IgnoreErrorsDataset;
-import org.tensorflow.op.data.IteratorGetNext;
-import org.tensorflow.op.data.MakeIterator;
 import org.tensorflow.op.data.ParallelMapDataset;
 import org.tensorflow.op.data.ShuffleDataset;
 import org.tensorflow.op.image.DecodeImage;
@@ -47,7 +45,7 @@ import org.tensorflow.types.family.TType;
  * decode in-graph (files that passed the checks on open but are corrupt inside) are dropped with a
  * TensorFlow warning; after such a drop the resumed stream is shifted by one element.
  */
-final class StreamPipelines {
+public final class StreamPipelines {
   private StreamPipelines() {}
 
   /** Resize-then-centre-crop ratio for evaluation (the usual 256 -> 224). */

@@ -2,6 +2,9 @@ package dev.selfie.data;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.selfie.data.formats.Cifar10;
+import dev.selfie.data.formats.FashionMnist;
+import dev.selfie.data.formats.IdxWriter;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;

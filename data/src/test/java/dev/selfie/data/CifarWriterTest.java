@@ -2,6 +2,10 @@ package dev.selfie.data;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.selfie.data.formats.Cifar10;
+import dev.selfie.data.formats.CifarWriter;
+import dev.selfie.data.formats.FashionMnist;
+import dev.selfie.data.formats.IdxReader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

@@ -2,6 +2,7 @@ package dev.selfie.data;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.selfie.data.formats.ImageFolder;
 import java.awt.image.BufferedImage;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;

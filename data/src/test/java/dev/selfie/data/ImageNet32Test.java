@@ -2,6 +2,10 @@ package dev.selfie.data;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.selfie.data.formats.ImageNet32;
+import dev.selfie.data.formats.ImageNet;
+import dev.selfie.data.formats.Npz;
+import dev.selfie.data.formats.NpzWriter;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;

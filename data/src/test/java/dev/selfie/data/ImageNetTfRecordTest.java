@@ -2,6 +2,8 @@ package dev.selfie.data;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.selfie.data.formats.ImageNet;
+import dev.selfie.data.formats.TFRecords;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,5 +1,8 @@
 package dev.selfie.data;
 
+import dev.selfie.data.formats.ImageNet;
+import dev.selfie.data.formats.NpzWriter;
+import dev.selfie.data.formats.TFRecords;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;

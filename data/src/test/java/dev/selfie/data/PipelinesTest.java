@@ -2,6 +2,8 @@ package dev.selfie.data;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.selfie.data.formats.Cifar10;
+import dev.selfie.data.formats.FashionMnist;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -13,7 +15,6 @@ import org.junit.jupiter.api.io.TempDir;
 import org.tensorflow.Graph;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
-import org.tensorflow.Tensor;
 import org.tensorflow.exceptions.TFOutOfRangeException;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TFloat32;

@@ -1,13 +1,14 @@
 package dev.selfie.data;
 
-import static org.junit.jupiter.api.Assertions.*;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
-
+import dev.selfie.data.formats.FashionMnist;
+import dev.selfie.data.formats.IdxReader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The real Fashion-MNIST files: the Debian package dataset-fashion-mnist's, else those downloaded

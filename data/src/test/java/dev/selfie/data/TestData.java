@@ -1,22 +1,26 @@
 package dev.selfie.data;
 
+import dev.selfie.data.formats.Cifar10;
+import dev.selfie.data.formats.CifarWriter;
+import dev.selfie.data.formats.IdxReader;
+import dev.selfie.data.formats.IdxWriter;
 import java.io.IOException;
 import java.nio.file.Path;
 
 /** Small generated datasets in the real file formats, with known pixels and labels. */
-final class TestData {
+public final class TestData {
   private TestData() {}
 
   /** Known pixel value of CIFAR test image i (global within its split), pixel (y, x), channel c. */
-  static int cifarPixel(int split, int i, int y, int x, int c) {
+  public static int cifarPixel(int split, int i, int y, int x, int c) {
     return (split * 101 + i * 37 + y * 11 + x * 5 + c * 67) & 0xff;
   }
 
-  static int cifarLabel(int split, int i) {
+  public static int cifarLabel(int split, int i) {
     return (i * 3 + split) % 10;
   }
 
-  static byte[] cifarImages(int split, int n) {
+  public static byte[] cifarImages(int split, int n) {
     byte[] out = new byte[n * 32 * 32 * 3];
     for (int i = 0; i < n; i++) {
       for (int y = 0; y < 32; y++) {
@@ -30,7 +34,7 @@ final class TestData {
     return out;
   }
 
-  static int[] cifarLabels(int split, int n) {
+  public static int[] cifarLabels(int split, int n) {
     int[] l = new int[n];
     for (int i = 0; i < n; i++) {
       l[i] = cifarLabel(split, i);
@@ -39,18 +43,18 @@ final class TestData {
   }
 
   /** Writes a CIFAR-10 binary dataset with {@code nTrain} / {@code nTest} examples into dir. */
-  static Path cifar(Path dir, int nTrain, int nTest) throws IOException {
+  public static Path cifar(Path dir, int nTrain, int nTest) throws IOException {
     CifarWriter.writeDataset(
         dir, cifarImages(0, nTrain), cifarLabels(0, nTrain), cifarImages(1, nTest), cifarLabels(1, nTest),
         Cifar10.CLASS_NAMES);
     return dir;
   }
 
-  static int idxPixel(int split, int i, int y, int x) {
+  public static int idxPixel(int split, int i, int y, int x) {
     return (split * 53 + i * 29 + y * 7 + x * 3) & 0xff;
   }
 
-  static IdxReader.Images idxImages(int split, int n) {
+  public static IdxReader.Images idxImages(int split, int n) {
     byte[] px = new byte[n * 28 * 28];
     for (int i = 0; i < n; i++) {
       for (int y = 0; y < 28; y++) {
@@ -62,7 +66,7 @@ final class TestData {
     return new IdxReader.Images(n, 28, 28, px);
   }
 
-  static byte[] idxLabels(int split, int n) {
+  public static byte[] idxLabels(int split, int n) {
     byte[] l = new byte[n];
     for (int i = 0; i < n; i++) {
       l[i] = (byte) ((i * 7 + split) % 10);
@@ -71,7 +75,7 @@ final class TestData {
   }
 
   /** Writes the four Fashion-MNIST IDX gz files into dir. */
-  static Path fashion(Path dir, int nTrain, int nTest) throws IOException {
+  public static Path fashion(Path dir, int nTrain, int nTest) throws IOException {
     java.nio.file.Files.createDirectories(dir);
     IdxWriter.writeImages(dir.resolve("train-images-idx3-ubyte.gz"), idxImages(0, nTrain));
     IdxWriter.writeLabels(dir.resolve("train-labels-idx1-ubyte.gz"), idxLabels(0, nTrain));

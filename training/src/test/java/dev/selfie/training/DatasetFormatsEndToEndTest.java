@@ -3,7 +3,7 @@ package dev.selfie.training;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.selfie.data.DatasetSpec;
-import dev.selfie.data.NpzWriter;
+import dev.selfie.data.formats.NpzWriter;
 import dev.selfie.training.jobs.Evaluate;
 import dev.selfie.training.jobs.Export;
 import dev.selfie.training.jobs.Finetune;

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.selfie.data.DatasetSpec;
-import dev.selfie.data.FashionMnist;
+import dev.selfie.data.formats.FashionMnist;
 import dev.selfie.graph.Classifier;
 import dev.selfie.graph.Endpoints;
 import dev.selfie.graph.Selfie;

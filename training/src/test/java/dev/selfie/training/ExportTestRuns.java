@@ -1,8 +1,8 @@
 package dev.selfie.training;
 
-import dev.selfie.data.FashionMnist;
-import dev.selfie.data.IdxReader;
-import dev.selfie.data.IdxWriter;
+import dev.selfie.data.formats.FashionMnist;
+import dev.selfie.data.formats.IdxReader;
+import dev.selfie.data.formats.IdxWriter;
 import dev.selfie.training.jobs.Export;
 import dev.selfie.training.jobs.Finetune;
 import dev.selfie.training.jobs.Pretrain;

@@ -2,7 +2,7 @@ package dev.selfie.training;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import dev.selfie.data.FashionMnist;
+import dev.selfie.data.formats.FashionMnist;
 import dev.selfie.graph.ModelConfig;
 import dev.selfie.training.jobs.Finetune;
 import dev.selfie.training.jobs.Pretrain;

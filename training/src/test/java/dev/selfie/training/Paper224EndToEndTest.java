@@ -3,7 +3,7 @@ package dev.selfie.training;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.selfie.data.DatasetSpec;
-import dev.selfie.data.TFRecords;
+import dev.selfie.data.formats.TFRecords;
 import dev.selfie.training.jobs.RunData;
 import dev.selfie.training.run.Json;
 import java.nio.file.Files;

@@ -2,9 +2,9 @@ package dev.selfie.training;
 
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.selfie.data.CifarWriter;
-import dev.selfie.data.FashionMnist;
-import dev.selfie.data.IdxReader;
+import dev.selfie.data.formats.CifarWriter;
+import dev.selfie.data.formats.FashionMnist;
+import dev.selfie.data.formats.IdxReader;
 import dev.selfie.savedmodels.CheckpointIndex;
 import dev.selfie.training.jobs.Finetune;
 import dev.selfie.training.jobs.Pretrain;

@@ -2,16 +2,16 @@ package dev.selfie.training;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import dev.selfie.data.FashionMnist;
 import dev.selfie.data.Split;
+import dev.selfie.data.formats.FashionMnist;
 import dev.selfie.graph.Classifier;
 import dev.selfie.graph.Endpoints;
 import dev.selfie.graph.ModelConfig;
 import dev.selfie.graph.Selfie;
 import dev.selfie.graph.VarStore;
 import dev.selfie.training.experiments.Experiment;
-import dev.selfie.training.experiments.ExperimentReport;
 import dev.selfie.training.experiments.ExperimentOptions;
+import dev.selfie.training.experiments.ExperimentReport;
 import dev.selfie.training.experiments.Quickstart;
 import dev.selfie.training.jobs.Diagnose;
 import dev.selfie.training.jobs.Export;

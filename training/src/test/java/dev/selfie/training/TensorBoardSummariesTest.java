@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.UnknownFieldSet;
 import com.google.protobuf.Value;
-import dev.selfie.data.FashionMnist;
+import dev.selfie.data.formats.FashionMnist;
 import dev.selfie.graph.ModelConfig;
 import dev.selfie.training.jobs.Pretrain;
 import dev.selfie.training.jobs.PretrainImages;

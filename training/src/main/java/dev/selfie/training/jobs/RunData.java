@@ -2,9 +2,9 @@ package dev.selfie.training.jobs;
 
 import dev.selfie.data.DatasetSpec;
 import dev.selfie.data.Datasets;
-import dev.selfie.data.FashionMnist;
 import dev.selfie.data.ImageSource;
 import dev.selfie.data.OpenOptions;
+import dev.selfie.data.formats.FashionMnist;
 import dev.selfie.training.options.DataOptions;
 import dev.selfie.training.run.Json;
 import dev.selfie.training.run.RunDir;

@@ -1,4 +1,4 @@
-package dev.selfie.data;
+package dev.selfie.data.formats;
 
 import java.io.BufferedOutputStream;
 import java.io.IOException;

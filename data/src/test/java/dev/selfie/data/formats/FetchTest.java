@@ -1,8 +1,15 @@
-package dev.selfie.data;
+package dev.selfie.data.formats;
 
 import static org.junit.jupiter.api.Assertions.*;
 
 import com.sun.net.httpserver.HttpServer;
+import dev.selfie.data.BadDataException;
+import dev.selfie.data.DatasetProvider;
+import dev.selfie.data.Datasets;
+import dev.selfie.data.ImageSource;
+import dev.selfie.data.ProgressListener;
+import dev.selfie.data.Split;
+import dev.selfie.data.TestData;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;

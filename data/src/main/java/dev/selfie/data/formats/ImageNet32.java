@@ -1,5 +1,13 @@
-package dev.selfie.data;
+package dev.selfie.data.formats;
 
+import dev.selfie.data.BadDataException;
+import dev.selfie.data.DatasetProvider;
+import dev.selfie.data.DatasetSpec;
+import dev.selfie.data.Datasets;
+import dev.selfie.data.ExampleTable;
+import dev.selfie.data.ImageSource;
+import dev.selfie.data.ProgressListener;
+import dev.selfie.data.Split;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;

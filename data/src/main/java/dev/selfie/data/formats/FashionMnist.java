@@ -1,5 +1,13 @@
-package dev.selfie.data;
+package dev.selfie.data.formats;
 
+import dev.selfie.data.BadDataException;
+import dev.selfie.data.DatasetProvider;
+import dev.selfie.data.DatasetSpec;
+import dev.selfie.data.Datasets;
+import dev.selfie.data.ExampleTable;
+import dev.selfie.data.ImageSource;
+import dev.selfie.data.ProgressListener;
+import dev.selfie.data.Split;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
@@ -86,7 +94,7 @@ public final class FashionMnist implements DatasetProvider {
     return SPEC;
   }
 
-  static boolean hasFiles(Path dir) {
+  public static boolean hasFiles(Path dir) {
     return find(dir, FILES.get(Split.TRAIN).get(0)) != null || find(dir, FILES.get(Split.TEST).get(0)) != null;
   }
 

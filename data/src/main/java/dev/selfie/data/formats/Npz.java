@@ -1,5 +1,6 @@
-package dev.selfie.data;
+package dev.selfie.data.formats;
 
+import dev.selfie.data.BadDataException;
 import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.IOException;

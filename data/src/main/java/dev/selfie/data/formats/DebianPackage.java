@@ -1,5 +1,6 @@
-package dev.selfie.data;
+package dev.selfie.data.formats;
 
+import dev.selfie.data.BadDataException;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;

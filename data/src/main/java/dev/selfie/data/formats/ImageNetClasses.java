@@ -1,5 +1,7 @@
-package dev.selfie.data;
+package dev.selfie.data.formats;
 
+import dev.selfie.data.BadDataException;
+import dev.selfie.data.Datasets;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -1,5 +1,16 @@
-package dev.selfie.data;
+package dev.selfie.data.formats;
 
+import dev.selfie.data.BadDataException;
+import dev.selfie.data.DatasetProvider;
+import dev.selfie.data.DatasetSpec;
+import dev.selfie.data.Datasets;
+import dev.selfie.data.ImageChecks;
+import dev.selfie.data.ImageSource;
+import dev.selfie.data.OpenOptions;
+import dev.selfie.data.ProgressListener;
+import dev.selfie.data.Split;
+import dev.selfie.data.StreamPipelines;
+import dev.selfie.data.StreamingSource;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;

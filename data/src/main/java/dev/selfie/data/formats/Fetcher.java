@@ -1,5 +1,8 @@
-package dev.selfie.data;
+package dev.selfie.data.formats;
 
+import dev.selfie.data.BadDataException;
+import dev.selfie.data.DatasetProvider;
+import dev.selfie.data.ProgressListener;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

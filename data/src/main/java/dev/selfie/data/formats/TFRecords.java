@@ -1,7 +1,8 @@
-package dev.selfie.data;
+package dev.selfie.data.formats;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
+import dev.selfie.data.BadDataException;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.Closeable;
