@@ -1,5 +1,6 @@
 package dev.selfie.data;
 
+import dev.selfie.data.pipeline.Pipelines;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TString;

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.*;
 import dev.selfie.data.formats.Cifar10;
 import dev.selfie.data.formats.FashionMnist;
 import dev.selfie.data.formats.IdxWriter;
+import dev.selfie.data.pipeline.PipelineOptions;
+import dev.selfie.data.pipeline.Pipelines;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;

@@ -6,6 +6,7 @@ import dev.selfie.data.formats.Cifar10;
 import dev.selfie.data.formats.CifarWriter;
 import dev.selfie.data.formats.FashionMnist;
 import dev.selfie.data.formats.IdxReader;
+import dev.selfie.data.pipeline.PipelineOptions;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

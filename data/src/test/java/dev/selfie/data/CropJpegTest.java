@@ -2,6 +2,7 @@ package dev.selfie.data;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.selfie.data.pipeline.Preprocess;
 import java.awt.image.BufferedImage;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.Graph;

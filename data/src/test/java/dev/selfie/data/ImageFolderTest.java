@@ -3,6 +3,7 @@ package dev.selfie.data;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.selfie.data.formats.ImageFolder;
+import dev.selfie.data.pipeline.PipelineOptions;
 import java.awt.image.BufferedImage;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;

@@ -6,6 +6,7 @@ import dev.selfie.data.formats.ImageNet32;
 import dev.selfie.data.formats.ImageNet;
 import dev.selfie.data.formats.Npz;
 import dev.selfie.data.formats.NpzWriter;
+import dev.selfie.data.pipeline.PipelineOptions;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;

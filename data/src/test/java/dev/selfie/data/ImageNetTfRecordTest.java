@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import dev.selfie.data.formats.ImageNet;
 import dev.selfie.data.formats.TFRecords;
+import dev.selfie.data.pipeline.PipelineOptions;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;

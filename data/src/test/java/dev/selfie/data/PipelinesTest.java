@@ -4,6 +4,9 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import dev.selfie.data.formats.Cifar10;
 import dev.selfie.data.formats.FashionMnist;
+import dev.selfie.data.pipeline.Pipeline;
+import dev.selfie.data.pipeline.PipelineOptions;
+import dev.selfie.data.pipeline.Pipelines;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import dev.selfie.data.formats.Cifar10;
 import dev.selfie.data.formats.FashionMnist;
+import dev.selfie.data.pipeline.Preprocess;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.Graph;
 import org.tensorflow.Result;

@@ -2,6 +2,7 @@ package dev.selfie.data;
 
 import dev.selfie.data.formats.FashionMnist;
 import dev.selfie.data.formats.IdxReader;
+import dev.selfie.data.pipeline.PipelineOptions;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

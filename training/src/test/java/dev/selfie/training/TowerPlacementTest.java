@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.selfie.data.DatasetSpec;
 import dev.selfie.data.Datasets;
-import dev.selfie.data.Preprocess;
+import dev.selfie.data.pipeline.Preprocess;
 import dev.selfie.graph.ModelConfig;
 import dev.selfie.graph.VarStore;
 import dev.selfie.training.optim.OptimizerConfig;

@@ -1,6 +1,6 @@
 package dev.selfie.training.jobs;
 
-import dev.selfie.data.Pipeline;
+import dev.selfie.data.pipeline.Pipeline;
 import org.tensorflow.Operand;
 import org.tensorflow.Result;
 import org.tensorflow.Session;

@@ -3,7 +3,7 @@ package dev.selfie.training.jobs;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.selfie.data.DatasetSpec;
 import dev.selfie.data.ImageBytes;
-import dev.selfie.data.Preprocess;
+import dev.selfie.data.pipeline.Preprocess;
 import dev.selfie.graph.Classifier;
 import dev.selfie.graph.Endpoints;
 import dev.selfie.graph.ModelConfig;

@@ -1,10 +1,10 @@
 package dev.selfie.training.jobs;
 
 import dev.selfie.data.ImageSource;
-import dev.selfie.data.Pipeline;
-import dev.selfie.data.PipelineOptions;
-import dev.selfie.data.Pipelines;
 import dev.selfie.data.Split;
+import dev.selfie.data.pipeline.Pipeline;
+import dev.selfie.data.pipeline.PipelineOptions;
+import dev.selfie.data.pipeline.Pipelines;
 import dev.selfie.graph.Classifier;
 import dev.selfie.graph.Losses;
 import dev.selfie.graph.ModelConfig;

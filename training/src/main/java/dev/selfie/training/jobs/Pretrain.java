@@ -1,9 +1,9 @@
 package dev.selfie.training.jobs;
 
 import dev.selfie.data.ImageSource;
-import dev.selfie.data.Pipeline;
-import dev.selfie.data.Pipelines;
 import dev.selfie.data.Split;
+import dev.selfie.data.pipeline.Pipeline;
+import dev.selfie.data.pipeline.Pipelines;
 import dev.selfie.graph.ModelConfig;
 import dev.selfie.graph.ModelConfigBuilder;
 import dev.selfie.graph.Selfie;

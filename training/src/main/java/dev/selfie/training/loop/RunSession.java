@@ -1,6 +1,6 @@
 package dev.selfie.training.loop;
 
-import dev.selfie.data.PipelineOptions;
+import dev.selfie.data.pipeline.PipelineOptions;
 import dev.selfie.training.options.CheckpointOptions;
 import dev.selfie.training.options.TrainingOptions;
 import dev.selfie.training.run.CheckpointManager;

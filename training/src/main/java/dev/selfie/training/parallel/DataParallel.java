@@ -1,10 +1,10 @@
 package dev.selfie.training.parallel;
 
 import dev.selfie.data.ImageSource;
-import dev.selfie.data.PipelineOptions;
-import dev.selfie.data.Pipelines;
-import dev.selfie.data.RawPipeline;
 import dev.selfie.data.Split;
+import dev.selfie.data.pipeline.PipelineOptions;
+import dev.selfie.data.pipeline.Pipelines;
+import dev.selfie.data.pipeline.RawPipeline;
 import dev.selfie.graph.ModelConfig;
 import dev.selfie.graph.Selfie;
 import dev.selfie.graph.VarStore;

@@ -1,5 +1,6 @@
-package dev.selfie.data;
+package dev.selfie.data.pipeline;
 
+import dev.selfie.data.DatasetSpec;
 import org.tensorflow.Operand;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;

@@ -1,4 +1,4 @@
-package dev.selfie.data;
+package dev.selfie.data.pipeline;
 
 import java.util.Arrays;
 

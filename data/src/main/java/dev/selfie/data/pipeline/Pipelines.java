@@ -1,5 +1,10 @@
-package dev.selfie.data;
+package dev.selfie.data.pipeline;
 
+import dev.selfie.data.DatasetSpec;
+import dev.selfie.data.ExampleTable;
+import dev.selfie.data.ImageSource;
+import dev.selfie.data.Split;
+import dev.selfie.data.StreamingSource;
 import java.util.ArrayList;
 import java.util.List;
 import org.tensorflow.ConcreteFunction;

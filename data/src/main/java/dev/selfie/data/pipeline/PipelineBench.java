@@ -1,5 +1,7 @@
-package dev.selfie.data;
+package dev.selfie.data.pipeline;
 
+import dev.selfie.data.ImageSource;
+import dev.selfie.data.Split;
 import org.tensorflow.Graph;
 import org.tensorflow.Session;
 import org.tensorflow.op.Ops;
