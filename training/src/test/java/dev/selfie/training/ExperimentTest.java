@@ -152,14 +152,10 @@ class ExperimentTest {
     // Tuning mode on a validation split, the baseline with its own learning rate and steps.
     Experiment.Arms arms = new Experiment.Arms(
         Finetune.Recipe.defaults().withValidation(50, false).withPretrainedLrScale(0.5), 0.07, 4);
-    Experiment.Result reuse = Experiment.run(tiny(home, out2)
-        .fractions(List.of(0.1))
-        .pretrainSteps(4)
-        .finetuneSteps(3)
-        .finetuneLr(0.02)
-        .probeFraction(0)
-        .pretrained(out.resolve("pretrain"))
-        .arms(arms)
+    java.util.function.BiFunction<Path, Path, ExperimentOptions.Builder> reusing = (dir, source) ->
+        tiny(home, dir).fractions(List.of(0.1)).pretrainSteps(4).finetuneSteps(3).finetuneLr(0.02)
+            .probeFraction(0).pretrained(source).arms(arms);
+    Experiment.Result reuse = Experiment.run(reusing.apply(out2, out.resolve("pretrain"))
         .build());
     Path cell2 = out2.resolve("f0.1").resolve("seed1");
     Finetune.Config base = Json.read(cell2.resolve("baseline").resolve("config.json"),
@@ -196,38 +192,19 @@ class ExperimentTest {
     assertThrows(IllegalArgumentException.class, () -> PretrainedSummaries.of(
         out.resolve("pretrain").resolve("checkpoints")));
     IllegalArgumentException notARun = assertThrows(IllegalArgumentException.class,
-        () -> tiny(home, tmp.resolve("x"))
-            .fractions(List.of(0.1))
-            .pretrainSteps(4)
-            .finetuneSteps(3)
-            .finetuneLr(0.02)
-            .probeFraction(0)
-            .pretrained(ckpt)
-            .arms(arms)
+        () -> reusing.apply(tmp.resolve("x"), ckpt)
             .curveSteps(List.of(2L))
             .build());
     assertTrue(notARun.getMessage().contains("--curve-steps"), notARun.getMessage());
     // With --pretrained the curve is checked against the run's length (4), not --pretrain-steps.
-    ExperimentOptions longer = tiny(home, tmp.resolve("y"))
-        .fractions(List.of(0.1))
+    ExperimentOptions longer = reusing.apply(tmp.resolve("y"), out.resolve("pretrain"))
         .pretrainSteps(1)
-        .finetuneSteps(3)
-        .finetuneLr(0.02)
-        .probeFraction(0)
-        .pretrained(out.resolve("pretrain"))
-        .arms(arms)
         .curveSteps(List.of(3L))
         .build();
     assertEquals(List.of(3L), longer.curveSteps());
     IllegalArgumentException pastTheEnd = assertThrows(IllegalArgumentException.class,
-        () -> Experiment.run(tiny(home, tmp.resolve("z"))
-            .fractions(List.of(0.1))
+        () -> Experiment.run(reusing.apply(tmp.resolve("z"), out.resolve("pretrain"))
             .pretrainSteps(100)
-            .finetuneSteps(3)
-            .finetuneLr(0.02)
-            .probeFraction(0)
-            .pretrained(out.resolve("pretrain"))
-            .arms(arms)
             .curveSteps(List.of(4L))
             .build()));
     assertTrue(pastTheEnd.getMessage().contains("before the last step"), pastTheEnd.getMessage());
