@@ -73,8 +73,8 @@ class RegressionDataTest {
 
   @Test
   void fashionMnistBecomesPaddedRgbCifarRecords(@TempDir Path tmp) throws Exception {
-    Path fm = FashionMnist.installed() != null ? FashionMnist.installed()
-        : Path.of(FashionMnist.SYSTEM_DIR);
+    Path fm = java.util.Objects.requireNonNullElse(FashionMnist.installed(),
+        Path.of(FashionMnist.SYSTEM_DIR));
     assumeTrue(Files.isRegularFile(fm.resolve("train-images-idx3-ubyte.gz")),
         fm + " is absent (install dataset-fashion-mnist)");
     Path home = tmp.resolve("out");

@@ -17,8 +17,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 class RealFashionMnistTest {
 
-  static final Path DIR = FashionMnist.installed() != null ? FashionMnist.installed()
-      : Path.of(FashionMnist.SYSTEM_DIR);
+  static final Path DIR = java.util.Objects.requireNonNullElse(FashionMnist.installed(),
+      Path.of(FashionMnist.SYSTEM_DIR));
 
   @BeforeAll
   static void present() {

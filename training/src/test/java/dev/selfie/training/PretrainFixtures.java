@@ -47,8 +47,8 @@ final class PretrainFixtures {
    * The real Fashion-MNIST: the Debian package's files, else those in the data home (where the
    * first `./selfie quickstart` downloads them).
    */
-  static final Path FASHION_MNIST = FashionMnist.installed() != null ? FashionMnist.installed()
-      : Path.of(FashionMnist.SYSTEM_DIR);
+  static final Path FASHION_MNIST = java.util.Objects.requireNonNullElse(FashionMnist.installed(),
+      Path.of(FashionMnist.SYSTEM_DIR));
 
   /**
    * Skips (loudly) when Fashion-MNIST is neither installed (Debian package dataset-fashion-mnist)

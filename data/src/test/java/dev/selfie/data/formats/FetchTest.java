@@ -188,8 +188,8 @@ class FetchTest {
     assertNothingLeft(home);
   }
 
-  @Test
-  void fetchesFashionMnistFiles() throws Exception {
+  /** Serves generated Fashion-MNIST IDX files (20 train, 10 test); their md5s by file name. */
+  Map<String, String> serveFashionMnist() throws Exception {
     Path src = TestData.fashion(tmp.resolve("src"), 20, 10);
     Map<String, String> sums = new ConcurrentHashMap<>();
     for (String f : FashionMnist.MD5.keySet()) {
@@ -197,6 +197,12 @@ class FetchTest {
       files.put(f, b);
       sums.put(f, md5(b));
     }
+    return sums;
+  }
+
+  @Test
+  void fetchesFashionMnistFiles() throws Exception {
+    Map<String, String> sums = serveFashionMnist();
     Path home = tmp.resolve("home");
     DatasetProvider.FetchResult r = new FashionMnist().fetch(home, base, ProgressListener.NONE, sums);
     assertTrue(r.downloaded());
@@ -215,13 +221,7 @@ class FetchTest {
 
   @Test
   void openOrFetchDownloadsAMissingFashionMnistOnce() throws Exception {
-    Path src = TestData.fashion(tmp.resolve("src"), 20, 10);
-    Map<String, String> sums = new ConcurrentHashMap<>();
-    for (String f : FashionMnist.MD5.keySet()) {
-      byte[] b = Files.readAllBytes(src.resolve(f));
-      files.put(f, b);
-      sums.put(f, md5(b));
-    }
+    Map<String, String> sums = serveFashionMnist();
     Path home = tmp.resolve("home");
     assertFalse(FashionMnist.present(home));
     Map<String, long[]> last = new ConcurrentHashMap<>();

@@ -217,11 +217,11 @@ public final class Quickstart {
     long steps = o.pretrainSteps();
     return Pretrain.Options.defaults(out)
         .withPreset(o.preset())
-        .withData(data(o))
+        .withData(o.data())
         .withSchedule(schedule(o, steps, 0.1))
         .withCheckpoints(CheckpointOptions.defaults().withResume(true)
             .withCheckpointEvery(Math.max(1, steps / 2)).withKeep(2))
-        .withRuntime(runtime(o))
+        .withRuntime(o.runtime())
         .withNumMasked(o.numMasked())
         .withVariants(o.variants());
   }
@@ -237,27 +237,19 @@ public final class Quickstart {
         .withPretrained(pretrained)
         .withPreset(o.preset())
         .withLabels(new Finetune.Labels(o.labelFraction(), manifest))
-        .withData(data(o))
+        .withData(o.data())
         .withSchedule(schedule(o, steps, o.finetuneLr()))
         .withCheckpoints(CheckpointOptions.defaults().withResume(true)
             .withCheckpointEvery(Math.max(1, steps)).withKeep(1))
-        .withRuntime(runtime(o))
+        .withRuntime(o.runtime())
         .withRecipe(pretrained == null ? Finetune.Recipe.defaults()
             : Finetune.Recipe.defaults().withHeadSteps(o.headSteps()));
-  }
-
-  private static DataOptions data(Options o) {
-    return o.data();
   }
 
   /** SGD at {@code lr} for {@code steps}, warming up for a tenth of them. */
   private static ScheduleOptions schedule(Options o, long steps, double lr) {
     return ScheduleOptions.defaults().withSteps(steps).withLr(lr)
         .withWarmup(Math.max(1, steps / 10)).withWeightDecay(o.weightDecay(), o.weightDecayType());
-  }
-
-  private static RuntimeOptions runtime(Options o) {
-    return o.runtime();
   }
 
   static String table(Options o, Result r) {

@@ -245,10 +245,12 @@ public final class Pretrain {
     }
   }
 
-  /** Builds the config of a new run from the options and the dataset. */
-  static Config newConfig(Options o, ImageSource src, Precision precision) {
-    ModelConfig model = ModelFiles.resolve(o.preset())
-        .withData(src.spec().channels(), src.spec().numClasses());
+  /**
+   * Builds the config of a new run from the options, the model {@code o.preset()} names (resolved
+   * by the caller) and the dataset.
+   */
+  static Config newConfig(Options o, ModelConfig preset, ImageSource src, Precision precision) {
+    ModelConfig model = preset.withData(src.spec().channels(), src.spec().numClasses());
     if (model.imageSize() != src.spec().imageSize()) {
       throw new IllegalArgumentException("--preset " + o.preset() + " expects "
           + model.imageSize() + "x" + model.imageSize() + " images; dataset " + o.data().dataset()
@@ -280,9 +282,12 @@ public final class Pretrain {
     // Before anything is written: the dataset, the preset and the image size are checked here.
     RunSession.Opening<Config> opening = RunSession.opening("pretrain", o, Config.class);
     opening.resumed().ifPresent(c -> checkResumable(o, c));
-    ImageSource src = RunData.open(o.data(), opening.resumed().map(c -> c.model().imageSize())
-        .orElseGet(() -> ModelFiles.resolve(o.preset()).imageSize()));
-    Config config = opening.resumed().orElseGet(() -> newConfig(o, src, precision.precision()));
+    // The model: the resumed run's, or the one --preset names (a preset or a model file, read once).
+    ModelConfig model = opening.resumed().map(Config::model)
+        .orElseGet(() -> ModelFiles.resolve(o.preset()));
+    ImageSource src = RunData.open(o.data(), model.imageSize());
+    Config config = opening.resumed()
+        .orElseGet(() -> newConfig(o, model, src, precision.precision()));
     return opening.run(config, precision, dir -> RunData.save(dir, src.spec()),
         run -> parallel.replicated() ? DataParallel.pretrain(parallel, run, src) : train(run, src));
   }

@@ -96,19 +96,11 @@ public final class Probe {
 
   /** Extracts features of the train subset and the test split, then runs both probes. */
   public static Result run(Options o) throws IOException {
-    ImageSource src = RunData.open(o.dataset(), o.dataDir(), o.pretrained() != null
-        ? PretrainedRun.config(o.pretrained()).model().imageSize()
-        : ModelFiles.resolve(o.preset()).imageSize(), null);
-    ModelConfig model;
-    Path weights = null;
-    if (o.pretrained() != null) {
-      model = PretrainedRun.config(o.pretrained()).model()
-          .withData(src.spec().channels(), src.spec().numClasses());
-      weights = PretrainedRun.weights(o.pretrained());
-    } else {
-      model = ModelFiles.resolve(o.preset())
-          .withData(src.spec().channels(), src.spec().numClasses());
-    }
+    ModelConfig base = o.pretrained() != null ? PretrainedRun.config(o.pretrained()).model()
+        : ModelFiles.resolve(o.preset());
+    ImageSource src = RunData.open(o.dataset(), o.dataDir(), base.imageSize(), null);
+    ModelConfig model = base.withData(src.spec().channels(), src.spec().numClasses());
+    Path weights = o.pretrained() != null ? PretrainedRun.weights(o.pretrained()) : null;
     int[] trainIdx = o.labelFraction() >= 1.0 ? null
         : LabelFractions.select(src.labels(Split.TRAIN), src.spec().numClasses(),
             o.labelFraction(), o.seed());
