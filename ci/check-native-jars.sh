@@ -61,7 +61,7 @@ check() {
 
 check "full build" linux-x86_64 -P '!gpu'
 check "full build -Pgpu" linux-x86_64-gpu -Pgpu
-for m in savedmodels training cli ci; do
+for m in savedmodels training experiments cli ci; do
   check "-pl $m" linux-x86_64 -P '!gpu' -pl "$m"
   check "-pl $m -Pgpu" linux-x86_64-gpu -Pgpu -pl "$m"
 done

@@ -1,7 +1,7 @@
 package dev.selfie.cli;
 
 import dev.selfie.cli.flags.SharedFlags;
-import dev.selfie.training.experiments.Benchmark;
+import dev.selfie.experiments.Benchmark;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;

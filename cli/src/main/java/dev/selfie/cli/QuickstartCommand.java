@@ -3,7 +3,7 @@ package dev.selfie.cli;
 import dev.selfie.cli.flags.SharedFlags;
 import dev.selfie.cli.flags.VariantFlags;
 import dev.selfie.cli.flags.WeightDecayFlags;
-import dev.selfie.training.experiments.Quickstart;
+import dev.selfie.experiments.Quickstart;
 import dev.selfie.training.options.DataOptions;
 import dev.selfie.training.options.RuntimeOptions;
 import java.nio.file.Path;

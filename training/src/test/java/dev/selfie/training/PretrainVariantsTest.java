@@ -9,10 +9,6 @@ import dev.selfie.graph.Endpoints;
 import dev.selfie.graph.ModelConfig;
 import dev.selfie.graph.Selfie;
 import dev.selfie.graph.VarStore;
-import dev.selfie.training.experiments.Experiment;
-import dev.selfie.training.experiments.ExperimentOptions;
-import dev.selfie.training.experiments.ExperimentReport;
-import dev.selfie.training.experiments.Quickstart;
 import dev.selfie.training.jobs.Diagnose;
 import dev.selfie.training.jobs.Export;
 import dev.selfie.training.jobs.Finetune;
@@ -88,23 +84,6 @@ class PretrainVariantsTest {
       assertTrue(c.model().isPaperFormulation());
       assertEquals(ModelConfig.preset("tiny").withData(1, 10), c.model());
     }
-  }
-
-  @Test
-  void experimentAndQuickstartPassTheVariantsToPretraining() {
-    Path out = Path.of("experiment-out");
-    ExperimentOptions paper = ExperimentOptions.builder(out).fractions(List.of(0.05)).seeds(1)
-        .pretrainSteps(10).finetuneSteps(10).batchSize(8).numMasked(8).probeFraction(0)
-        .threads(1).precision("float32").build();
-    ExperimentOptions with = paper.toBuilder().variants(ALL).build();
-    assertTrue(ExperimentReport.describe(with).contains(ALL.flags() + " "), ExperimentReport.describe(with));
-    assertFalse(ExperimentReport.describe(paper).contains("--query-mode"));
-    assertEquals(ALL.flags().trim(), Experiment.Budget.of(with).variants());
-    assertNull(Experiment.Budget.of(paper).variants(), "budgets written before stay equal");
-    Quickstart.Options q = Quickstart.Options.defaults(out).withVariants(ALL);
-    assertEquals(ALL, Quickstart.pretrainOptions(q, out).variants());
-    assertEquals(Pretrain.Variants.PAPER,
-        Quickstart.pretrainOptions(Quickstart.Options.defaults(out), out).variants());
   }
 
   @Test

@@ -1,4 +1,4 @@
-package dev.selfie.training.experiments;
+package dev.selfie.experiments;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.selfie.data.Datasets;

@@ -7,10 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.selfie.data.LabelManifest;
-import dev.selfie.training.experiments.Experiment;
-import dev.selfie.training.experiments.ExperimentReport;
-import dev.selfie.training.experiments.ExperimentOptions;
-import dev.selfie.training.experiments.PretrainedSummaries;
+import dev.selfie.experiments.Experiment;
+import dev.selfie.experiments.ExperimentReport;
+import dev.selfie.experiments.ExperimentOptions;
+import dev.selfie.experiments.PretrainedSummaries;
 import dev.selfie.training.jobs.Finetune;
 import dev.selfie.training.loop.EventFiles;
 import dev.selfie.training.run.Json;

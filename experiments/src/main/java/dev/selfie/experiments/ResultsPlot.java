@@ -1,4 +1,4 @@
-package dev.selfie.training.experiments;
+package dev.selfie.experiments;
 
 import dev.selfie.training.run.Json;
 import java.awt.BasicStroke;

@@ -1,4 +1,4 @@
-package dev.selfie.training.experiments;
+package dev.selfie.experiments;
 
 import dev.selfie.training.jobs.Evaluate;
 import dev.selfie.training.jobs.Finetune;

@@ -1,4 +1,4 @@
-package dev.selfie.training.experiments;
+package dev.selfie.experiments;
 
 import dev.selfie.data.ImageSource;
 import dev.selfie.data.Split;

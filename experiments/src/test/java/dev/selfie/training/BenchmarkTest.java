@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.selfie.graph.FlopCounter;
 import dev.selfie.graph.ModelConfig;
-import dev.selfie.training.experiments.Benchmark;
+import dev.selfie.experiments.Benchmark;
 import dev.selfie.training.run.Json;
 import dev.selfie.training.runtime.SessionConfigs;
 import java.nio.file.Path;

@@ -1,4 +1,4 @@
-package dev.selfie.training.experiments;
+package dev.selfie.experiments;
 
 import dev.selfie.training.jobs.Pretrain;
 import dev.selfie.training.jobs.PretrainedRun;

@@ -1,17 +1,27 @@
 package dev.selfie.training;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.selfie.training.experiments.Quickstart;
+import dev.selfie.experiments.Experiment;
+import dev.selfie.experiments.ExperimentOptions;
+import dev.selfie.experiments.ExperimentReport;
+import dev.selfie.experiments.Quickstart;
+import dev.selfie.graph.ModelConfig;
 import dev.selfie.training.jobs.Finetune;
 import dev.selfie.training.jobs.Pretrain;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** The quickstart's flags reach the pretraining and finetuning runs it starts. */
+/** The quickstart's and the experiment's flags reach the pretraining and finetuning runs they start. */
 class QuickstartOptionsTest {
+  static final Pretrain.Variants ALL = new Pretrain.Variants(true, ModelConfig.QueryMode.ATTEND,
+      true, 0.5);
+
   @Test
   void theDefaultsAreTheCommandLines() {
     Quickstart.Options d = Quickstart.Options.defaults(Path.of("qs"));
@@ -75,5 +85,22 @@ class QuickstartOptionsTest {
     var wd = assertThrows(IllegalArgumentException.class,
         () -> Quickstart.Options.defaults(out).withWeightDecay(-1, null));
     assertTrue(wd.getMessage().contains("--weight-decay"), wd.getMessage());
+  }
+
+  @Test
+  void experimentAndQuickstartPassTheVariantsToPretraining() {
+    Path out = Path.of("experiment-out");
+    ExperimentOptions paper = ExperimentOptions.builder(out).fractions(List.of(0.05)).seeds(1)
+        .pretrainSteps(10).finetuneSteps(10).batchSize(8).numMasked(8).probeFraction(0)
+        .threads(1).precision("float32").build();
+    ExperimentOptions with = paper.toBuilder().variants(ALL).build();
+    assertTrue(ExperimentReport.describe(with).contains(ALL.flags() + " "), ExperimentReport.describe(with));
+    assertFalse(ExperimentReport.describe(paper).contains("--query-mode"));
+    assertEquals(ALL.flags().trim(), Experiment.Budget.of(with).variants());
+    assertNull(Experiment.Budget.of(paper).variants(), "budgets written before stay equal");
+    Quickstart.Options q = Quickstart.Options.defaults(out).withVariants(ALL);
+    assertEquals(ALL, Quickstart.pretrainOptions(q, out).variants());
+    assertEquals(Pretrain.Variants.PAPER,
+        Quickstart.pretrainOptions(Quickstart.Options.defaults(out), out).variants());
   }
 }
