@@ -1,5 +1,6 @@
 package dev.selfie.cli;
 
+import dev.selfie.cli.flags.EpochsFlag;
 import dev.selfie.cli.flags.ExportFlags;
 import dev.selfie.cli.flags.RecipeOptions;
 import dev.selfie.cli.flags.SharedFlags;
@@ -73,8 +74,10 @@ public final class FinetuneCommand implements Callable<Integer> {
       description = "resnet (full ResNet v2 on the whole image) or hybrid (patch network + attention pooling).")
   String head;
 
-  @Option(names = "--steps", defaultValue = "1000", description = "Training steps.")
+  @Option(names = "--steps", defaultValue = "1000", description = "Training steps. See also --epochs.")
   long steps;
+
+  @Mixin EpochsFlag epochsFlag;
 
   @Option(names = "--optimizer", defaultValue = "sgd", description = "sgd (Nesterov) or adam.")
   String optimizer;
@@ -126,8 +129,8 @@ public final class FinetuneCommand implements Callable<Integer> {
         .withLabels(new Finetune.Labels(labelFraction, labelManifest))
         .withData(DataOptions.of(dataset, dataDirFlag.dataDir).withAugment(!noAugment)
             .withBatchSize(batchSizeFlag.batchSize))
-        .withSchedule(weightDecay.applyTo(ScheduleOptions.defaults().withSteps(steps)
-            .withOptimizer(optimizer).withLr(lr).withWarmup(warmup)))
+        .withSchedule(epochsFlag.applyTo(weightDecay.applyTo(ScheduleOptions.defaults()
+            .withSteps(steps).withOptimizer(optimizer).withLr(lr).withWarmup(warmup))))
         .withCheckpoints(checkpointing.options(keep))
         .withRuntime(RuntimeOptions.defaults().withSeed(seed).withThreads(threadsFlag.threads)
             .withXla(xla).withPrecision(precisionFlag.precision))

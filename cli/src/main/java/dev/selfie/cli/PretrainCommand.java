@@ -1,5 +1,6 @@
 package dev.selfie.cli;
 
+import dev.selfie.cli.flags.EpochsFlag;
 import dev.selfie.cli.flags.ExportFlags;
 import dev.selfie.cli.flags.SharedFlags;
 import dev.selfie.cli.flags.VariantFlags;
@@ -54,8 +55,10 @@ public final class PretrainCommand implements Callable<Integer> {
       description = ModelCommand.PRESET_HELP)
   String preset;
 
-  @Option(names = "--steps", defaultValue = "2000", description = "Training steps.")
+  @Option(names = "--steps", defaultValue = "2000", description = "Training steps. See also --epochs.")
   long steps;
+
+  @Mixin EpochsFlag epochsFlag;
 
   @Option(names = "--out", required = true, description = "Run directory.")
   Path out;
@@ -141,8 +144,9 @@ public final class PretrainCommand implements Callable<Integer> {
         .withPreset(preset)
         .withData(DataOptions.of(dataset, dataDir).withUnlabeledDir(unlabeledDir)
             .withAugment(!noAugment).withBatchSize(batchSizeFlag.batchSize))
-        .withSchedule(weightDecay.applyTo(ScheduleOptions.defaults().withSteps(steps)
-            .withOptimizer(optimizer).withLr(lr).withWarmup(warmup).withClipNorm(clipNorm)))
+        .withSchedule(epochsFlag.applyTo(weightDecay.applyTo(ScheduleOptions.defaults()
+            .withSteps(steps).withOptimizer(optimizer).withLr(lr).withWarmup(warmup)
+            .withClipNorm(clipNorm))))
         .withCheckpoints(checkpointing.options(keep))
         .withRuntime(RuntimeOptions.defaults().withSeed(seed).withThreads(threadsFlag.threads)
             .withXla(xla).withPrecision(precisionFlag.precision))

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.sun.net.httpserver.HttpServer;
 import dev.selfie.cli.Main;
 import dev.selfie.savedmodels.SavedModelExporter;
+import dev.selfie.training.jobs.Finetune;
 import dev.selfie.training.jobs.Pretrain;
 import dev.selfie.training.jobs.RunData;
 import dev.selfie.training.loop.EventFiles;
@@ -74,6 +75,33 @@ class RunArgumentsTest {
     assertRefused("--pretrain-steps", "quickstart", "--data-dir", home, "--pretrain-steps", "-5");
     assertRefused("--finetune-steps", "quickstart", "--data-dir", home, "--finetune-steps", "0");
     assertRefused("--clip-norm", "pretrain", "--data-dir", home, "--clip-norm", "-1");
+    assertRefused("--epochs", "pretrain", "--data-dir", home, "--steps", "5", "--epochs", "1");
+    assertRefused("--epochs", "finetune", "--data-dir", home, "--epochs", "0");
+    assertRefused("--epochs", "pretrain", "--data-dir", home, "--epochs", "-1");
+  }
+
+  @Test
+  void epochsSetTheStepsFromTheImagesTrainedOn() throws Exception {
+    String home = ExportTestRuns.home().toString();
+    Path pre = tmp.resolve("pretrain-epochs");
+    Run r = selfie("pretrain", "--dataset", "fashion-mnist", "--data-dir", home, "--preset",
+        "tiny", "--epochs", "0.25", "--batch-size", "8", "--warmup", "1", "--threads", "1",
+        "--precision", "float32", "--no-export", "--out", pre.toString());
+    assertEquals(0, r.code(), r.err());
+    // 0.25 passes over the 80 training images at 8 per step.
+    assertEquals(3, new RunDir(pre).readConfig(Pretrain.Config.class).steps());
+    assertEquals(3, new CheckpointManager(new RunDir(pre).checkpoints(), 2).latest().get().step());
+
+    Path fine = tmp.resolve("finetune-epochs");
+    Run f = selfie("finetune", "--dataset", "fashion-mnist", "--data-dir", home, "--pretrained",
+        pre.toString(), "--label-fraction", "0.5", "--epochs", "0.5", "--batch-size", "8",
+        "--warmup", "1", "--threads", "1", "--precision", "float32", "--eval-batch-size", "20",
+        "--no-export", "--out", fine.toString());
+    assertEquals(0, f.code(), f.err());
+    Finetune.Config c = new RunDir(fine).readConfig(Finetune.Config.class);
+    // Finetuning passes over the labeled subset only (about half of the 80 images), half a pass.
+    assertTrue(c.labeledExamples() >= 30 && c.labeledExamples() <= 50, "" + c.labeledExamples());
+    assertEquals((long) Math.ceil(0.5 * c.labeledExamples() / 8), c.steps());
   }
 
   @Test

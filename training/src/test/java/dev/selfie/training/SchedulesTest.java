@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.selfie.training.optim.Schedules;
+import dev.selfie.training.options.ScheduleOptions;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.Graph;
 import org.tensorflow.Result;
@@ -14,6 +15,20 @@ import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt64;
 
 class SchedulesTest {
+  @Test
+  void epochsBecomeStepsOverTheImagesTrainedOn() {
+    ScheduleOptions s = ScheduleOptions.defaults().withSteps(500);
+    assertEquals(500, s.forExamples(60_000, 64).steps(), "without --epochs the steps stand");
+    ScheduleOptions e = s.withEpochs(2);
+    assertEquals(1875, e.forExamples(60_000, 64).steps());
+    assertEquals(19, e.forExamples(600, 64).steps(), "ceil(1200 / 64): the last batch counts");
+    assertEquals(1, s.withEpochs(0.001).forExamples(10, 64).steps(), "at least one step");
+    // The warmup is capped at a tenth of the resolved steps, not of the placeholder's.
+    assertEquals(1, e.withWarmup(200).forExamples(600, 64).optimizerConfig().warmupSteps());
+    assertThrows(IllegalArgumentException.class, () -> s.withEpochs(-1));
+    assertThrows(IllegalArgumentException.class, () -> s.withEpochs(Double.NaN));
+  }
+
   @Test
   void javaValuesAtKeySteps() {
     // base 1, warmup 4, total 12

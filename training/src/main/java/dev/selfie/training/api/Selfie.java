@@ -99,6 +99,7 @@ public final class Selfie {
     Path out;
     String preset = "small";
     long steps;
+    double epochs;
     int batchSize = 64;
     long seed = 1;
     Long warmup;
@@ -129,6 +130,15 @@ public final class Selfie {
     /** Training steps. */
     public B steps(long steps) {
       this.steps = steps;
+      return self();
+    }
+
+    /**
+     * Train for {@code epochs} passes over the training images instead of {@link #steps}
+     * (pretrain: all of them; finetune: the labeled subset).
+     */
+    public B epochs(double epochs) {
+      this.epochs = epochs;
       return self();
     }
 
@@ -191,8 +201,11 @@ public final class Selfie {
           .withPrecision(precision);
     }
 
-    long warmupOr(long commandLineDefault) {
-      return warmup != null ? warmup : Math.min(commandLineDefault, Math.max(1, steps / 10));
+    /** {@link #steps} (or {@link #epochs}), the learning rate and the warmup. */
+    ScheduleOptions schedule(double lr, long commandLineWarmup) {
+      long w = warmup != null ? warmup : Math.min(commandLineWarmup, Math.max(1, steps / 10));
+      return ScheduleOptions.defaults().withSteps(steps).withEpochs(epochs).withLr(lr)
+          .withWarmup(w);
     }
 
     <R> R observed(String task, Trainer.Observed<R> job) {
@@ -257,8 +270,7 @@ public final class Selfie {
       return Pretrain.Options.defaults(requireOut())
           .withPreset(preset)
           .withData(data().withUnlabeledDir(unlabeled))
-          .withSchedule(ScheduleOptions.defaults().withSteps(steps).withLr(lr)
-              .withWarmup(warmupOr(200)))
+          .withSchedule(schedule(lr, 200))
           .withCheckpoints(CheckpointOptions.defaults().withResume(resume))
           .withRuntime(runtime())
           .withNumMasked(numMasked);
@@ -307,8 +319,7 @@ public final class Selfie {
           .withPreset(preset)
           .withLabels(Finetune.Labels.fraction(labelFraction))
           .withData(data())
-          .withSchedule(ScheduleOptions.defaults().withSteps(steps).withLr(lr)
-              .withWarmup(warmupOr(100)))
+          .withSchedule(schedule(lr, 100))
           .withCheckpoints(CheckpointOptions.defaults().withKeep(2).withResume(resume))
           .withRuntime(runtime());
     }

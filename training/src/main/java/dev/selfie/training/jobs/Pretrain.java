@@ -260,8 +260,9 @@ public final class Pretrain {
       model = model.withNumMasked(o.numMasked());
     }
     model = o.variants().apply(model);
+    ScheduleOptions schedule = o.schedule().forExamples(src.size(Split.TRAIN), o.data().batchSize());
     return new Config("pretrain", o.data().dataset(), o.preset(), model,
-        o.schedule().optimizerConfig(), o.data().batchSize(), o.schedule().steps(),
+        schedule.optimizerConfig(), o.data().batchSize(), schedule.steps(),
         o.runtime().seed(), o.data().augment(), o.runtime().xla(), precision.flag());
   }
 

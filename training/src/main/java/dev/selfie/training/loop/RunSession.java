@@ -141,6 +141,10 @@ public final class RunSession<C extends RunConfig> {
       }
       newRun.write(dir);
       dir.writeConfig(config);
+      if (o.schedule().epochs() > 0) {
+        LOG.info(String.format(java.util.Locale.ROOT, "--epochs %s: %d steps at batch %d",
+            o.schedule().epochs(), config.steps(), o.data().batchSize()));
+      }
     }
     SessionConfigs.Options session =
         Devices.resolve(o.runtime().threads(), 0, o.runtime().xla() || config.xla(), true)

@@ -15,6 +15,9 @@ import java.util.Locale;
  * @param weightDecayType {@code --weight-decay-type} (null: decoupled)
  * @param clipNorm {@code --clip-norm}: scale the gradients down to this global L2 norm when it is
  *     exceeded (0 = no clipping)
+ * @param epochs {@code --epochs}: the run's length in passes over its training images instead of
+ *     {@code steps} (0 = use {@code steps}); the job turns it into steps once it knows how many
+ *     images it trains on ({@link #forExamples})
  */
 public record ScheduleOptions(
     long steps,
@@ -23,7 +26,8 @@ public record ScheduleOptions(
     long warmup,
     double weightDecay,
     OptimizerConfig.WeightDecayType weightDecayType,
-    double clipNorm) {
+    double clipNorm,
+    double epochs) {
 
   public ScheduleOptions {
     if (weightDecayType == null) {
@@ -36,6 +40,10 @@ public record ScheduleOptions(
       throw new IllegalArgumentException(
           "--clip-norm must be a finite number >= 0 (0 = no clipping), got " + clipNorm);
     }
+    if (!(epochs >= 0) || !Double.isFinite(epochs)) {
+      throw new IllegalArgumentException(
+          "--epochs must be a finite number >= 0 (0 = use --steps), got " + epochs);
+    }
   }
 
   /**
@@ -44,32 +52,55 @@ public record ScheduleOptions(
    */
   public static ScheduleOptions defaults() {
     return new ScheduleOptions(2000, "sgd", 0.1, 200, 1e-4,
-        OptimizerConfig.WeightDecayType.DECOUPLED, 0);
+        OptimizerConfig.WeightDecayType.DECOUPLED, 0, 0);
   }
 
   public ScheduleOptions withSteps(long n) {
-    return new ScheduleOptions(n, optimizer, lr, warmup, weightDecay, weightDecayType, clipNorm);
+    return new ScheduleOptions(n, optimizer, lr, warmup, weightDecay, weightDecayType, clipNorm,
+        epochs);
   }
 
   public ScheduleOptions withOptimizer(String o) {
-    return new ScheduleOptions(steps, o, lr, warmup, weightDecay, weightDecayType, clipNorm);
+    return new ScheduleOptions(steps, o, lr, warmup, weightDecay, weightDecayType, clipNorm,
+        epochs);
   }
 
   public ScheduleOptions withLr(double x) {
-    return new ScheduleOptions(steps, optimizer, x, warmup, weightDecay, weightDecayType, clipNorm);
+    return new ScheduleOptions(steps, optimizer, x, warmup, weightDecay, weightDecayType, clipNorm,
+        epochs);
   }
 
   public ScheduleOptions withWarmup(long n) {
-    return new ScheduleOptions(steps, optimizer, lr, n, weightDecay, weightDecayType, clipNorm);
+    return new ScheduleOptions(steps, optimizer, lr, n, weightDecay, weightDecayType, clipNorm,
+        epochs);
   }
 
   /** Weight decay {@code wd} acting as {@code type} says (null: decoupled). */
   public ScheduleOptions withWeightDecay(double wd, OptimizerConfig.WeightDecayType type) {
-    return new ScheduleOptions(steps, optimizer, lr, warmup, wd, type, clipNorm);
+    return new ScheduleOptions(steps, optimizer, lr, warmup, wd, type, clipNorm, epochs);
   }
 
   public ScheduleOptions withClipNorm(double x) {
-    return new ScheduleOptions(steps, optimizer, lr, warmup, weightDecay, weightDecayType, x);
+    return new ScheduleOptions(steps, optimizer, lr, warmup, weightDecay, weightDecayType, x,
+        epochs);
+  }
+
+  /** {@code e} passes over the training images instead of {@link #steps} (0 = use the steps). */
+  public ScheduleOptions withEpochs(double e) {
+    return new ScheduleOptions(steps, optimizer, lr, warmup, weightDecay, weightDecayType, clipNorm,
+        e);
+  }
+
+  /**
+   * The options of a run over {@code examples} training images at {@code batchSize} per step:
+   * with {@code --epochs E}, {@code ceil(E * examples / batchSize)} steps (at least 1); without,
+   * these options unchanged.
+   */
+  public ScheduleOptions forExamples(long examples, int batchSize) {
+    if (epochs == 0) {
+      return this;
+    }
+    return withSteps(Math.max(1, (long) Math.ceil(epochs * examples / batchSize)));
   }
 
   /** The optimizer config these options stand for; fails naming {@code --optimizer}. */
