@@ -165,6 +165,30 @@ class TrainingLoopTest {
   }
 
   @Test
+  void whatIsMeasuredAtTheEndGoesIntoTheOneMetricsFileAfterTheStepMetrics() throws Exception {
+    Path metricsFile = tmp.resolve("metrics-at-end.json");
+    List<Long> measuredAfter = new ArrayList<>();
+    try (Run run = new Run()) {
+      var metrics = new Listeners.Metrics(metricsFile, 2, "float32", () -> {
+        // Measured once, after the last step, before the file exists.
+        measuredAfter.add((long) measuredAfter.size());
+        assertFalse(Files.exists(metricsFile), "metrics.json written before the end's figures");
+        Map<String, Double> m = new java.util.LinkedHashMap<>();
+        m.put("test_accuracy", 0.75);
+        m.put("test_examples", 20.0);
+        return m;
+      });
+      TrainingLoop.run(0, 3, run.step(-1), List.of(metrics));
+      MetricsWriter.Metrics written = MetricsWriter.read(metricsFile);
+      assertEquals(List.of(0L), measuredAfter);
+      assertEquals(List.of("lr", "test_accuracy", "test_examples"),
+          List.copyOf(written.metrics().keySet()));
+      assertEquals(0.75, written.metrics().get("test_accuracy"));
+      assertEquals("float32", written.precision());
+    }
+  }
+
+  @Test
   void rejectsBadRange() {
     assertThrows(IllegalArgumentException.class,
         () -> TrainingLoop.run(5, 4, t -> null, List.of()));

@@ -392,8 +392,9 @@ public final class Finetune {
               "finetune: validation accuracy every %d steps (%d images)", evalEvery,
               subset.validation().indices().length));
         }
-        MetricsWriter.Metrics m = run.fit(session, g.train(), g.step().value(), null, during);
-        return g.evaluate(session, run, m, manifest.indices().length, restored);
+        MetricsWriter.Metrics m = run.fit(session, g.train(), g.step().value(), null, during,
+            g.atEnd(config.recipe().test(), manifest.indices().length));
+        return g.result(run, m, restored);
       }
     }
   }

@@ -137,44 +137,40 @@ record FinetuneGraph(Trainer.Graphs train, GlobalStep step, VarStore vars,
   }
 
   /**
-   * The evaluation at the end of {@code run}: the validation split (if any) and, unless the
-   * recipe says {@code --no-test}, the test split; their accuracies go to TensorBoard at the last
-   * step and, with the number of labeled examples, into metrics.json beside the training
-   * metrics {@code m}. Returns the run's result (with the {@code restored} variables), logged.
+   * What the run measures after its last step: validation (when the run has the split), then
+   * test accuracy (unless {@code --no-test}), and how many labeled examples it trained on.
    */
-  Finetune.Result evaluate(Session session, RunSession<Finetune.Config> run,
-      MetricsWriter.Metrics m, int labeledExamples, List<String> restored) {
-    Evaluation.Accuracy val = validation == null ? null : validation.run(session);
-    Evaluation.Accuracy acc = run.config().recipe().test() ? test.run(session) : null;
-    Map<String, Double> fed = new LinkedHashMap<>();
-    fed.put("images_per_second", m.imagesPerSecond());
-    Map<String, Double> all = new LinkedHashMap<>(m.metrics());
-    if (val != null) {
-      fed.put("validation_accuracy", val.value());
-      all.put("validation_accuracy", val.value());
-      all.put("validation_examples", (double) val.total());
+  Trainer.AtEnd atEnd(boolean readTest, int labeledExamples) {
+    Map<String, Evaluation> evaluations = new LinkedHashMap<>();
+    if (validation != null) {
+      evaluations.put("validation", validation);
     }
-    if (acc != null) {
-      fed.put("test_accuracy", acc.value());
-      all.put("test_accuracy", acc.value());
-      all.put("test_examples", (double) acc.total());
+    if (readTest) {
+      evaluations.put("test", test);
     }
-    train.summaries().writeFed(session, run.config().steps(), fed);
-    train.summaries().flush(session);
-    all.put("labeled_examples", (double) labeledExamples);
-    MetricsWriter.write(run.dir().metrics(), m.withMetrics(all));
-    Evaluation.Accuracy testAcc = acc != null ? acc : new Evaluation.Accuracy(0, 0);
+    return new Trainer.AtEnd(evaluations,
+        Map.of("labeled_examples", (double) labeledExamples));
+  }
+
+  /** The run's result from its metrics (as written to metrics.json), logged in one line. */
+  Finetune.Result result(RunSession<Finetune.Config> run, MetricsWriter.Metrics m,
+      List<String> restored) {
+    Map<String, Double> all = m.metrics();
+    double val = all.getOrDefault("validation_accuracy", Double.NaN);
+    boolean tested = all.containsKey("test_accuracy");
     Finetune.Result r = new Finetune.Result(run.dir().root(), m.steps(), m.meanLoss(),
-        m.metrics().getOrDefault("train_accuracy", Double.NaN), testAcc.value(), testAcc.total(),
-        val == null ? Double.NaN : val.value(), labeledExamples, m.imagesPerSecond(),
+        all.getOrDefault("train_accuracy", Double.NaN), all.getOrDefault("test_accuracy", Double.NaN),
+        all.getOrDefault("test_examples", 0.0).longValue(), val,
+        all.getOrDefault("labeled_examples", 0.0).intValue(), m.imagesPerSecond(),
         m.wallSeconds(), restored, fresh(run.config()));
     String line = String.format("finetune: %d steps, loss %.4f", r.steps(), r.finalLoss());
-    if (val != null) {
-      line += String.format(", validation accuracy %.2f%% (%d images)", 100 * val.value(),
-          val.total());
+    if (!Double.isNaN(val)) {
+      line += String.format(", validation accuracy %.2f%% (%d images)", 100 * val,
+          all.get("validation_examples").longValue());
     }
-    LOG.info(line + (acc != null ? String.format(", test accuracy %.2f%% (%d images)",
+    LOG.info(line + (tested ? String.format(", test accuracy %.2f%% (%d images)",
         100 * r.testAccuracy(), r.testExamples()) : ", test set not read (--no-test)"));
     return r;
   }
+
 }

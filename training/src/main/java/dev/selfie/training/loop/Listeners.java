@@ -165,6 +165,7 @@ public final class Listeners {
     private double firstRate = Double.NaN;
     private MetricsWriter.Metrics result;
     private final String precision;
+    private final java.util.function.Supplier<Map<String, Double>> atEnd;
 
     /**
      * @param file where to write (the run's {@code metrics.json})
@@ -176,7 +177,17 @@ public final class Listeners {
 
     /** Records {@code precision} (the flag spelling) in the metrics. */
     public Metrics(Path file, int window, String precision) {
+      this(file, window, precision, Map::of);
+    }
+
+    /**
+     * Also records what {@code atEnd} measures after the last step (e.g. the test accuracy),
+     * after the steps' metrics: metrics.json is written once, with them.
+     */
+    public Metrics(Path file, int window, String precision,
+        java.util.function.Supplier<Map<String, Double>> atEnd) {
       this.precision = precision;
+      this.atEnd = atEnd;
       if (window < 1) {
         throw new IllegalArgumentException("metrics window must be >= 1 step, got " + window);
       }
@@ -211,10 +222,11 @@ public final class Listeners {
         means.put(k, recent.stream().filter(r -> r.metrics().containsKey(k))
             .mapToDouble(r -> r.metrics().get(k)).average().orElse(Double.NaN));
       }
+      double wallSeconds = (System.nanoTime() - startNanos) / 1e9;  // the steps' time only
+      means.putAll(atEnd.get());
       double rate = rateCount > 0 ? imagesPerSecondSum / rateCount : firstRate;
       result = new MetricsWriter.Metrics(last.step(), stepsRun, last.loss(), meanLoss, means,
-          recent.size(), (System.nanoTime() - startNanos) / 1e9, rate, Instant.now().toString(),
-          precision);
+          recent.size(), wallSeconds, rate, Instant.now().toString(), precision);
       MetricsWriter.write(file, result);
     }
 

@@ -201,24 +201,28 @@ public final class RunSession<C extends RunConfig> {
     return Summaries.create(tf, dir.tensorboard(), options.summaryEvery());
   }
 
-  /** {@link #fit(Session, Trainer.Graphs, Operand, Consumer, Trainer.Validation)}, plain. */
+  /**
+   * {@link #fit(Session, Trainer.Graphs, Operand, Consumer, Trainer.Validation, Trainer.AtEnd)},
+   * plain.
+   */
   public MetricsWriter.Metrics fit(Session session, Trainer.Graphs graphs,
       Operand<TInt64> globalStep) {
-    return fit(session, graphs, globalStep, null, null);
+    return fit(session, graphs, globalStep, null, null, Trainer.AtEnd.NONE);
   }
 
   /**
    * Fits the run: restores the checkpoint it resumes from (then {@code afterRestore}, e.g. to
    * copy it into the other replicas) and checks that {@code globalStep} holds the start step;
-   * then trains the steps after it to the config's last, with {@code validation} (null: none).
-   * A run that is already complete is not trained again: its metrics.json is read.
+   * then trains the steps after it to the config's last, with {@code validation} (null: none),
+   * and measures {@code atEnd} after the last step. A run that is already complete is not
+   * trained (or measured) again: its metrics.json is read.
    *
    * @param afterRestore null for nothing
    * @return the run's metrics (as written to metrics.json)
    */
   public MetricsWriter.Metrics fit(Session session, Trainer.Graphs graphs,
       Operand<TInt64> globalStep, Consumer<Session> afterRestore,
-      Trainer.Validation validation) {
+      Trainer.Validation validation, Trainer.AtEnd atEnd) {
     if (resumeFrom.isPresent()) {
       CheckpointManager.restore(session, resumeFrom.get());
       if (afterRestore != null) {
@@ -242,6 +246,6 @@ public final class RunSession<C extends RunConfig> {
         s -> new CheckpointManager.RunState(config.seed(), s * config.batchSize(), config),
         precision);
     return Trainer.train(session, graphs, loop, dir, checkpoints, startStep, config.steps(),
-        sessionOptions.xla(), validation);
+        sessionOptions.xla(), validation, atEnd);
   }
 }

@@ -86,6 +86,31 @@ public final class Trainer {
     }
   }
 
+  /**
+   * What a run measures once, after its last step and before metrics.json is written, so that
+   * the file is written once and holds them: each evaluation's accuracy and example count as
+   * {@code <name>_accuracy} and {@code <name>_examples}, in the map's order, then {@code facts}
+   * (e.g. {@code labeled_examples}) as they are. TensorBoard gets the accuracies and the run's
+   * images_per_second at the last step. A run that was already complete is not measured again:
+   * its metrics.json holds them.
+   */
+  public record AtEnd(Map<String, Evaluation> evaluations, Map<String, Double> facts) {
+    /** Nothing at the end (pretraining: its metrics are the training steps'). */
+    public static final AtEnd NONE = new AtEnd(Map.of(), Map.of());
+
+    /** One pass of each evaluation over {@code session}: the metrics they add. */
+    Map<String, Double> measure(Session session) {
+      Map<String, Double> m = new LinkedHashMap<>();
+      evaluations.forEach((name, e) -> {
+        Evaluation.Accuracy a = e.run(session);
+        m.put(name + "_accuracy", a.value());
+        m.put(name + "_examples", (double) a.total());
+      });
+      m.putAll(facts);
+      return m;
+    }
+  }
+
   /** The listener {@link #observed} adds to every loop this thread runs inside it; else null. */
   private static final ThreadLocal<TrainingLoop.Listener> OBSERVER = new ThreadLocal<>();
 
@@ -122,6 +147,7 @@ public final class Trainer {
    * resume command printed, and {@link TrainingLoop.Stopped} thrown.
    *
    * @param validation null for none
+   * @param atEnd what to measure after the last step, into metrics.json ({@link AtEnd#NONE})
    */
   public static MetricsWriter.Metrics train(
       Session session,
@@ -132,10 +158,11 @@ public final class Trainer {
       long startStep,
       long endStep,
       boolean traceXla,
-      Validation validation) {
+      Validation validation,
+      AtEnd atEnd) {
     try (GracefulStop stop = GracefulStop.install()) {
       return train(session, g, loop, dir, checkpoints, startStep, endStep, traceXla, validation,
-          stop);
+          atEnd, stop);
     }
   }
 
@@ -150,6 +177,7 @@ public final class Trainer {
       long endStep,
       boolean traceXla,
       Validation validation,
+      AtEnd atEnd,
       GracefulStop stop) {
     TrainingLoop.Step step = new TrainingLoop.Step() {
       boolean first = traceXla;
@@ -226,8 +254,25 @@ public final class Trainer {
         loop.checkpointEvery(), loop.state());
     listeners.add(saver);
     Listeners.Metrics metrics = new Listeners.Metrics(dir.metrics(), 20,
-        loop.precision().flag());
+        loop.precision().flag(), () -> atEnd.measure(session));
     listeners.add(metrics);
+    if (atEnd != AtEnd.NONE && g.summaries() != null) {
+      listeners.add(new TrainingLoop.Listener() {  // the end's figures, at the last step
+        @Override
+        public void onEnd(StepResult last) {
+          Map<String, Double> fed = new LinkedHashMap<>();
+          fed.put("images_per_second", metrics.result().imagesPerSecond());
+          metrics.result().metrics().forEach((k, v) -> {
+            if (k.endsWith("_accuracy") && atEnd.evaluations().containsKey(
+                k.substring(0, k.length() - "_accuracy".length()))) {
+              fed.put(k, v);
+            }
+          });
+          g.summaries().writeFed(session, last.step(), fed);
+          g.summaries().flush(session);
+        }
+      });
+    }
     TrainingLoop.Listener observer = OBSERVER.get();
     if (observer != null) {
       listeners.add(new TrainingLoop.Listener() {  // forwards everything but close()

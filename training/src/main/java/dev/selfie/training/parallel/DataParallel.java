@@ -272,7 +272,8 @@ public final class DataParallel {
         LOG.info(String.format("data-parallel: graph built, placed and initialised in %.1f s",
             (System.nanoTime() - t0) / 1e9));
         MetricsWriter.Metrics m = run.fit(session, new Trainer.Graphs(b.seed(), b.train(),
-            b.loss(), b.metrics(), summaries), b.globalStep(), b::syncReplicas, null);
+            b.loss(), b.metrics(), summaries), b.globalStep(), b::syncReplicas, null,
+            Trainer.AtEnd.NONE);
         Pretrain.Result r = Pretrain.result(run.dir(), m, config.model());
         if (run.complete()) {
           return r;
