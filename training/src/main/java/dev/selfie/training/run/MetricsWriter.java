@@ -41,12 +41,6 @@ public final class MetricsWriter {
       this(steps, stepsRun, finalLoss, meanLoss, metrics, window, wallSeconds, imagesPerSecond,
           finishedAt, null);
     }
-
-    /** These metrics with {@code all} as the named scalars (e.g. with the test accuracy added). */
-    public Metrics withMetrics(Map<String, Double> all) {
-      return new Metrics(steps, stepsRun, finalLoss, meanLoss, all, window, wallSeconds,
-          imagesPerSecond, finishedAt, precision);
-    }
   }
 
   /** Writes {@code metrics} to {@code file} atomically. */
