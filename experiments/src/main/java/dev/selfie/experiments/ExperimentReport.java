@@ -90,7 +90,7 @@ public final class ExperimentReport {
             + " patches, augmentation %s)", b.pretrainSteps(), b.batchSize(),
             trim(b.pretrainLr()), b.numMasked() == 0 ? "the preset's"
                 : String.valueOf(b.numMasked()), b.augment() ? "on" : "off");
-    sb.append(String.format(Locale.ROOT, "Experiment.Budget: %s; Selfie finetunes %d steps at batch %d, lr %s"
+    sb.append(String.format(Locale.ROOT, "Budget: %s; Selfie finetunes %d steps at batch %d, lr %s"
             + "%s; %s; weight decay %s (%s), same seed and label manifest per cell.%n%n",
         pretraining, b.finetuneSteps(), b.batchSize(), trim(b.finetuneLr()),
         (recipe.pretrainedLrScale() != 1 ? ", pretrained layers at " + trim(

@@ -91,6 +91,7 @@ class ExperimentTest {
     assertTrue(md.contains("| 10% | 30 | 1 |"), md);
     assertTrue(md.contains("| 100% | 300 | 1 |"), md);
     assertTrue(md.contains("Selfie pretrained") && md.contains("random init"), md);
+    assertTrue(md.contains("\n\nBudget: "), "the budget paragraph starts with its name: " + md);
 
     BufferedImage png = ImageIO.read(out.resolve("results.png").toFile());
     assertEquals(800, png.getWidth());
