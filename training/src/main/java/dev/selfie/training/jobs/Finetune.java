@@ -325,10 +325,9 @@ public final class Finetune {
     String preset = p != null ? p.preset() : o.preset();
     ModelConfig model = (p != null ? p.model() : ModelFiles.resolve(preset))
         .withData(src.spec().channels(), src.spec().numClasses());
-    ScheduleOptions schedule =
-        o.schedule().forExamples(manifest.indices().length, o.data().batchSize());
+    ScheduleOptions s = o.schedule().forExamples(manifest.indices().length, o.data().batchSize());
     return new Config("finetune", o.data().dataset(), preset, model, o.head(),
-        schedule.optimizerConfig(), o.data().batchSize(), schedule.steps(),
+        s.optimizerConfig(), o.data().batchSize(), s.steps(),
         o.runtime().seed(), manifest.fraction(), manifest.indices().length,
         o.pretrained() == null ? null : o.pretrained().toAbsolutePath().toString(),
         o.data().augment(), o.runtime().xla(), o.recipe(), precision.flag());

@@ -260,9 +260,9 @@ public final class Pretrain {
       model = model.withNumMasked(o.numMasked());
     }
     model = o.variants().apply(model);
-    ScheduleOptions schedule = o.schedule().forExamples(src.size(Split.TRAIN), o.data().batchSize());
+    ScheduleOptions s = o.schedule().forExamples(src.size(Split.TRAIN), o.data().batchSize());
     return new Config("pretrain", o.data().dataset(), o.preset(), model,
-        schedule.optimizerConfig(), o.data().batchSize(), schedule.steps(),
+        s.optimizerConfig(), o.data().batchSize(), s.steps(),
         o.runtime().seed(), o.data().augment(), o.runtime().xla(), precision.flag());
   }
 
