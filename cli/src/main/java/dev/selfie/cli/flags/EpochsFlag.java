@@ -17,7 +17,10 @@ public final class EpochsFlag {
       + " training split; finetune: the labeled subset). Recorded as steps in config.json.")
   Double epochs;
 
-  /** {@code schedule} with {@code --epochs} if given; fails naming both flags if {@code --steps} is given too. */
+  /**
+   * {@code schedule} with {@code --epochs} if given; fails naming both flags if {@code --steps}
+   * is given too.
+   */
   public ScheduleOptions applyTo(ScheduleOptions schedule) {
     if (epochs == null) {
       return schedule;

@@ -172,17 +172,13 @@ public final class Listeners {
      * @param window how many final steps to average loss and metrics over (&gt;= 1)
      */
     public Metrics(Path file, int window) {
-      this(file, window, null);
-    }
-
-    /** Records {@code precision} (the flag spelling) in the metrics. */
-    public Metrics(Path file, int window, String precision) {
-      this(file, window, precision, Map::of);
+      this(file, window, null, Map::of);
     }
 
     /**
-     * Also records what {@code atEnd} measures after the last step (e.g. the test accuracy),
-     * after the steps' metrics: metrics.json is written once, with them.
+     * Also records {@code precision} (the flag spelling) and what {@code atEnd} measures after
+     * the last step (e.g. the test accuracy), after the steps' metrics: metrics.json is written
+     * once, with them.
      */
     public Metrics(Path file, int window, String precision,
         java.util.function.Supplier<Map<String, Double>> atEnd) {

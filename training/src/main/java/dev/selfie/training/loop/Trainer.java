@@ -262,12 +262,9 @@ public final class Trainer {
         public void onEnd(StepResult last) {
           Map<String, Double> fed = new LinkedHashMap<>();
           fed.put("images_per_second", metrics.result().imagesPerSecond());
-          metrics.result().metrics().forEach((k, v) -> {
-            if (k.endsWith("_accuracy") && atEnd.evaluations().containsKey(
-                k.substring(0, k.length() - "_accuracy".length()))) {
-              fed.put(k, v);
-            }
-          });
+          for (String name : atEnd.evaluations().keySet()) {
+            fed.put(name + "_accuracy", metrics.result().metrics().get(name + "_accuracy"));
+          }
           g.summaries().writeFed(session, last.step(), fed);
           g.summaries().flush(session);
         }
