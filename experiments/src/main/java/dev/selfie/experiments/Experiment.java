@@ -176,20 +176,18 @@ public final class Experiment {
       }
     }
 
+    if (o.parallel() > 1) {
+      // The cells (and the curve's) in worker processes; the loops below then find them done.
+      ExperimentWorkers.run(o, out, runMarkers(o));
+    }
     List<Run> runs = new ArrayList<>();
     List<ProbeRow> probes = new ArrayList<>();
     int total = o.fractions().size() * o.seeds() * 2;
-    int done = 0;
     // Seed-major: after the first seed every fraction has a result.
     for (int seed = 1; seed <= o.seeds(); seed++) {
-      for (double fraction : o.fractions()) {
-        Path cellDir = out.resolve(fractionName(fraction)).resolve("seed" + seed);
-        Run selfie = cellRun(o, cellDir.resolve(SELFIE), fraction, seed, pretrainDir, null,
-            ++done, total);
-        runs.add(selfie);
-        Run baseline = cellRun(o, cellDir.resolve(BASELINE), fraction, seed, null,
-            cellDir.resolve(SELFIE).resolve("labels.json"), ++done, total);
-        runs.add(baseline);
+      for (int i = 0; i < o.fractions().size(); i++) {
+        runs.addAll(pair(o, out, pretrainDir, o.fractions().get(i), seed,
+            2 * ((seed - 1) * o.fractions().size() + i), total));
         ExperimentReport.write(out, new Result(o.dataset(), o.preset(), command, Budget.of(o), false, pre,
             ExperimentReport.cells(o, runs), probes, (System.nanoTime() - t0) / 1e9));
       }
@@ -211,6 +209,64 @@ public final class Experiment {
   }
 
   /**
+   * One cell: the Selfie finetune, then the baseline on the Selfie run's label manifest
+   * ({@code done} cells counted before it, of {@code total}).
+   */
+  private static List<Run> pair(ExperimentOptions o, Path out, Path pretrainDir, double fraction,
+      int seed, int done, int total) throws IOException {
+    Path cellDir = out.resolve(fractionName(fraction)).resolve("seed" + seed);
+    Run selfie = cellRun(o, cellDir.resolve(SELFIE), fraction, seed, pretrainDir, null,
+        done + 1, total);
+    Run baseline = cellRun(o, cellDir.resolve(BASELINE), fraction, seed, null,
+        cellDir.resolve(SELFIE).resolve("labels.json"), done + 2, total);
+    return List.of(selfie, baseline);
+  }
+
+  /**
+   * A worker's share of {@link #run} (see {@link ExperimentWorkers}): every cell, then every
+   * curve cell, that this process claims first ({@code claim} true); no reports, no probes. The
+   * pretraining run must be finished.
+   */
+  static void runClaimed(ExperimentOptions o, java.util.function.Predicate<String> claim)
+      throws IOException {
+    Path out = o.out().toAbsolutePath().normalize();
+    Path pretrainDir = o.pretrained() != null ? o.pretrained().toAbsolutePath().normalize()
+        : out.resolve("pretrain");
+    int total = o.fractions().size() * o.seeds() * 2;
+    for (int seed = 1; seed <= o.seeds(); seed++) {
+      for (int i = 0; i < o.fractions().size(); i++) {
+        double fraction = o.fractions().get(i);
+        if (claim.test(fractionName(fraction) + "-seed" + seed)) {
+          pair(o, out, pretrainDir, fraction, seed,
+              2 * ((seed - 1) * o.fractions().size() + i), total);
+        }
+      }
+    }
+    int curveTotal = o.curveSteps().size() * o.seeds() * o.fractions().size();
+    int done = 0;
+    for (long steps : o.curveSteps()) {
+      for (int seed = 1; seed <= o.seeds(); seed++) {
+        for (double fraction : o.fractions()) {
+          done++;
+          if (claim.test("curve-" + steps + "-" + fractionName(fraction) + "-seed" + seed)) {
+            curveCell(o, out, pretrainDir, steps, fraction, seed, done, curveTotal);
+          }
+        }
+      }
+    }
+  }
+
+  /** The Selfie finetune of the curve point at pretraining step {@code steps}. */
+  private static Run curveCell(ExperimentOptions o, Path out, Path pretrainDir, long steps,
+      double fraction, int seed, int index, int total) throws IOException {
+    Path manifest = out.resolve(fractionName(fraction)).resolve("seed" + seed)
+        .resolve(SELFIE).resolve("labels.json");
+    return cellRun(o, out.resolve("curve").resolve("ckpt-" + steps)
+            .resolve(fractionName(fraction)).resolve("seed" + seed).resolve(SELFIE),
+        fraction, seed, PretrainingCurve.checkpoint(pretrainDir, steps), manifest, index, total);
+  }
+
+  /**
    * Selfie finetunes from the pretraining run's checkpoints at {@code o.curveSteps()} (every
    * fraction and seed, same label subsets as the main cells), then curve.{json,md,png}.
    */
@@ -223,15 +279,10 @@ public final class Experiment {
     int total = o.curveSteps().size() * o.seeds() * o.fractions().size();
     int done = 0;
     for (long steps : o.curveSteps()) {
-      Path ckpt = PretrainingCurve.checkpoint(pretrainDir, steps);
       List<Run> selfie = new ArrayList<>();
       for (int seed = 1; seed <= o.seeds(); seed++) {
         for (double fraction : o.fractions()) {
-          Path manifest = out.resolve(fractionName(fraction)).resolve("seed" + seed)
-              .resolve(SELFIE).resolve("labels.json");
-          selfie.add(cellRun(o, out.resolve("curve").resolve("ckpt-" + steps)
-                  .resolve(fractionName(fraction)).resolve("seed" + seed).resolve(SELFIE),
-              fraction, seed, ckpt, manifest, ++done, total));
+          selfie.add(curveCell(o, out, pretrainDir, steps, fraction, seed, ++done, total));
         }
       }
       points.addAll(PretrainingCurve.points(steps, (double) steps * o.batchSize() / trainImages,

@@ -23,6 +23,9 @@ import java.util.Objects;
  *     pretrain
  * @param command the command line recorded in the results (null = a description)
  * @param variants pretraining variants ({@code --context-positions} etc.; null = the paper's)
+ * @param parallel finetuning cells run in this many worker processes at once (1 = one after
+ *     the other in this process); each worker uses {@code threads} intra-op threads, or its share
+ *     of the cores when {@code threads} is 0
  */
 public record ExperimentOptions(
     String dataset,
@@ -47,7 +50,8 @@ public record ExperimentOptions(
     List<Long> curveSteps,
     Pretrain.Variants variants,
     OptimizerConfig.WeightDecayType weightDecayType,
-    String precision) {
+    String precision,
+    int parallel) {
   public ExperimentOptions {
     if (weightDecayType == null) {
       weightDecayType = OptimizerConfig.WeightDecayType.DECOUPLED;
@@ -91,6 +95,10 @@ public record ExperimentOptions(
       throw new IllegalArgumentException(
           "--pretrain-steps, --finetune-steps and --batch-size must be >= 1");
     }
+    if (parallel < 1) {
+      throw new IllegalArgumentException("--parallel must be >= 1 (worker processes), got "
+          + parallel);
+    }
     if (!(probeFraction >= 0 && probeFraction <= 1)) {
       throw new IllegalArgumentException("--probe-fraction must be in [0, 1], got " + probeFraction);
     }
@@ -126,6 +134,7 @@ public record ExperimentOptions(
     b.variants = variants;
     b.weightDecayType = weightDecayType;
     b.precision = precision;
+    b.parallel = parallel;
     return b;
   }
 
@@ -134,7 +143,7 @@ public record ExperimentOptions(
    * Defaults: the command line's (fashion-mnist, preset small, fractions 5/10/20/100%, 3 seeds,
    * 1000 pretraining steps at lr 0.1, 200 finetuning steps at lr 0.05, batch 64, the preset's
    * masking, weight decay 1e-4 decoupled, augmentation, probes on 10% of the labels, all cores,
-   * precision auto, the paper's formulation, no curve).
+   * precision auto, the paper's formulation, no curve, cells one after the other).
    */
   public static final class Builder {
     private String dataset = "fashion-mnist";
@@ -160,6 +169,7 @@ public record ExperimentOptions(
     private Pretrain.Variants variants = Pretrain.Variants.PAPER;
     private OptimizerConfig.WeightDecayType weightDecayType = OptimizerConfig.WeightDecayType.DECOUPLED;
     private String precision = "auto";
+    private int parallel = 1;
 
     private Builder(Path out) {
       this.out = out;
@@ -275,8 +285,14 @@ public record ExperimentOptions(
       return this;
     }
 
+    /** Finetuning cells in this many worker processes at once (default 1: in this process). */
+    public Builder parallel(int parallel) {
+      this.parallel = parallel;
+      return this;
+    }
+
     public ExperimentOptions build() {
-      return new ExperimentOptions(dataset, dataDir, preset, fractions, seeds, out, pretrainSteps, finetuneSteps, batchSize, pretrainLr, finetuneLr, numMasked, weightDecay, augment, probeFraction, threads, pretrained, command, arms, curveSteps, variants, weightDecayType, precision);
+      return new ExperimentOptions(dataset, dataDir, preset, fractions, seeds, out, pretrainSteps, finetuneSteps, batchSize, pretrainLr, finetuneLr, numMasked, weightDecay, augment, probeFraction, threads, pretrained, command, arms, curveSteps, variants, weightDecayType, precision, parallel);
     }
   }
 }

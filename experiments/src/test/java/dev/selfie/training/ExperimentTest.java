@@ -211,6 +211,49 @@ class ExperimentTest {
     assertTrue(pastTheEnd.getMessage().contains("before the last step"), pastTheEnd.getMessage());
   }
 
+  /**
+   * {@code --parallel 2}: the cells and the curve's run in two worker JVMs, each claiming the next
+   * free cell, and give the numbers of the same experiment run one cell after the other.
+   */
+  @Test
+  void parallelWorkersReproduceTheSequentialCells(@TempDir Path tmp) throws Exception {
+    PretrainFixtures.assumeFashionMnist("ExperimentTest");
+    Path home = PretrainFixtures.writeCifarFromFashionMnist(tmp.resolve("data"), 300, 100);
+    Path seqOut = tmp.resolve("seq");
+    Experiment.Result seq = Experiment.run(options(home, seqOut, 3).toBuilder().threads(1)
+        .probeFraction(0).build());
+    Path parOut = tmp.resolve("par");
+    ExperimentOptions par = options(home, parOut, 3).toBuilder().threads(1).probeFraction(0)
+        .pretrained(seqOut.resolve("pretrain")).parallel(2).build();
+
+    Experiment.Result r = Experiment.run(par);
+
+    assertTrue(r.complete());
+    assertEquals(seq.cells().size(), r.cells().size());
+    for (int i = 0; i < seq.cells().size(); i++) {
+      List<Experiment.Run> a = seq.cells().get(i).runs();
+      List<Experiment.Run> b = r.cells().get(i).runs();
+      assertEquals(a.size(), b.size());
+      for (int j = 0; j < a.size(); j++) {
+        assertEquals(a.get(j).model(), b.get(j).model());
+        assertEquals(a.get(j).accuracy(), b.get(j).accuracy(), 0.0,
+            "cell " + i + " " + a.get(j).model() + ": parallel = sequential");
+      }
+    }
+    JsonNode seqCurve = Json.MAPPER.readTree(seqOut.resolve("curve.json").toFile());
+    JsonNode parCurve = Json.MAPPER.readTree(parOut.resolve("curve.json").toFile());
+    assertEquals(seqCurve.get("points"), parCurve.get("points"));
+    // Two cells and two curve cells were claimed, each once; both workers logged.
+    try (var claims = Files.list(parOut.resolve("workers").resolve("claims"))) {
+      assertEquals(List.of("curve-2-f0.1-seed1", "curve-2-f1-seed1", "f0.1-seed1", "f1-seed1"),
+          claims.map(c -> c.getFileName().toString()).sorted().toList());
+    }
+    for (int k = 0; k < 2; k++) {
+      assertTrue(Files.isRegularFile(parOut.resolve("workers").resolve("worker-" + k + ".log")));
+    }
+    assertThrows(IllegalArgumentException.class, () -> par.toBuilder().parallel(0).build());
+  }
+
   @Test
   void windowMeanTakesTheLastLoggedValuesUpToTheStep() {
     List<EventFiles.Scalar> s = new java.util.ArrayList<>();

@@ -135,7 +135,7 @@ public final class Relauncher {
    * The application's class path: the URLs of the context class loader when it is a
    * {@code URLClassLoader} (as under {@code mvn exec:java}), then {@code java.class.path}.
    */
-  static String classPath() {
+  public static String classPath() {
     LinkedHashSet<String> entries = new LinkedHashSet<>();
     // Only the context loader itself: its parents may be Maven's own class realms.
     ClassLoader cl = Thread.currentThread().getContextClassLoader();

@@ -46,11 +46,11 @@ public final class SessionConfigs {
       }
       if (intraOpThreads < 0) {
         throw new IllegalArgumentException(
-            "--intra-op-threads must be >= 0 (0 = TensorFlow default), got " + intraOpThreads);
+            "--threads (intra-op threads) must be >= 0 (0 = one per core), got " + intraOpThreads);
       }
       if (interOpThreads < 0) {
         throw new IllegalArgumentException(
-            "--inter-op-threads must be >= 0 (0 = TensorFlow default), got " + interOpThreads);
+            "inter-op threads must be >= 0 (0 = TensorFlow default), got " + interOpThreads);
       }
     }
 
