@@ -8,12 +8,12 @@ import java.lang.management.ManagementFactory;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -57,8 +57,19 @@ final class ExperimentWorkers {
     LOG.info(String.format("== %d worker processes, %d intra-op thread%s each (logs: %s)",
         o.parallel(), threads, threads == 1 ? "" : "s", dir.resolve("worker-K.log")));
 
-    List<Process> procs = new ArrayList<>();
-    Thread stop = new Thread(() -> procs.forEach(Process::destroy), "selfie-workers-stop");
+    List<Process> procs = new CopyOnWriteArrayList<>(); // read by the shutdown hook
+    // Ctrl-C or SIGTERM: the workers get SIGTERM too, save their checkpoints (a rerun resumes
+    // them) and exit; this JVM waits for them.
+    Thread stop = new Thread(() -> {
+      procs.forEach(Process::destroy);
+      for (Process p : procs) {
+        try {
+          p.waitFor();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+    }, "selfie-workers-stop");
     Runtime.getRuntime().addShutdownHook(stop);
     try {
       for (int k = 0; k < o.parallel(); k++) {
