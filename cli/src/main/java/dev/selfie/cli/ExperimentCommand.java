@@ -108,10 +108,9 @@ public final class ExperimentCommand implements Callable<Integer> {
 
   @Option(names = "--parallel", defaultValue = "1", paramLabel = "N",
       description = "Run the finetuning cells in N worker processes at once, each with --threads"
-          + " intra-op threads (or its share of the cores when --threads is 0). On a 2-core"
-          + " machine --parallel 2 --threads 1 finishes the cells of preset small about 1.9x"
-          + " sooner than one process on both cores, with the same numbers as --parallel 1"
-          + " --threads 1.")
+          + " intra-op threads (or its share of the cores when --threads is 0); the numbers are"
+          + " those of --parallel 1 with the same --threads. A finetuning step of preset small"
+          + " keeps one core busy better than two: on 2 cores use --parallel 2 --threads 1.")
   int parallel;
 
   @Override

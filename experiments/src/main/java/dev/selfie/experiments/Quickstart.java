@@ -46,7 +46,8 @@ public final class Quickstart {
    *     finetuneSteps)
    * @param labelFraction the fraction of training labels both arms finetune on, in (0, 1]
    * @param numMasked masked patches per image in pretraining (0 = the preset's)
-   * @param finetuneLr finetuning learning rate of both arms
+   * @param finetuneLr finetuning learning rate of the Selfie arm
+   * @param baselineLr finetuning learning rate of the supervised arm (each arm at its own best)
    * @param variants pretraining variants (null: the paper's formulation)
    * @param weightDecay weight decay of every run, >= 0
    * @param weightDecayType how it is applied (null: decoupled)
@@ -62,6 +63,7 @@ public final class Quickstart {
       double labelFraction,
       int numMasked,
       double finetuneLr,
+      double baselineLr,
       Pretrain.Variants variants,
       double weightDecay,
       OptimizerConfig.WeightDecayType weightDecayType) {
@@ -83,6 +85,10 @@ public final class Quickstart {
         throw new IllegalArgumentException(
             "--label-fraction must be in (0, 1], got " + labelFraction);
       }
+      if (!(finetuneLr > 0) || !(baselineLr > 0)) {
+        throw new IllegalArgumentException("--finetune-lr and --baseline-lr must be > 0, got "
+            + finetuneLr + " and " + baselineLr);
+      }
       if (variants == null) {
         variants = Pretrain.Variants.PAPER;
       }
@@ -97,60 +103,67 @@ public final class Quickstart {
 
     /**
      * The command line's defaults into {@code out}: preset small on Fashion-MNIST, batch 64, 3000
-     * pretraining steps with 8 of 16 patches masked, 5% of the labels, 1000 finetuning steps at lr
-     * 0.1 (the Selfie arm trains its new layers alone for the first 200), weight decay 1e-4
+     * pretraining steps with 8 of 16 patches masked, 5% of the labels, 1000 finetuning steps,
+     * Selfie at lr 0.1 (training its new layers alone for the first 200), the supervised baseline
+     * at lr 0.4 (each arm's best at 5% labels on the validation split), weight decay 1e-4
      * (decoupled), seed 1, all cores, precision auto.
      */
     public static Options defaults(Path out) {
       return new Options(out, "small", DataOptions.defaults(), RuntimeOptions.defaults(), 3000,
-          1000, 200, 0.05, 8, 0.1, Pretrain.Variants.PAPER, 1e-4,
+          1000, 200, 0.05, 8, 0.1, 0.4, Pretrain.Variants.PAPER, 1e-4,
           OptimizerConfig.WeightDecayType.DECOUPLED);
     }
 
     public Options withPreset(String p) {
       return new Options(out, p, data, runtime, pretrainSteps, finetuneSteps, headSteps,
-          labelFraction, numMasked, finetuneLr, variants, weightDecay, weightDecayType);
+          labelFraction, numMasked, finetuneLr, baselineLr, variants, weightDecay, weightDecayType);
     }
 
     public Options withData(DataOptions d) {
       return new Options(out, preset, d, runtime, pretrainSteps, finetuneSteps, headSteps,
-          labelFraction, numMasked, finetuneLr, variants, weightDecay, weightDecayType);
+          labelFraction, numMasked, finetuneLr, baselineLr, variants, weightDecay, weightDecayType);
     }
 
     public Options withRuntime(RuntimeOptions r) {
       return new Options(out, preset, data, r, pretrainSteps, finetuneSteps, headSteps,
-          labelFraction, numMasked, finetuneLr, variants, weightDecay, weightDecayType);
+          labelFraction, numMasked, finetuneLr, baselineLr, variants, weightDecay, weightDecayType);
     }
 
     /** The budget: pretraining steps, finetuning steps of each arm, head-first steps. */
     public Options withSteps(long pretrain, long finetune, long head) {
       return new Options(out, preset, data, runtime, pretrain, finetune, head, labelFraction,
-          numMasked, finetuneLr, variants, weightDecay, weightDecayType);
+          numMasked, finetuneLr, baselineLr, variants, weightDecay, weightDecayType);
     }
 
     public Options withLabelFraction(double f) {
       return new Options(out, preset, data, runtime, pretrainSteps, finetuneSteps, headSteps, f,
-          numMasked, finetuneLr, variants, weightDecay, weightDecayType);
+          numMasked, finetuneLr, baselineLr, variants, weightDecay, weightDecayType);
     }
 
     public Options withNumMasked(int m) {
       return new Options(out, preset, data, runtime, pretrainSteps, finetuneSteps, headSteps,
-          labelFraction, m, finetuneLr, variants, weightDecay, weightDecayType);
+          labelFraction, m, finetuneLr, baselineLr, variants, weightDecay, weightDecayType);
     }
 
     public Options withFinetuneLr(double lr) {
       return new Options(out, preset, data, runtime, pretrainSteps, finetuneSteps, headSteps,
-          labelFraction, numMasked, lr, variants, weightDecay, weightDecayType);
+          labelFraction, numMasked, lr, baselineLr, variants, weightDecay, weightDecayType);
+    }
+
+    /** The supervised arm's learning rate. */
+    public Options withBaselineLr(double lr) {
+      return new Options(out, preset, data, runtime, pretrainSteps, finetuneSteps, headSteps,
+          labelFraction, numMasked, finetuneLr, lr, variants, weightDecay, weightDecayType);
     }
 
     public Options withVariants(Pretrain.Variants v) {
       return new Options(out, preset, data, runtime, pretrainSteps, finetuneSteps, headSteps,
-          labelFraction, numMasked, finetuneLr, v, weightDecay, weightDecayType);
+          labelFraction, numMasked, finetuneLr, baselineLr, v, weightDecay, weightDecayType);
     }
 
     public Options withWeightDecay(double wd, OptimizerConfig.WeightDecayType type) {
       return new Options(out, preset, data, runtime, pretrainSteps, finetuneSteps, headSteps,
-          labelFraction, numMasked, finetuneLr, variants, wd, type);
+          labelFraction, numMasked, finetuneLr, baselineLr, variants, wd, type);
     }
   }
 
@@ -238,7 +251,7 @@ public final class Quickstart {
         .withPreset(o.preset())
         .withLabels(new Finetune.Labels(o.labelFraction(), manifest))
         .withData(o.data())
-        .withSchedule(schedule(o, steps, o.finetuneLr()))
+        .withSchedule(schedule(o, steps, pretrained == null ? o.baselineLr() : o.finetuneLr()))
         .withCheckpoints(CheckpointOptions.defaults().withResume(true)
             .withCheckpointEvery(Math.max(1, steps)).withKeep(1))
         .withRuntime(o.runtime())
@@ -255,10 +268,11 @@ public final class Quickstart {
   static String table(Options o, Result r) {
     StringBuilder sb = new StringBuilder();
     sb.append(String.format("Selfie quickstart: %s, preset %s, %.0f%% labels (%d images), "
-            + "%d pretraining + %d finetuning steps%s, batch %d%n%n", o.data().dataset(), o.preset(),
+            + "%d pretraining + %d finetuning steps%s, batch %d; finetuning lr: Selfie %s,"
+            + " supervised %s%n%n", o.data().dataset(), o.preset(),
         100 * o.labelFraction(), r.selfie().labeledExamples(), o.pretrainSteps(),
         o.finetuneSteps(), o.headSteps() > 0 ? " (Selfie: the new layers alone for the first "
-            + o.headSteps() + ")" : "", o.data().batchSize()));
+            + o.headSteps() + ")" : "", o.data().batchSize(), o.finetuneLr(), o.baselineLr()));
     sb.append(String.format("pretraining patch-selection accuracy: %.1f%% (chance %.1f%%)%n%n",
         100 * r.patchAccuracy(), 100 * r.chance()));
     sb.append("| model | test accuracy | test images |\n|---|---|---|\n");

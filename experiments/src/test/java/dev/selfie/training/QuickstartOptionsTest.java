@@ -34,6 +34,7 @@ class QuickstartOptionsTest {
     assertEquals(0.05, d.labelFraction());
     assertEquals(8, d.numMasked());
     assertEquals(0.1, d.finetuneLr());
+    assertEquals(0.4, d.baselineLr());
     assertEquals("auto", d.runtime().precision());
   }
 
@@ -41,9 +42,12 @@ class QuickstartOptionsTest {
   void maskingAndFinetuneLrFlowIntoTheRuns() {
     Path out = Path.of("qs");
     Quickstart.Options presets = Quickstart.Options.defaults(out).withSteps(800, 400, 0)
-        .withNumMasked(0).withFinetuneLr(0.05);
+        .withNumMasked(0).withFinetuneLr(0.05).withBaselineLr(0.3);
     assertEquals(0, Quickstart.pretrainOptions(presets, out).numMasked(), "preset's masking");
-    assertEquals(0.05, Quickstart.finetuneOptions(presets, out, null, null).schedule().lr());
+    assertEquals(0.3, Quickstart.finetuneOptions(presets, out, null, null).schedule().lr(),
+        "the baseline at its own lr");
+    assertEquals(0.05, Quickstart.finetuneOptions(presets, out, out, null).schedule().lr(),
+        "the Selfie arm at --finetune-lr");
     assertTrue(Quickstart.pretrainOptions(presets, out).export(),
         "the pretraining run exports its SavedModel at its end");
     assertTrue(Quickstart.finetuneOptions(presets, out, null, null).export(),
@@ -85,6 +89,9 @@ class QuickstartOptionsTest {
     var wd = assertThrows(IllegalArgumentException.class,
         () -> Quickstart.Options.defaults(out).withWeightDecay(-1, null));
     assertTrue(wd.getMessage().contains("--weight-decay"), wd.getMessage());
+    var lr = assertThrows(IllegalArgumentException.class,
+        () -> Quickstart.Options.defaults(out).withBaselineLr(0));
+    assertTrue(lr.getMessage().contains("--baseline-lr"), lr.getMessage());
   }
 
   @Test

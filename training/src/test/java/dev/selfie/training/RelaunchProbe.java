@@ -8,6 +8,7 @@ public final class RelaunchProbe {
     Relauncher.ensureEnv(args, RelaunchProbe.class.getName());
     System.out.println("flags=" + System.getenv(Relauncher.ENV));
     System.out.println("onednn=" + System.getenv(Relauncher.ONEDNN_ENV));
+    System.out.println("pool=" + System.getenv(Relauncher.THREADPOOL_ENV));
     System.out.println("args=" + String.join(",", args));
     System.exit(3);
   }

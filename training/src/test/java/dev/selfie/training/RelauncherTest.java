@@ -15,15 +15,20 @@ class RelauncherTest {
   @Test
   void addsOnednnWhenUnsetAndXlaFlagsOnlyWithXla() {
     String dnn = Relauncher.ONEDNN_ENV;
-    assertEquals(Map.of(dnn, "1", Relauncher.ENV, Relauncher.XLA_FLAGS),
+    String pool = Relauncher.THREADPOOL_ENV;
+    assertEquals(Map.of(dnn, "1", pool, "1", Relauncher.ENV, Relauncher.XLA_FLAGS),
         Relauncher.missingEnv(new String[] {"pretrain", "--xla"}, Map.of()));
-    assertEquals(Map.of(dnn, "1"), Relauncher.missingEnv(new String[] {"pretrain"}, Map.of()));
+    assertEquals(Map.of(dnn, "1", pool, "1"),
+        Relauncher.missingEnv(new String[] {"pretrain"}, Map.of()));
     // A value the user set (also 0 = off) is respected.
-    assertEquals(Map.of(), Relauncher.missingEnv(new String[] {"pretrain"}, Map.of(dnn, "0")));
+    assertEquals(Map.of(), Relauncher.missingEnv(new String[] {"pretrain"},
+        Map.of(dnn, "0", pool, "0")));
+    assertEquals(Map.of(pool, "1"), Relauncher.missingEnv(new String[] {"pretrain"},
+        Map.of(dnn, "0")));
     assertEquals(Map.of(), Relauncher.missingEnv(new String[] {"--xla"},
-        Map.of(Relauncher.ENV, Relauncher.XLA_FLAGS, dnn, "1")));
+        Map.of(Relauncher.ENV, Relauncher.XLA_FLAGS, dnn, "1", pool, "1")));
     assertEquals(Map.of(Relauncher.ENV, Relauncher.XLA_FLAGS),
-        Relauncher.missingEnv(new String[] {"--xla"}, Map.of(dnn, "1")));
+        Relauncher.missingEnv(new String[] {"--xla"}, Map.of(dnn, "1", pool, "1")));
     // The child never relaunches again.
     assertEquals(Map.of(), Relauncher.missingEnv(new String[] {"--xla"},
         Map.of(Relauncher.MARKER, "1")));
@@ -45,11 +50,13 @@ class RelauncherTest {
     pb.environment().remove(Relauncher.ENV);
     pb.environment().remove(Relauncher.MARKER);
     pb.environment().remove(Relauncher.ONEDNN_ENV);
+    pb.environment().remove(Relauncher.THREADPOOL_ENV);
     Process p = pb.start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertEquals(3, p.waitFor(), out);
     assertTrue(out.contains("flags=" + Relauncher.XLA_FLAGS), out);
     assertTrue(out.contains("onednn=1"), out);
+    assertTrue(out.contains("pool=1"), out);
     assertTrue(out.contains("args=pretrain,--xla,--steps,2"), out);
     // Exactly one child ran the program (the parent exited with the child's code).
     assertEquals(1, out.split("flags=", -1).length - 1, out);

@@ -23,6 +23,14 @@ import java.util.Map;
  *       1.1.0's CPU library contains oneDNN kernels but leaves them off by default, unlike Python
  *       TensorFlow on Linux x86. Measured: the small pretraining step ran 1.4x faster with them
  *       (docs/results/benchmark-avx2-2026-11-26.md);
+ *   <li>{@code TF_OVERRIDE_GLOBAL_THREADPOOL=1} unless the user set it: without it TensorFlow
+ *       sizes ONE intra-op thread pool per process from the first session it creates (an eager
+ *       context made before any run's session has all cores) and every later session shares it,
+ *       so {@code --threads N} was silently ignored and a run's numbers depended on how many cores
+ *       the process could see (measured: a 60-step finetune with {@code --threads 1} ended with
+ *       other weights unpinned than under {@code taskset -c 0}; with the variable both are
+ *       bit-identical). With it each session's CPU device gets its own pool of the session's
+ *       {@code intra_op_parallelism_threads};
  *   <li>{@code TF_XLA_FLAGS} when {@code --xla} is given.
  * </ul>
  *
@@ -42,6 +50,8 @@ public final class Relauncher {
   public static final String XLA_FLAGS = "--tf_xla_auto_jit=2 --tf_xla_cpu_global_jit";
   /** TensorFlow's switch for its oneDNN CPU kernels (read when the native library loads). */
   public static final String ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS";
+  /** TensorFlow's switch from one process-wide intra-op pool to one per session's device. */
+  public static final String THREADPOOL_ENV = "TF_OVERRIDE_GLOBAL_THREADPOOL";
   /** Set in the child so it never relaunches again. */
   public static final String MARKER = "SELFIE_XLA_RELAUNCHED";
   public static final String DEFAULT_MAIN = "dev.selfie.cli.Main";
@@ -99,7 +109,8 @@ public final class Relauncher {
   }
 
   /**
-   * The variables to add: {@code TF_ENABLE_ONEDNN_OPTS=1} when it is unset, {@code TF_XLA_FLAGS}
+   * The variables to add: {@code TF_ENABLE_ONEDNN_OPTS=1} and {@code
+   * TF_OVERRIDE_GLOBAL_THREADPOOL=1} when unset, {@code TF_XLA_FLAGS}
    * when {@code --xla} is an argument and the flags are not set; nothing in the child.
    */
   public static Map<String, String> missingEnv(String[] args, Map<String, String> env) {
@@ -109,6 +120,9 @@ public final class Relauncher {
     }
     if (env.get(ONEDNN_ENV) == null) {
       out.put(ONEDNN_ENV, "1");
+    }
+    if (env.get(THREADPOOL_ENV) == null) {
+      out.put(THREADPOOL_ENV, "1");
     }
     String flags = env.get(ENV);
     if (Arrays.asList(args).contains("--xla")
