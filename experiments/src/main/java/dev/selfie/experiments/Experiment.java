@@ -165,8 +165,7 @@ public final class Experiment {
     checkBudget(out, Budget.of(o));
     String command = o.command() != null ? o.command() : ExperimentReport.describe(o);
 
-    Path pretrainDir = o.pretrained() != null ? o.pretrained().toAbsolutePath().normalize()
-        : out.resolve("pretrain");
+    Path pretrainDir = pretrainDir(o, out);
     PretrainSummary pre = o.pretrained() != null ? PretrainedSummaries.of(pretrainDir)
         : pretrain(o, pretrainDir);
     for (long c : o.curveSteps()) {
@@ -230,8 +229,7 @@ public final class Experiment {
   static void runClaimed(ExperimentOptions o, java.util.function.Predicate<String> claim)
       throws IOException {
     Path out = o.out().toAbsolutePath().normalize();
-    Path pretrainDir = o.pretrained() != null ? o.pretrained().toAbsolutePath().normalize()
-        : out.resolve("pretrain");
+    Path pretrainDir = pretrainDir(o, out);
     int total = o.fractions().size() * o.seeds() * 2;
     for (int seed = 1; seed <= o.seeds(); seed++) {
       for (int i = 0; i < o.fractions().size(); i++) {
@@ -254,6 +252,12 @@ public final class Experiment {
         }
       }
     }
+  }
+
+  /** {@code --pretrained}, else the experiment's own pretraining run {@code out/pretrain}. */
+  private static Path pretrainDir(ExperimentOptions o, Path out) {
+    return o.pretrained() != null ? o.pretrained().toAbsolutePath().normalize()
+        : out.resolve("pretrain");
   }
 
   /** The Selfie finetune of the curve point at pretraining step {@code steps}. */

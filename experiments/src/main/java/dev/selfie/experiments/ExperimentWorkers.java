@@ -60,16 +60,7 @@ final class ExperimentWorkers {
     List<Process> procs = new CopyOnWriteArrayList<>(); // read by the shutdown hook
     // Ctrl-C or SIGTERM: the workers get SIGTERM too, save their checkpoints (a rerun resumes
     // them) and exit; this JVM waits for them.
-    Thread stop = new Thread(() -> {
-      procs.forEach(Process::destroy);
-      for (Process p : procs) {
-        try {
-          p.waitFor();
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      }
-    }, "selfie-workers-stop");
+    Thread stop = new Thread(() -> Relauncher.stopAndWait(procs), "selfie-workers-stop");
     Runtime.getRuntime().addShutdownHook(stop);
     try {
       for (int k = 0; k < o.parallel(); k++) {

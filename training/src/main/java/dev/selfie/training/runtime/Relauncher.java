@@ -81,14 +81,7 @@ public final class Relauncher {
       Process p = pb.start();
       // A SIGTERM to this process reaches the child too (Ctrl-C reaches both already), so it
       // saves its checkpoint; wait for it to do so before this JVM exits.
-      Thread forward = new Thread(() -> {
-        p.destroy();
-        try {
-          p.waitFor();
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      }, "selfie-relaunch-forward");
+      Thread forward = new Thread(() -> stopAndWait(List.of(p)), "selfie-relaunch-forward");
       Runtime.getRuntime().addShutdownHook(forward);
       code = p.waitFor();
       try {
@@ -130,6 +123,21 @@ public final class Relauncher {
       out.put(ENV, XLA_FLAGS);
     }
     return out;
+  }
+
+  /**
+   * Sends each process SIGTERM (so a training child saves its checkpoint), then waits for all:
+   * what a shutdown hook of a parent JVM does with its children.
+   */
+  public static void stopAndWait(List<Process> processes) {
+    processes.forEach(Process::destroy);
+    for (Process p : processes) {
+      try {
+        p.waitFor();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
   }
 
   /** The child's command line. */
