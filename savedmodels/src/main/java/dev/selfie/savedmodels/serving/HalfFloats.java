@@ -3,15 +3,15 @@ package dev.selfie.savedmodels.serving;
 /**
  * The one place where 16-bit floats are converted to and from {@code float}: IEEE 754 binary16
  * (TensorFlow's {@code DT_HALF}, float16) and bfloat16 ({@code DT_BFLOAT16}, the upper 16 bits of
- * a float32). Used by {@link HostTensor} (reading values) and {@link JsonTensorCodec} (JSON
- * numbers into tensors); {@link TensorProtoCodec} passes the raw bits of {@code half_val} through
+ * a float32). Used by {@link HostTensor} (reading values) and {@code rest.JsonTensorCodec} (JSON
+ * numbers into tensors); {@code grpc.TensorProtoCodec} passes the raw bits of {@code half_val} through
  * without converting.
  */
-final class HalfFloats {
+public final class HalfFloats {
   private HalfFloats() {}
 
   /** IEEE 754 binary16 bits to float, exact (Float.float16ToFloat is Java 20+). */
-  static float float16ToFloat(short h) {
+  public static float float16ToFloat(short h) {
     int bits = h & 0xffff;
     int sign = (bits & 0x8000) << 16;
     int exp = (bits >>> 10) & 0x1f;
@@ -30,7 +30,7 @@ final class HalfFloats {
    * Float to IEEE 754 binary16 bits: the mantissa truncated (not rounded), overflow to infinity,
    * NaN kept (quiet), values below the smallest subnormal to signed zero.
    */
-  static short floatToFloat16(float f) {
+  public static short floatToFloat16(float f) {
     int bits = Float.floatToIntBits(f);
     int sign = (bits >>> 16) & 0x8000;
     int exp = ((bits >>> 23) & 0xff) - 127 + 15;
@@ -52,12 +52,12 @@ final class HalfFloats {
   }
 
   /** bfloat16 bits to float, exact. */
-  static float bfloat16ToFloat(short b) {
+  public static float bfloat16ToFloat(short b) {
     return Float.intBitsToFloat((b & 0xffff) << 16);
   }
 
   /** Float to bfloat16 bits: the upper 16 bits of the float32 (truncated, not rounded). */
-  static short floatToBfloat16(float f) {
+  public static short floatToBfloat16(float f) {
     return (short) (Float.floatToIntBits(f) >>> 16);
   }
 }

@@ -16,7 +16,7 @@ import java.util.function.IntSupplier;
  * The Prometheus metrics of {@code selfie serve}, served by the REST server at TF Serving's path
  * {@code /monitoring/prometheus/metrics} (text format 0.0.4): requests by kind and status code,
  * request latency, rows per session run (batch sizes), and queue depths. The REST server owns
- * them ({@link RestServer#metrics()}); a {@link GrpcServer} started with them counts its calls
+ * them ({@link dev.selfie.savedmodels.serving.rest.RestServer#metrics()}); a {@link dev.selfie.savedmodels.serving.grpc.GrpcServer} started with them counts its calls
  * in the same metrics (kinds {@code grpc_predict}, {@code grpc_metadata}, {@code grpc_status},
  * {@code grpc_other}, with the gRPC status code name as the code: {@code OK},
  * {@code INVALID_ARGUMENT}, ...).
@@ -32,7 +32,7 @@ public final class ServingMetrics {
   private volatile IntSupplier grpcWaiting;
 
   /** @param waiting requests queued for a worker thread */
-  ServingMetrics(IntSupplier waiting) {
+  public ServingMetrics(IntSupplier waiting) {
     requests = Counter.builder().name("selfie_serving_requests_total")
         .help("Requests answered, by kind (REST: predict, classify, status, metadata, metrics,"
             + " other, with the HTTP status code; gRPC: grpc_predict, grpc_metadata, grpc_status,"
@@ -66,23 +66,23 @@ public final class ServingMetrics {
   }
 
   /** Counts one answered request. */
-  void observe(String kind, int code, long nanos) {
+  public void observe(String kind, int code, long nanos) {
     observe(kind, Integer.toString(code), nanos);
   }
 
   /** Counts one answered request whose code is a name (gRPC status codes). */
-  void observe(String kind, String code, long nanos) {
+  public void observe(String kind, String code, long nanos) {
     requests.labelValues(kind, code).inc();
     latency.labelValues(kind).observe(nanos / 1e9);
   }
 
   /** Reports the gRPC server's waiting calls as {@code queue="grpc"} from now on. */
-  void grpcQueue(IntSupplier waiting) {
+  public void grpcQueue(IntSupplier waiting) {
     grpcWaiting = waiting;
   }
 
   /** Records the batch sizes of {@code model} from now on (once per model). */
-  void watch(ModelServer model) {
+  public void watch(ModelServer model) {
     synchronized (watched) {
       if (watched.add(model)) {
         model.onBatch(batchRows::observe);
@@ -97,28 +97,12 @@ public final class ServingMetrics {
   }
 
   /** The text exposition of every metric. */
-  byte[] scrape() throws IOException {
+  public byte[] scrape() throws IOException {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     writer.write(out, registry.scrape());
     return out.toByteArray();
   }
 
-  static final String CONTENT_TYPE = PrometheusTextFormatWriter.CONTENT_TYPE;
-
-  /** The kind label of a request path. */
-  static String kind(String path) {
-    if (path.endsWith(":predict")) {
-      return "predict";
-    }
-    if (path.endsWith(":classify")) {
-      return "classify";
-    }
-    if (path.equals(RestRoute.METRICS)) {
-      return "metrics";
-    }
-    if (path.endsWith("/metadata")) {
-      return "metadata";
-    }
-    return path.startsWith(RestRoute.PREFIX) && path.indexOf(':') < 0 ? "status" : "other";
-  }
+  /** The media type of {@link #scrape}. */
+  public static final String CONTENT_TYPE = PrometheusTextFormatWriter.CONTENT_TYPE;
 }

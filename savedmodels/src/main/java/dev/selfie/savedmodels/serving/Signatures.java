@@ -103,7 +103,8 @@ public final class Signatures {
     };
   }
 
-  static String shapeString(long[] shape) {
+  /** A shape for error messages: {@code [-1, 32, 32, 3]}, or {@code <unknown rank>} for null. */
+  public static String shapeString(long[] shape) {
     return shape == null ? "<unknown rank>" : Arrays.toString(shape);
   }
 }

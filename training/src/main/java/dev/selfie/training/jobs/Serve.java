@@ -1,8 +1,8 @@
 package dev.selfie.training.jobs;
 
-import dev.selfie.savedmodels.serving.GrpcServer;
+import dev.selfie.savedmodels.serving.grpc.GrpcServer;
 import dev.selfie.savedmodels.serving.ModelServer;
-import dev.selfie.savedmodels.serving.RestServer;
+import dev.selfie.savedmodels.serving.rest.RestServer;
 import dev.selfie.savedmodels.serving.VersionedModel;
 import java.io.IOException;
 import java.io.UncheckedIOException;

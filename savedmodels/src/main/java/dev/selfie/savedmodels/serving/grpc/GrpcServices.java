@@ -1,5 +1,9 @@
-package dev.selfie.savedmodels.serving;
+package dev.selfie.savedmodels.serving.grpc;
 
+import dev.selfie.savedmodels.serving.ModelServer;
+import dev.selfie.savedmodels.serving.Servables;
+import dev.selfie.savedmodels.serving.ServingMetrics;
+import dev.selfie.savedmodels.serving.HostTensor;
 import dev.selfie.savedmodels.tfserving.GetModelMetadataRequest;
 import dev.selfie.savedmodels.tfserving.GetModelMetadataResponse;
 import dev.selfie.savedmodels.tfserving.GetModelStatusRequest;

@@ -1,5 +1,6 @@
-package dev.selfie.savedmodels.serving;
+package dev.selfie.savedmodels.serving.rest;
 
+import dev.selfie.savedmodels.serving.ModelServer;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 

@@ -1,5 +1,8 @@
-package dev.selfie.savedmodels.serving;
+package dev.selfie.savedmodels.serving.rest;
 
+import dev.selfie.savedmodels.serving.Signatures;
+import dev.selfie.savedmodels.serving.HostTensor;
+import dev.selfie.savedmodels.serving.HalfFloats;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;

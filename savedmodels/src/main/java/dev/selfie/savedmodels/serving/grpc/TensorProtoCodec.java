@@ -1,5 +1,7 @@
-package dev.selfie.savedmodels.serving;
+package dev.selfie.savedmodels.serving.grpc;
 
+import dev.selfie.savedmodels.serving.Signatures;
+import dev.selfie.savedmodels.serving.HostTensor;
 import com.google.protobuf.ByteString;
 import io.grpc.Status;
 import io.grpc.StatusException;

@@ -1,5 +1,8 @@
-package dev.selfie.savedmodels.serving;
+package dev.selfie.savedmodels.serving.rest;
 
+import dev.selfie.savedmodels.serving.ModelServer;
+import dev.selfie.savedmodels.serving.Servables;
+import dev.selfie.savedmodels.serving.ServingMetrics;
 import io.undertow.Undertow;
 import io.undertow.UndertowOptions;
 import io.undertow.server.HttpServerExchange;
@@ -332,6 +335,6 @@ public final class RestServer implements AutoCloseable {
             : "application/json");
     ex.getResponseSender().send(ByteBuffer.wrap(body));
     long start = ex.getRequestStartTime();
-    metrics.observe(ServingMetrics.kind(path), status, start < 0 ? 0 : System.nanoTime() - start);
+    metrics.observe(RestRoute.kind(path), status, start < 0 ? 0 : System.nanoTime() - start);
   }
 }

@@ -1,5 +1,9 @@
-package dev.selfie.savedmodels.serving;
+package dev.selfie.savedmodels.serving.rest;
 
+import dev.selfie.savedmodels.serving.ModelServer;
+import dev.selfie.savedmodels.serving.Servables;
+import dev.selfie.savedmodels.serving.ServingMetrics;
+import dev.selfie.savedmodels.serving.HostTensor;
 import dev.selfie.graph.Endpoints;
 import dev.selfie.savedmodels.SavedModelExporter;
 import java.io.IOException;

@@ -1,5 +1,8 @@
-package dev.selfie.savedmodels.serving;
+package dev.selfie.savedmodels.serving.grpc;
 
+import dev.selfie.savedmodels.serving.ModelServer;
+import dev.selfie.savedmodels.serving.Servables;
+import dev.selfie.savedmodels.serving.ServingMetrics;
 import io.grpc.ForwardingServerCall;
 import io.grpc.ForwardingServerCallListener;
 import io.grpc.Metadata;

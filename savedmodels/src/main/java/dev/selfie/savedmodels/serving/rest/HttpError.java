@@ -1,4 +1,4 @@
-package dev.selfie.savedmodels.serving;
+package dev.selfie.savedmodels.serving.rest;
 
 /** An error answered as {@code {"error": message}} with an HTTP status (REST server). */
 final class HttpError extends Exception {

@@ -1,4 +1,6 @@
-package dev.selfie.savedmodels.serving;
+package dev.selfie.savedmodels.serving.rest;
+
+import dev.selfie.savedmodels.serving.Servables;
 
 /**
  * Routing of TensorFlow Serving's REST paths: {@code /v1/models/NAME[/versions/V][/metadata]}
@@ -72,5 +74,22 @@ record RestRoute(String name, Long version, String verb, boolean metadata) {
       throw new HttpError(405, method + " not allowed on " + path + ": use POST");
     }
     return new RestRoute(parts[0], version, verb, metadata);
+  }
+
+  /** The kind label of a request path (the {@code kind} label of the request metrics). */
+  static String kind(String path) {
+    if (path.endsWith(":predict")) {
+      return "predict";
+    }
+    if (path.endsWith(":classify")) {
+      return "classify";
+    }
+    if (path.equals(METRICS)) {
+      return "metrics";
+    }
+    if (path.endsWith("/metadata")) {
+      return "metadata";
+    }
+    return path.startsWith(PREFIX) && path.indexOf(':') < 0 ? "status" : "other";
   }
 }

@@ -1,5 +1,10 @@
-package dev.selfie.savedmodels.serving;
+package dev.selfie.savedmodels.serving.grpc;
 
+import dev.selfie.savedmodels.serving.ModelServer;
+import dev.selfie.savedmodels.serving.Servables;
+import dev.selfie.savedmodels.serving.HostTensor;
+import dev.selfie.savedmodels.serving.rest.RestServer;
+import dev.selfie.savedmodels.serving.rest.RestServerTest;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

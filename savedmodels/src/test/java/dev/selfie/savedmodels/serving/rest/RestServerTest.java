@@ -1,5 +1,7 @@
-package dev.selfie.savedmodels.serving;
+package dev.selfie.savedmodels.serving.rest;
 
+import dev.selfie.savedmodels.serving.ModelServer;
+import dev.selfie.savedmodels.serving.HostTensor;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -29,7 +31,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-class RestServerTest {
+public class RestServerTest {
 
   static final ObjectMapper JSON = new ObjectMapper();
   static final int MAX_BODY = 256 * 1024;
@@ -81,7 +83,7 @@ class RestServerTest {
   }
 
   /** Images [from, to) as nested JSON lists [n, 8, 8, 3]. */
-  static String imagesJson(int from, int to) {
+  public static String imagesJson(int from, int to) {
     StringBuilder sb = new StringBuilder("[");
     for (int i = from; i < to; i++) {
       sb.append(i > from ? "," : "").append('[');

@@ -1,5 +1,7 @@
-package dev.selfie.savedmodels.serving;
+package dev.selfie.savedmodels.serving.grpc;
 
+import dev.selfie.savedmodels.serving.ModelServer;
+import dev.selfie.savedmodels.serving.HostTensor;
 import com.google.protobuf.Any;
 import com.google.protobuf.Int64Value;
 import dev.selfie.graph.Endpoints;
