@@ -64,9 +64,7 @@ public final class Finetune {
       Recipe recipe,
       String precision) implements RunConfig {
     public Config {
-      if (!"finetune".equals(kind)) {
-        throw new IllegalArgumentException("config kind must be \"finetune\", got " + kind);
-      }
+      RunConfig.requireKind("finetune", kind);
       if (recipe == null) {
         recipe = Recipe.defaults(); // config.json written before the recipe existed
       }

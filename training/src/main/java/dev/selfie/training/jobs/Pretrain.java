@@ -73,9 +73,7 @@ public final class Pretrain {
       boolean xla,
       String precision) implements RunConfig {
     public Config {
-      if (!"pretrain".equals(kind)) {
-        throw new IllegalArgumentException("config kind must be \"pretrain\", got " + kind);
-      }
+      RunConfig.requireKind("pretrain", kind);
       if (batchSize < 1 || steps < 1) {
         throw new IllegalArgumentException("batch size and steps must be >= 1");
       }

@@ -25,4 +25,16 @@ public interface RunConfig {
 
   /** The precision the run started with; null in config files from before the field. */
   String precision();
+
+  /**
+   * Checks a config's {@code kind} field (the job that wrote config.json).
+   *
+   * @throws IllegalArgumentException naming both kinds when they differ
+   */
+  static void requireKind(String expected, String kind) {
+    if (!expected.equals(kind)) {
+      throw new IllegalArgumentException(
+          "config kind must be \"" + expected + "\", got " + kind);
+    }
+  }
 }
