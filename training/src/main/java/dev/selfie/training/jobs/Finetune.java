@@ -188,13 +188,9 @@ public final class Finetune {
     public static final int DEFAULT_EVAL_EVERY = 250;
 
     public Options {
-      Objects.requireNonNull(out, "out: the run directory is required");
+      TrainingOptions.requireShared(out, data, schedule, checkpoints, runtime);
       Objects.requireNonNull(head, "head");
       Objects.requireNonNull(labels, "labels");
-      Objects.requireNonNull(data, "data");
-      Objects.requireNonNull(schedule, "schedule");
-      Objects.requireNonNull(checkpoints, "checkpoints");
-      Objects.requireNonNull(runtime, "runtime");
       if (data.unlabeledDir() != null) {
         throw new IllegalArgumentException("finetuning learns from labels: unlabeled images ("
             + data.unlabeledDir() + ") are for pretraining");

@@ -32,7 +32,6 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Objects;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.tensorflow.Graph;
@@ -105,11 +104,7 @@ public final class Pretrain {
       boolean export) implements TrainingOptions {
 
     public Options {
-      Objects.requireNonNull(out, "out: the run directory is required");
-      Objects.requireNonNull(data, "data");
-      Objects.requireNonNull(schedule, "schedule");
-      Objects.requireNonNull(checkpoints, "checkpoints");
-      Objects.requireNonNull(runtime, "runtime");
+      TrainingOptions.requireShared(out, data, schedule, checkpoints, runtime);
       if (variants == null) {
         variants = Variants.PAPER;
       }
