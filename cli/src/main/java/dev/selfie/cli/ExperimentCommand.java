@@ -9,6 +9,7 @@ import dev.selfie.experiments.ExperimentOptions;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -92,6 +93,16 @@ public final class ExperimentCommand implements Callable<Integer> {
           + " each arm gets its own tuned value.")
   double baselineLr;
 
+  @Option(names = "--finetune-lr-per-fraction", split = ",", paramLabel = "FRACTION=LR",
+      description = "Selfie's finetuning learning rate at some fractions (e.g. 0.01=0.05,0.05=0.1),"
+          + " overriding --finetune-lr there: each fraction with its own tuned value.")
+  Map<Double, Double> lrByFraction;
+
+  @Option(names = "--baseline-lr-per-fraction", split = ",", paramLabel = "FRACTION=LR",
+      description = "The baseline's finetuning learning rate at some fractions, overriding"
+          + " --baseline-lr there.")
+  Map<Double, Double> baselineLrByFraction;
+
   @Option(names = "--baseline-steps", defaultValue = "0", paramLabel = "N",
       description = "Finetuning steps of the supervised baseline (0 = --finetune-steps).")
   long baselineSteps;
@@ -136,7 +147,8 @@ public final class ExperimentCommand implements Callable<Integer> {
         .threads(threadsFlag.threads)
         .pretrained(pretrained)
         .command(String.join(" ", args))
-        .arms(new Experiment.Arms(recipe.recipe(), baselineLr, baselineSteps))
+        .arms(new Experiment.Arms(recipe.recipe(), baselineLr, baselineSteps)
+            .withLrByFraction(lrByFraction, baselineLrByFraction))
         .curveSteps(curveSteps)
         .variants(variants.variants())
         .weightDecayType(weightDecay.type())

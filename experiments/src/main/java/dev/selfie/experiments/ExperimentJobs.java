@@ -103,7 +103,7 @@ final class ExperimentJobs {
     Arms arms = o.arms();
     boolean baseline = pretrained == null;
     long steps = baseline && arms.baselineSteps() > 0 ? arms.baselineSteps() : o.finetuneSteps();
-    double lr = baseline && arms.baselineLr() > 0 ? arms.baselineLr() : o.finetuneLr();
+    double lr = arms.lr(baseline, fraction, o.finetuneLr());
     // No SavedModel per cell (about 1 s and 2 MB each for preset small; `selfie export --run DIR`
     // makes one when wanted). No validation pass during training (--eval-every 0): a cell's
     // validation accuracy is read once, at its end.

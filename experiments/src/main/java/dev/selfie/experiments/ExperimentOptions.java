@@ -88,6 +88,7 @@ public record ExperimentOptions(
       }
     }
     fractions = List.copyOf(fractions);
+    arms.checkFractions(fractions);
     if (seeds < 1) {
       throw new IllegalArgumentException("--seeds must be >= 1, got " + seeds);
     }

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * What an experiment reports: the cells (mean and sample std over seeds per label fraction),
@@ -83,7 +84,8 @@ public final class ExperimentReport {
     sb.append("Command:\n\n```\n").append(r.command()).append("\n```\n\n");
     Experiment.Arms arms = b.arms();
     Finetune.Recipe recipe = arms.recipe();
-    boolean sameArms = arms.baselineLr() == 0 && arms.baselineSteps() == 0;
+    boolean sameArms = arms.baselineLr() == 0 && arms.baselineSteps() == 0
+        && arms.baselineLrByFraction().isEmpty();
     String pretraining = b.pretrained() != null
         ? "the pretraining given by --pretrained (below)"
         : String.format(Locale.ROOT, "one pretraining run of %d steps (batch %d, lr %s, %s masked"
@@ -92,7 +94,9 @@ public final class ExperimentReport {
                 : String.valueOf(b.numMasked()), b.augment() ? "on" : "off");
     sb.append(String.format(Locale.ROOT, "Budget: %s; Selfie finetunes %d steps at batch %d, lr %s"
             + "%s; %s; weight decay %s (%s), same seed and label manifest per cell.%n%n",
-        pretraining, b.finetuneSteps(), b.batchSize(), trim(b.finetuneLr()),
+        pretraining, b.finetuneSteps(), b.batchSize(), trim(b.finetuneLr())
+            + (arms.lrByFraction().isEmpty() ? ""
+                : " (at fraction " + perFraction(arms.lrByFraction(), ": ") + ")"),
         (recipe.pretrainedLrScale() != 1 ? ", pretrained layers at " + trim(
             recipe.pretrainedLrScale()) + " x lr" : "")
             + (recipe.headSteps() > 0 ? ", head only for the first " + recipe.headSteps()
@@ -100,7 +104,9 @@ public final class ExperimentReport {
         sameArms ? "the baseline the same" : String.format(Locale.ROOT,
             "the baseline %d steps at lr %s",
             arms.baselineSteps() > 0 ? arms.baselineSteps() : b.finetuneSteps(),
-            trim(arms.baselineLr() > 0 ? arms.baselineLr() : b.finetuneLr())),
+            trim(arms.baselineLr() > 0 ? arms.baselineLr() : b.finetuneLr())
+                + (arms.baselineLrByFraction().isEmpty() ? "" : " (at fraction "
+                    + perFraction(arms.baselineLrByFraction(), ": ") + ")")),
         trim(b.weightDecay()), b.weightDecayType().flagValue()));
     if (recipe.validation() > 0) {
       sb.append(String.format(Locale.ROOT, "A validation split of %d training images (seed %d)"
@@ -193,6 +199,13 @@ public final class ExperimentReport {
     if (o.arms().baselineSteps() > 0) {
       sb.append(" --baseline-steps ").append(o.arms().baselineSteps());
     }
+    if (!o.arms().lrByFraction().isEmpty()) {
+      sb.append(" --finetune-lr-per-fraction ").append(perFraction(o.arms().lrByFraction(), "="));
+    }
+    if (!o.arms().baselineLrByFraction().isEmpty()) {
+      sb.append(" --baseline-lr-per-fraction ")
+          .append(perFraction(o.arms().baselineLrByFraction(), "="));
+    }
     if (!o.curveSteps().isEmpty()) {
       sb.append(" --curve-steps ").append(String.join(",",
           o.curveSteps().stream().map(String::valueOf).toList()));
@@ -200,5 +213,11 @@ public final class ExperimentReport {
     sb.append(" --probe-fraction ").append(trim(o.probeFraction()))
         .append(" --out ").append(o.out());
     return sb.toString();
+  }
+
+  /** "0.01=0.05,0.05=0.1" (sep "=") or "0.01: 0.05, 0.05: 0.1" (sep ": "). */
+  private static String perFraction(Map<String, Double> m, String sep) {
+    return String.join(sep.equals("=") ? "," : ", ", m.entrySet().stream()
+        .map(e -> e.getKey() + sep + trim(e.getValue())).toList());
   }
 }

@@ -220,13 +220,34 @@ class ExperimentTest {
     PretrainFixtures.assumeFashionMnist("ExperimentTest");
     Path home = PretrainFixtures.writeCifarFromFashionMnist(tmp.resolve("data"), 300, 100);
     Path seqOut = tmp.resolve("seq");
+    // Learning rates per fraction (Selfie 0.03 at 10%, the baseline 0.08 at 100%) travel to the
+    // workers with the options.
+    Experiment.Arms arms = Experiment.Arms.defaults()
+        .withLrByFraction(Map.of(0.1, 0.03), Map.of(1.0, 0.08));
     Experiment.Result seq = Experiment.run(options(home, seqOut, 3).toBuilder().threads(1)
-        .probeFraction(0).build());
+        .probeFraction(0).arms(arms).build());
     Path parOut = tmp.resolve("par");
     ExperimentOptions par = options(home, parOut, 3).toBuilder().threads(1).probeFraction(0)
-        .pretrained(seqOut.resolve("pretrain")).parallel(2).build();
+        .pretrained(seqOut.resolve("pretrain")).parallel(2).arms(arms).build();
 
     Experiment.Result r = Experiment.run(par);
+
+    // Selfie at 10%: its own rate; the baseline follows it there (no --baseline-lr); at 100%
+    // Selfie keeps --finetune-lr (0.05) and the baseline has its own.
+    Map<String, Double> lrs = new java.util.TreeMap<>();
+    for (String cell : List.of("f0.1/seed1/selfie", "f0.1/seed1/baseline", "f1/seed1/selfie",
+        "f1/seed1/baseline", "curve/ckpt-2/f0.1/seed1/selfie")) {
+      lrs.put(cell, Json.read(parOut.resolve(cell).resolve("config.json"), Finetune.Config.class)
+          .optimizer().baseLr());
+    }
+    assertEquals(Map.of("f0.1/seed1/selfie", 0.03, "f0.1/seed1/baseline", 0.03,
+        "f1/seed1/selfie", 0.05, "f1/seed1/baseline", 0.08, "curve/ckpt-2/f0.1/seed1/selfie", 0.03),
+        lrs);
+    assertTrue(r.command().contains("--finetune-lr-per-fraction 0.1=0.03")
+        && r.command().contains("--baseline-lr-per-fraction 1=0.08"), r.command());
+    String md = Files.readString(parOut.resolve("results.md"));
+    assertTrue(md.contains("lr 0.05 (at fraction 0.1: 0.03)") && md.contains("(at fraction 1: 0.08)"),
+        md);
 
     assertTrue(r.complete());
     assertEquals(seq.cells().size(), r.cells().size());
@@ -289,5 +310,13 @@ class ExperimentTest {
     ok.probeFraction(0);
     assertThrows(IllegalArgumentException.class, () -> ok.curveSteps(List.of(1L)).build(),
         "a curve checkpoint must come before the last pretraining step");
+    ok.curveSteps(List.of());
+    IllegalArgumentException notRun = assertThrows(IllegalArgumentException.class,
+        () -> ok.arms(Experiment.Arms.defaults().withLrByFraction(Map.of(0.2, 0.1), Map.of()))
+            .build());
+    assertTrue(notRun.getMessage().contains("--finetune-lr-per-fraction: fraction 0.2 is not one"
+        + " of --fractions 0.5"), notRun.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> ok.arms(Experiment.Arms.defaults()
+        .withLrByFraction(Map.of(), Map.of(0.5, 0.0))).build());
   }
 }
