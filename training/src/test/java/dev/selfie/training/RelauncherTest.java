@@ -17,21 +17,36 @@ class RelauncherTest {
     String dnn = Relauncher.ONEDNN_ENV;
     String pool = Relauncher.THREADPOOL_ENV;
     assertEquals(Map.of(dnn, "1", pool, "1", Relauncher.ENV, Relauncher.XLA_FLAGS),
-        Relauncher.missingEnv(new String[] {"pretrain", "--xla"}, Map.of()));
+        Relauncher.missingEnv(new String[] {"pretrain", "--xla"}, Map.of(), true));
     assertEquals(Map.of(dnn, "1", pool, "1"),
-        Relauncher.missingEnv(new String[] {"pretrain"}, Map.of()));
+        Relauncher.missingEnv(new String[] {"pretrain"}, Map.of(), true));
     // A value the user set (also 0 = off) is respected.
     assertEquals(Map.of(), Relauncher.missingEnv(new String[] {"pretrain"},
-        Map.of(dnn, "0", pool, "0")));
+        Map.of(dnn, "0", pool, "0"), true));
     assertEquals(Map.of(pool, "1"), Relauncher.missingEnv(new String[] {"pretrain"},
-        Map.of(dnn, "0")));
+        Map.of(dnn, "0"), true));
     assertEquals(Map.of(), Relauncher.missingEnv(new String[] {"--xla"},
-        Map.of(Relauncher.ENV, Relauncher.XLA_FLAGS, dnn, "1", pool, "1")));
+        Map.of(Relauncher.ENV, Relauncher.XLA_FLAGS, dnn, "1", pool, "1"), true));
     assertEquals(Map.of(Relauncher.ENV, Relauncher.XLA_FLAGS),
-        Relauncher.missingEnv(new String[] {"--xla"}, Map.of(dnn, "1", pool, "1")));
+        Relauncher.missingEnv(new String[] {"--xla"}, Map.of(dnn, "1", pool, "1"), true));
     // The child never relaunches again.
     assertEquals(Map.of(), Relauncher.missingEnv(new String[] {"--xla"},
-        Map.of(Relauncher.MARKER, "1")));
+        Map.of(Relauncher.MARKER, "1"), false));
+  }
+
+  /** Without an NVIDIA driver the launcher's CPU op lists are added too, unless set (even empty). */
+  @Test
+  void addsTheCpuMixedPrecisionListsWithoutAGpuDriver() {
+    Map<String, String> all = new java.util.HashMap<>(Relauncher.CPU_MIXED_PRECISION_LISTS);
+    all.put(Relauncher.ONEDNN_ENV, "1");
+    all.put(Relauncher.THREADPOOL_ENV, "1");
+    assertEquals(all, Relauncher.missingEnv(new String[] {"pretrain"}, Map.of(), false));
+    String allow = "TF_AUTO_MIXED_PRECISION_GRAPH_REWRITE_ALLOWLIST_REMOVE";
+    assertEquals("Conv2DBackpropFilter", Relauncher.CPU_MIXED_PRECISION_LISTS.get(allow));
+    Map<String, String> userLists = Map.of(allow, "",
+        "TF_AUTO_MIXED_PRECISION_GRAPH_REWRITE_INFERLIST_REMOVE", "",
+        Relauncher.ONEDNN_ENV, "1", Relauncher.THREADPOOL_ENV, "1");
+    assertEquals(Map.of(), Relauncher.missingEnv(new String[] {"pretrain"}, userLists, false));
   }
 
   @Test

@@ -6,6 +6,7 @@ import java.lang.management.ManagementFactory;
 import java.net.URISyntaxException;
 import java.net.URL;
 import java.net.URLClassLoader;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -52,6 +53,15 @@ public final class Relauncher {
   public static final String ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS";
   /** TensorFlow's switch from one process-wide intra-op pool to one per session's device. */
   public static final String THREADPOOL_ENV = "TF_OVERRIDE_GLOBAL_THREADPOOL";
+  /**
+   * Grappler's mixed-precision op lists, trimmed for a CPU as the launcher {@code ./selfie} does
+   * (the filter gradients and element-wise ops stay float32: measured faster on an AMX Xeon, no
+   * slower on an AVX512_BF16 EPYC; docs/results/precision.md). Not on machines with an NVIDIA
+   * driver, where float16 keeps TensorFlow's lists.
+   */
+  public static final Map<String, String> CPU_MIXED_PRECISION_LISTS = Map.of(
+      "TF_AUTO_MIXED_PRECISION_GRAPH_REWRITE_ALLOWLIST_REMOVE", "Conv2DBackpropFilter",
+      "TF_AUTO_MIXED_PRECISION_GRAPH_REWRITE_INFERLIST_REMOVE", "Mul,ReluGrad,AddN,Relu");
   /** Set in the child so it never relaunches again. */
   public static final String MARKER = "SELFIE_XLA_RELAUNCHED";
   public static final String DEFAULT_MAIN = "dev.selfie.cli.Main";
@@ -101,15 +111,30 @@ public final class Relauncher {
     System.exit(code);
   }
 
-  /**
-   * The variables to add: {@code TF_ENABLE_ONEDNN_OPTS=1} and {@code
-   * TF_OVERRIDE_GLOBAL_THREADPOOL=1} when unset, {@code TF_XLA_FLAGS}
-   * when {@code --xla} is an argument and the flags are not set; nothing in the child.
-   */
+  /** {@link #missingEnv(String[], Map, boolean)} on this machine. */
   public static Map<String, String> missingEnv(String[] args, Map<String, String> env) {
+    return missingEnv(args, env, Files.exists(Path.of("/proc/driver/nvidia/version")));
+  }
+
+  /**
+   * The variables to add, the launcher's settings for a JVM started another way ({@code mvn
+   * exec:java}, an IDE): {@code TF_ENABLE_ONEDNN_OPTS=1} and {@code
+   * TF_OVERRIDE_GLOBAL_THREADPOOL=1} when unset, {@link #CPU_MIXED_PRECISION_LISTS} when unset and
+   * the machine has no NVIDIA driver, {@code TF_XLA_FLAGS} when {@code --xla} is an argument and
+   * the flags are not set; nothing in the child. A variable set to any value (also empty) is kept.
+   */
+  public static Map<String, String> missingEnv(String[] args, Map<String, String> env,
+      boolean nvidiaDriver) {
     Map<String, String> out = new LinkedHashMap<>();
     if (env.get(MARKER) != null) {
       return out;
+    }
+    if (!nvidiaDriver) {
+      CPU_MIXED_PRECISION_LISTS.forEach((k, v) -> {
+        if (env.get(k) == null) {
+          out.put(k, v);
+        }
+      });
     }
     if (env.get(ONEDNN_ENV) == null) {
       out.put(ONEDNN_ENV, "1");
