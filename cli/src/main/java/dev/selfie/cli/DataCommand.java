@@ -10,7 +10,7 @@ import dev.selfie.data.OpenOptions;
 import dev.selfie.data.Split;
 import dev.selfie.data.pipeline.PipelineBench;
 import dev.selfie.data.pipeline.PipelineOptions;
-import dev.selfie.training.jobs.FetchProgress;
+import dev.selfie.training.loop.FetchProgress;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.URI;

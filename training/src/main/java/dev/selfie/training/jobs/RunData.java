@@ -5,6 +5,7 @@ import dev.selfie.data.Datasets;
 import dev.selfie.data.ImageSource;
 import dev.selfie.data.OpenOptions;
 import dev.selfie.data.formats.FashionMnist;
+import dev.selfie.training.loop.FetchProgress;
 import dev.selfie.training.options.DataOptions;
 import dev.selfie.training.run.Json;
 import dev.selfie.training.run.RunDir;

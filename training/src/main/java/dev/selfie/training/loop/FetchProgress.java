@@ -1,4 +1,4 @@
-package dev.selfie.training.jobs;
+package dev.selfie.training.loop;
 
 import dev.selfie.data.ProgressListener;
 import java.io.PrintWriter;
