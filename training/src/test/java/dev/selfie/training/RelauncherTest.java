@@ -34,7 +34,7 @@ class RelauncherTest {
         Map.of(Relauncher.MARKER, "1"), false));
   }
 
-  /** Without an NVIDIA driver the launcher's CPU op lists are added too, unless set (even empty). */
+  /** Without an NVIDIA driver a relaunch adds the CPU op lists too, unless set (even empty). */
   @Test
   void addsTheCpuMixedPrecisionListsWithoutAGpuDriver() {
     Map<String, String> all = new java.util.HashMap<>(Relauncher.CPU_MIXED_PRECISION_LISTS);
@@ -47,6 +47,9 @@ class RelauncherTest {
         "TF_AUTO_MIXED_PRECISION_GRAPH_REWRITE_INFERLIST_REMOVE", "",
         Relauncher.ONEDNN_ENV, "1", Relauncher.THREADPOOL_ENV, "1");
     assertEquals(Map.of(), Relauncher.missingEnv(new String[] {"pretrain"}, userLists, false));
+    // The lists alone never start a second JVM (a test's child, a user who set the rest).
+    assertEquals(Map.of(), Relauncher.missingEnv(new String[] {"pretrain"},
+        Map.of(Relauncher.ONEDNN_ENV, "1", Relauncher.THREADPOOL_ENV, "1"), false));
   }
 
   @Test

@@ -119,22 +119,16 @@ public final class Relauncher {
   /**
    * The variables to add, the launcher's settings for a JVM started another way ({@code mvn
    * exec:java}, an IDE): {@code TF_ENABLE_ONEDNN_OPTS=1} and {@code
-   * TF_OVERRIDE_GLOBAL_THREADPOOL=1} when unset, {@link #CPU_MIXED_PRECISION_LISTS} when unset and
-   * the machine has no NVIDIA driver, {@code TF_XLA_FLAGS} when {@code --xla} is an argument and
-   * the flags are not set; nothing in the child. A variable set to any value (also empty) is kept.
+   * TF_OVERRIDE_GLOBAL_THREADPOOL=1} when unset, {@code TF_XLA_FLAGS} when {@code --xla} is an
+   * argument and the flags are not set; with any of those, also {@link #CPU_MIXED_PRECISION_LISTS}
+   * where unset when the machine has no NVIDIA driver (the lists alone never cause a relaunch);
+   * nothing in the child. A variable set to any value (also empty) is kept.
    */
   public static Map<String, String> missingEnv(String[] args, Map<String, String> env,
       boolean nvidiaDriver) {
     Map<String, String> out = new LinkedHashMap<>();
     if (env.get(MARKER) != null) {
       return out;
-    }
-    if (!nvidiaDriver) {
-      CPU_MIXED_PRECISION_LISTS.forEach((k, v) -> {
-        if (env.get(k) == null) {
-          out.put(k, v);
-        }
-      });
     }
     if (env.get(ONEDNN_ENV) == null) {
       out.put(ONEDNN_ENV, "1");
@@ -146,6 +140,15 @@ public final class Relauncher {
     if (Arrays.asList(args).contains("--xla")
         && (flags == null || !flags.contains("--tf_xla_cpu_global_jit"))) {
       out.put(ENV, XLA_FLAGS);
+    }
+    if (!out.isEmpty() && !nvidiaDriver) {
+      // Only with a relaunch that happens anyway: a JVM whose environment is otherwise complete
+      // (a test's child JVM, a user who set the variables) is not started twice for the lists.
+      CPU_MIXED_PRECISION_LISTS.forEach((k, v) -> {
+        if (env.get(k) == null) {
+          out.put(k, v);
+        }
+      });
     }
     return out;
   }
