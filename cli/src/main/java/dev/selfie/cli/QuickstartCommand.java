@@ -42,6 +42,16 @@ public final class QuickstartCommand implements Callable<Integer> {
   @Option(names = "--pretrain-steps", defaultValue = "3000", description = "Pretraining steps.")
   long pretrainSteps;
 
+  @Option(names = "--pretrain-lr", defaultValue = "0.1", paramLabel = "LR",
+      description = "Base learning rate of the pretraining run (warmup over a tenth of the steps,"
+          + " then cosine; `pretrain --lr`).")
+  double pretrainLr;
+
+  @Option(names = "--clip-norm", defaultValue = "0", paramLabel = "NORM",
+      description = "Pretraining: scale the gradients down to this global L2 norm when they"
+          + " exceed it (0 = no clipping; `pretrain --clip-norm`).")
+  double clipNorm;
+
   @Option(names = "--finetune-steps", defaultValue = "1000", description = "Finetuning steps (each run).")
   long finetuneSteps;
 
@@ -87,6 +97,8 @@ public final class QuickstartCommand implements Callable<Integer> {
         .withSteps(pretrainSteps, finetuneSteps, headSteps)
         .withLabelFraction(labelFraction)
         .withNumMasked(numMasked)
+        .withPretrainLr(pretrainLr)
+        .withClipNorm(clipNorm)
         .withFinetuneLr(finetuneLr)
         .withBaselineLr(baselineLr)
         .withVariants(variants.variants())

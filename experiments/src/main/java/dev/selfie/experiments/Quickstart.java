@@ -33,6 +33,79 @@ public final class Quickstart {
   private Quickstart() {}
 
   /**
+   * The quickstart's pretraining run.
+   *
+   * @param steps pretraining steps
+   * @param numMasked masked patches per image (0 = the preset's)
+   * @param lr base learning rate (warmup over a tenth of the steps, then cosine)
+   * @param clipNorm global gradient norm clipping (0 = none)
+   * @param variants pretraining variants (null: the paper's formulation)
+   */
+  public record Pretraining(long steps, int numMasked, double lr, double clipNorm,
+      Pretrain.Variants variants) {
+    public Pretraining {
+      if (steps < 1) {
+        throw new IllegalArgumentException("--pretrain-steps must be >= 1, got " + steps);
+      }
+      if (!(lr > 0) || !Double.isFinite(lr)) {
+        throw new IllegalArgumentException("--pretrain-lr must be > 0, got " + lr);
+      }
+      if (!(clipNorm >= 0) || !Double.isFinite(clipNorm)) {
+        throw new IllegalArgumentException(
+            "--clip-norm must be a finite number >= 0 (0 = no clipping), got " + clipNorm);
+      }
+      if (variants == null) {
+        variants = Pretrain.Variants.PAPER;
+      }
+    }
+
+    public Pretraining withSteps(long n) {
+      return new Pretraining(n, numMasked, lr, clipNorm, variants);
+    }
+
+    public Pretraining withNumMasked(int m) {
+      return new Pretraining(steps, m, lr, clipNorm, variants);
+    }
+
+    public Pretraining withLr(double x) {
+      return new Pretraining(steps, numMasked, x, clipNorm, variants);
+    }
+
+    public Pretraining withClipNorm(double x) {
+      return new Pretraining(steps, numMasked, lr, x, variants);
+    }
+
+    public Pretraining withVariants(Pretrain.Variants v) {
+      return new Pretraining(steps, numMasked, lr, clipNorm, v);
+    }
+  }
+
+  /**
+   * The two finetuning runs.
+   *
+   * @param steps finetuning steps of each arm
+   * @param headSteps Selfie arm: steps that train only the new layers first (LP-FT), in [0,
+   *     steps)
+   * @param selfieLr learning rate of the Selfie arm
+   * @param baselineLr learning rate of the supervised arm (each arm at its own best)
+   */
+  public record Finetuning(long steps, long headSteps, double selfieLr, double baselineLr) {
+    public Finetuning {
+      if (steps < 1) {
+        throw new IllegalArgumentException("--finetune-steps must be >= 1, got " + steps);
+      }
+      if (headSteps < 0 || headSteps >= steps) {
+        throw new IllegalArgumentException("--head-steps must be in [0, --finetune-steps), got "
+            + headSteps);
+      }
+      if (!(selfieLr > 0) || !(baselineLr > 0)) {
+        throw new IllegalArgumentException("--finetune-lr and --baseline-lr must be > 0, got "
+            + selfieLr + " and " + baselineLr);
+      }
+    }
+  }
+
+  /**
    * Options of {@code selfie quickstart}: start from {@link #defaults} (the command line's) and
    * change what differs with the withers.
    *
@@ -40,15 +113,9 @@ public final class Quickstart {
    * @param preset the model ({@code --preset})
    * @param data dataset, data directory, batch size (both arms and the pretraining)
    * @param runtime seed, threads, precision
-   * @param pretrainSteps pretraining steps
-   * @param finetuneSteps finetuning steps of each arm
-   * @param headSteps Selfie arm: steps that train only the new layers first (LP-FT), in [0,
-   *     finetuneSteps)
+   * @param pretraining the pretraining run's budget and recipe
+   * @param finetuning the two finetuning runs' budget and learning rates
    * @param labelFraction the fraction of training labels both arms finetune on, in (0, 1]
-   * @param numMasked masked patches per image in pretraining (0 = the preset's)
-   * @param finetuneLr finetuning learning rate of the Selfie arm
-   * @param baselineLr finetuning learning rate of the supervised arm (each arm at its own best)
-   * @param variants pretraining variants (null: the paper's formulation)
    * @param weightDecay weight decay of every run, >= 0
    * @param weightDecayType how it is applied (null: decoupled)
    */
@@ -57,40 +124,20 @@ public final class Quickstart {
       String preset,
       DataOptions data,
       RuntimeOptions runtime,
-      long pretrainSteps,
-      long finetuneSteps,
-      long headSteps,
+      Pretraining pretraining,
+      Finetuning finetuning,
       double labelFraction,
-      int numMasked,
-      double finetuneLr,
-      double baselineLr,
-      Pretrain.Variants variants,
       double weightDecay,
       OptimizerConfig.WeightDecayType weightDecayType) {
     public Options {
       Objects.requireNonNull(out, "out");
       Objects.requireNonNull(data, "data");
       Objects.requireNonNull(runtime, "runtime");
-      if (pretrainSteps < 1) {
-        throw new IllegalArgumentException("--pretrain-steps must be >= 1, got " + pretrainSteps);
-      }
-      if (finetuneSteps < 1) {
-        throw new IllegalArgumentException("--finetune-steps must be >= 1, got " + finetuneSteps);
-      }
-      if (headSteps < 0 || headSteps >= finetuneSteps) {
-        throw new IllegalArgumentException("--head-steps must be in [0, --finetune-steps), got "
-            + headSteps);
-      }
+      Objects.requireNonNull(pretraining, "pretraining");
+      Objects.requireNonNull(finetuning, "finetuning");
       if (!(labelFraction > 0 && labelFraction <= 1)) {
         throw new IllegalArgumentException(
             "--label-fraction must be in (0, 1], got " + labelFraction);
-      }
-      if (!(finetuneLr > 0) || !(baselineLr > 0)) {
-        throw new IllegalArgumentException("--finetune-lr and --baseline-lr must be > 0, got "
-            + finetuneLr + " and " + baselineLr);
-      }
-      if (variants == null) {
-        variants = Pretrain.Variants.PAPER;
       }
       if (weightDecayType == null) {
         weightDecayType = OptimizerConfig.WeightDecayType.DECOUPLED;
@@ -103,67 +150,111 @@ public final class Quickstart {
 
     /**
      * The command line's defaults into {@code out}: preset small on Fashion-MNIST, batch 64, 3000
-     * pretraining steps with 8 of 16 patches masked, 5% of the labels, 1000 finetuning steps,
-     * Selfie at lr 0.1 (training its new layers alone for the first 200), the supervised baseline
-     * at lr 0.4 (each arm's best at 5% labels on the validation split), weight decay 1e-4
-     * (decoupled), seed 1, all cores, precision auto.
+     * pretraining steps with 8 of 16 patches masked at lr 0.1, unclipped, 5% of the labels, 1000
+     * finetuning steps, Selfie at lr 0.1 (training its new layers alone for the first 200), the
+     * supervised baseline at lr 0.4 (each arm's best at 5% labels on the validation split), weight
+     * decay 1e-4 (decoupled), seed 1, all cores, precision auto.
      */
     public static Options defaults(Path out) {
-      return new Options(out, "small", DataOptions.defaults(), RuntimeOptions.defaults(), 3000,
-          1000, 200, 0.05, 8, 0.1, 0.4, Pretrain.Variants.PAPER, 1e-4,
+      return new Options(out, "small", DataOptions.defaults(), RuntimeOptions.defaults(),
+          new Pretraining(3000, 8, 0.1, 0, Pretrain.Variants.PAPER),
+          new Finetuning(1000, 200, 0.1, 0.4), 0.05, 1e-4,
           OptimizerConfig.WeightDecayType.DECOUPLED);
     }
 
+    public long pretrainSteps() {
+      return pretraining.steps();
+    }
+
+    public long finetuneSteps() {
+      return finetuning.steps();
+    }
+
+    public long headSteps() {
+      return finetuning.headSteps();
+    }
+
+    public int numMasked() {
+      return pretraining.numMasked();
+    }
+
+    public double finetuneLr() {
+      return finetuning.selfieLr();
+    }
+
+    public double baselineLr() {
+      return finetuning.baselineLr();
+    }
+
     public Options withPreset(String p) {
-      return new Options(out, p, data, runtime, pretrainSteps, finetuneSteps, headSteps,
-          labelFraction, numMasked, finetuneLr, baselineLr, variants, weightDecay, weightDecayType);
+      return new Options(out, p, data, runtime, pretraining, finetuning, labelFraction,
+          weightDecay, weightDecayType);
     }
 
     public Options withData(DataOptions d) {
-      return new Options(out, preset, d, runtime, pretrainSteps, finetuneSteps, headSteps,
-          labelFraction, numMasked, finetuneLr, baselineLr, variants, weightDecay, weightDecayType);
+      return new Options(out, preset, d, runtime, pretraining, finetuning, labelFraction,
+          weightDecay, weightDecayType);
     }
 
     public Options withRuntime(RuntimeOptions r) {
-      return new Options(out, preset, data, r, pretrainSteps, finetuneSteps, headSteps,
-          labelFraction, numMasked, finetuneLr, baselineLr, variants, weightDecay, weightDecayType);
+      return new Options(out, preset, data, r, pretraining, finetuning, labelFraction,
+          weightDecay, weightDecayType);
+    }
+
+    public Options withPretraining(Pretraining p) {
+      return new Options(out, preset, data, runtime, p, finetuning, labelFraction, weightDecay,
+          weightDecayType);
+    }
+
+    public Options withFinetuning(Finetuning f) {
+      return new Options(out, preset, data, runtime, pretraining, f, labelFraction, weightDecay,
+          weightDecayType);
     }
 
     /** The budget: pretraining steps, finetuning steps of each arm, head-first steps. */
     public Options withSteps(long pretrain, long finetune, long head) {
-      return new Options(out, preset, data, runtime, pretrain, finetune, head, labelFraction,
-          numMasked, finetuneLr, baselineLr, variants, weightDecay, weightDecayType);
+      return withPretraining(pretraining.withSteps(pretrain)).withFinetuning(new Finetuning(
+          finetune, head, finetuning.selfieLr(), finetuning.baselineLr()));
     }
 
     public Options withLabelFraction(double f) {
-      return new Options(out, preset, data, runtime, pretrainSteps, finetuneSteps, headSteps, f,
-          numMasked, finetuneLr, baselineLr, variants, weightDecay, weightDecayType);
+      return new Options(out, preset, data, runtime, pretraining, finetuning, f, weightDecay,
+          weightDecayType);
     }
 
     public Options withNumMasked(int m) {
-      return new Options(out, preset, data, runtime, pretrainSteps, finetuneSteps, headSteps,
-          labelFraction, m, finetuneLr, baselineLr, variants, weightDecay, weightDecayType);
+      return withPretraining(pretraining.withNumMasked(m));
     }
 
+    /** The pretraining run's base learning rate. */
+    public Options withPretrainLr(double lr) {
+      return withPretraining(pretraining.withLr(lr));
+    }
+
+    /** The pretraining run's gradient clipping (0 = none). */
+    public Options withClipNorm(double norm) {
+      return withPretraining(pretraining.withClipNorm(norm));
+    }
+
+    public Options withVariants(Pretrain.Variants v) {
+      return withPretraining(pretraining.withVariants(v));
+    }
+
+    /** The Selfie arm's learning rate. */
     public Options withFinetuneLr(double lr) {
-      return new Options(out, preset, data, runtime, pretrainSteps, finetuneSteps, headSteps,
-          labelFraction, numMasked, lr, baselineLr, variants, weightDecay, weightDecayType);
+      return withFinetuning(new Finetuning(finetuning.steps(), finetuning.headSteps(), lr,
+          finetuning.baselineLr()));
     }
 
     /** The supervised arm's learning rate. */
     public Options withBaselineLr(double lr) {
-      return new Options(out, preset, data, runtime, pretrainSteps, finetuneSteps, headSteps,
-          labelFraction, numMasked, finetuneLr, lr, variants, weightDecay, weightDecayType);
-    }
-
-    public Options withVariants(Pretrain.Variants v) {
-      return new Options(out, preset, data, runtime, pretrainSteps, finetuneSteps, headSteps,
-          labelFraction, numMasked, finetuneLr, baselineLr, v, weightDecay, weightDecayType);
+      return withFinetuning(new Finetuning(finetuning.steps(), finetuning.headSteps(),
+          finetuning.selfieLr(), lr));
     }
 
     public Options withWeightDecay(double wd, OptimizerConfig.WeightDecayType type) {
-      return new Options(out, preset, data, runtime, pretrainSteps, finetuneSteps, headSteps,
-          labelFraction, numMasked, finetuneLr, baselineLr, variants, wd, type);
+      return new Options(out, preset, data, runtime, pretraining, finetuning, labelFraction, wd,
+          type);
     }
   }
 
@@ -231,12 +322,13 @@ public final class Quickstart {
     return Pretrain.Options.defaults(out)
         .withPreset(o.preset())
         .withData(o.data())
-        .withSchedule(schedule(o, steps, 0.1))
+        .withSchedule(schedule(o, steps, o.pretraining().lr())
+            .withClipNorm(o.pretraining().clipNorm()))
         .withCheckpoints(CheckpointOptions.defaults().withResume(true)
             .withCheckpointEvery(Math.max(1, steps / 2)).withKeep(2))
         .withRuntime(o.runtime())
         .withNumMasked(o.numMasked())
-        .withVariants(o.variants());
+        .withVariants(o.pretraining().variants());
   }
 
   /**
@@ -265,12 +357,16 @@ public final class Quickstart {
         .withWarmup(Math.max(1, steps / 10)).withWeightDecay(o.weightDecay(), o.weightDecayType());
   }
 
-  static String table(Options o, Result r) {
+  /** The comparison table of {@code summary.md}, printed at the end of a quickstart. */
+  public static String table(Options o, Result r) {
     StringBuilder sb = new StringBuilder();
+    Pretraining p = o.pretraining();
     sb.append(String.format("Selfie quickstart: %s, preset %s, %.0f%% labels (%d images), "
-            + "%d pretraining + %d finetuning steps%s, batch %d; finetuning lr: Selfie %s,"
-            + " supervised %s%n%n", o.data().dataset(), o.preset(),
-        100 * o.labelFraction(), r.selfie().labeledExamples(), o.pretrainSteps(),
+            + "%d pretraining steps (%s masked, lr %s%s) + %d finetuning steps%s, batch %d;"
+            + " finetuning lr: Selfie %s, supervised %s%n%n", o.data().dataset(), o.preset(),
+        100 * o.labelFraction(), r.selfie().labeledExamples(), p.steps(),
+        p.numMasked() > 0 ? p.numMasked() + " patches" : "the preset's number of patches",
+        p.lr(), p.clipNorm() > 0 ? ", gradients clipped to norm " + p.clipNorm() : "",
         o.finetuneSteps(), o.headSteps() > 0 ? " (Selfie: the new layers alone for the first "
             + o.headSteps() + ")" : "", o.data().batchSize(), o.finetuneLr(), o.baselineLr()));
     sb.append(String.format("pretraining patch-selection accuracy: %.1f%% (chance %.1f%%)%n%n",

@@ -75,6 +75,26 @@ class QuickstartOptionsTest {
   }
 
   @Test
+  void pretrainingLrAndClippingReachThePretrainingRunOnly() {
+    Path out = Path.of("qs");
+    Quickstart.Options o = Quickstart.Options.defaults(out).withPretrainLr(0.3).withClipNorm(1.5)
+        .withFinetuneLr(0.07);
+    Pretrain.Options p = Quickstart.pretrainOptions(o, out.resolve("pretrain"));
+    assertEquals(0.3, p.schedule().lr());
+    assertEquals(1.5, p.schedule().clipNorm());
+    Finetune.Options selfie = Quickstart.finetuneOptions(o, out.resolve("ft"), out, null);
+    assertEquals(0.07, selfie.schedule().lr());
+    assertEquals(0, selfie.schedule().clipNorm(), "finetuning is not clipped");
+    assertEquals(0, Quickstart.finetuneOptions(o, out.resolve("b"), null, null).schedule()
+        .clipNorm());
+    Quickstart.Options back = o.withPretrainLr(0.1).withClipNorm(0).withFinetuneLr(0.1);
+    assertEquals(Quickstart.Options.defaults(out), back, "the withers change one field each");
+    Quickstart.Row row = new Quickstart.Row("m", 0.9, 10000, 2750, 1000, 60, "sm");
+    String table = Quickstart.table(o, new Quickstart.Result(out, 0.5, 1.0 / 12, row, row, 60));
+    assertTrue(table.contains("lr 0.3, gradients clipped to norm 1.5"), table);
+  }
+
+  @Test
   void badFlagsAreRefusedByName() {
     Path out = Path.of("qs");
     var steps = assertThrows(IllegalArgumentException.class,
@@ -92,6 +112,12 @@ class QuickstartOptionsTest {
     var lr = assertThrows(IllegalArgumentException.class,
         () -> Quickstart.Options.defaults(out).withBaselineLr(0));
     assertTrue(lr.getMessage().contains("--baseline-lr"), lr.getMessage());
+    var pretrainLr = assertThrows(IllegalArgumentException.class,
+        () -> Quickstart.Options.defaults(out).withPretrainLr(-0.1));
+    assertTrue(pretrainLr.getMessage().contains("--pretrain-lr"), pretrainLr.getMessage());
+    var clip = assertThrows(IllegalArgumentException.class,
+        () -> Quickstart.Options.defaults(out).withClipNorm(Double.NaN));
+    assertTrue(clip.getMessage().contains("--clip-norm"), clip.getMessage());
   }
 
   @Test
