@@ -73,6 +73,8 @@ class RunArgumentsTest {
     assertRefused("--preset", "quickstart", "--data-dir", home, "--preset", "bogus");
     assertRefused("--label-fraction", "quickstart", "--data-dir", home, "--label-fraction", "0");
     assertRefused("--pretrain-steps", "quickstart", "--data-dir", home, "--pretrain-steps", "-5");
+    assertRefused("--pretrain-lr", "quickstart", "--data-dir", home, "--pretrain-lr", "0");
+    assertRefused("--clip-norm", "quickstart", "--data-dir", home, "--clip-norm", "-1");
     assertRefused("--finetune-steps", "quickstart", "--data-dir", home, "--finetune-steps", "0");
     assertRefused("--clip-norm", "pretrain", "--data-dir", home, "--clip-norm", "-1");
     assertRefused("--epochs", "pretrain", "--data-dir", home, "--steps", "5", "--epochs", "1");

@@ -28,11 +28,13 @@ class QuickstartOptionsTest {
     assertEquals("small", d.preset());
     assertEquals("fashion-mnist", d.data().dataset());
     assertEquals(64, d.data().batchSize());
-    assertEquals(3000, d.pretrainSteps());
+    assertEquals(7000, d.pretrainSteps());
+    assertEquals(0.3, d.pretraining().lr());
+    assertEquals(1.0, d.pretraining().clipNorm());
     assertEquals(1000, d.finetuneSteps());
     assertEquals(200, d.headSteps());
     assertEquals(0.05, d.labelFraction());
-    assertEquals(8, d.numMasked());
+    assertEquals(12, d.numMasked());
     assertEquals(0.1, d.finetuneLr());
     assertEquals(0.4, d.baselineLr());
     assertEquals("auto", d.runtime().precision());
@@ -55,7 +57,7 @@ class QuickstartOptionsTest {
 
     Quickstart.Options tuned = Quickstart.Options.defaults(out).withSteps(3000, 1000, 0);
     Pretrain.Options p = Quickstart.pretrainOptions(tuned, out.resolve("pretrain"));
-    assertEquals(8, p.numMasked());
+    assertEquals(12, p.numMasked());
     assertEquals(3000, p.schedule().steps());
     assertEquals(300, p.schedule().warmup(), "warmup = a tenth of the steps");
     Finetune.Options f = Quickstart.finetuneOptions(tuned, out.resolve("ft"), out, null);
@@ -77,21 +79,21 @@ class QuickstartOptionsTest {
   @Test
   void pretrainingLrAndClippingReachThePretrainingRunOnly() {
     Path out = Path.of("qs");
-    Quickstart.Options o = Quickstart.Options.defaults(out).withPretrainLr(0.3).withClipNorm(1.5)
+    Quickstart.Options o = Quickstart.Options.defaults(out).withPretrainLr(0.2).withClipNorm(1.5)
         .withFinetuneLr(0.07);
     Pretrain.Options p = Quickstart.pretrainOptions(o, out.resolve("pretrain"));
-    assertEquals(0.3, p.schedule().lr());
+    assertEquals(0.2, p.schedule().lr());
     assertEquals(1.5, p.schedule().clipNorm());
     Finetune.Options selfie = Quickstart.finetuneOptions(o, out.resolve("ft"), out, null);
     assertEquals(0.07, selfie.schedule().lr());
     assertEquals(0, selfie.schedule().clipNorm(), "finetuning is not clipped");
     assertEquals(0, Quickstart.finetuneOptions(o, out.resolve("b"), null, null).schedule()
         .clipNorm());
-    Quickstart.Options back = o.withPretrainLr(0.1).withClipNorm(0).withFinetuneLr(0.1);
+    Quickstart.Options back = o.withPretrainLr(0.3).withClipNorm(1.0).withFinetuneLr(0.1);
     assertEquals(Quickstart.Options.defaults(out), back, "the withers change one field each");
     Quickstart.Row row = new Quickstart.Row("m", 0.9, 10000, 2750, 1000, 60, "sm");
     String table = Quickstart.table(o, new Quickstart.Result(out, 0.5, 1.0 / 12, row, row, 60));
-    assertTrue(table.contains("lr 0.3, gradients clipped to norm 1.5"), table);
+    assertTrue(table.contains("12 patches masked, lr 0.2, gradients clipped to norm 1.5"), table);
   }
 
   @Test
