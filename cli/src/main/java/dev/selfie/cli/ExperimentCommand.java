@@ -4,6 +4,7 @@ import dev.selfie.cli.flags.RecipeOptions;
 import dev.selfie.cli.flags.SharedFlags;
 import dev.selfie.cli.flags.VariantFlags;
 import dev.selfie.cli.flags.WeightDecayFlags;
+import dev.selfie.experiments.Arms;
 import dev.selfie.experiments.Experiment;
 import dev.selfie.experiments.ExperimentOptions;
 import java.nio.file.Path;
@@ -147,7 +148,7 @@ public final class ExperimentCommand implements Callable<Integer> {
         .threads(threadsFlag.threads)
         .pretrained(pretrained)
         .command(String.join(" ", args))
-        .arms(new Experiment.Arms(recipe.recipe(), baselineLr, baselineSteps)
+        .arms(new Arms(recipe.recipe(), baselineLr, baselineSteps)
             .withLrByFraction(lrByFraction, baselineLrByFraction))
         .curveSteps(curveSteps)
         .variants(variants.variants())

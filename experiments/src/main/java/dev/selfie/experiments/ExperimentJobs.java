@@ -3,7 +3,6 @@ package dev.selfie.experiments;
 import static dev.selfie.experiments.Experiment.BASELINE;
 import static dev.selfie.experiments.Experiment.SELFIE;
 
-import dev.selfie.experiments.Experiment.Arms;
 import dev.selfie.experiments.Experiment.PretrainSummary;
 import dev.selfie.experiments.Experiment.ProbeRow;
 import dev.selfie.experiments.Experiment.Run;

@@ -46,7 +46,7 @@ public record ExperimentOptions(
     int threads,
     Path pretrained,
     String command,
-    Experiment.Arms arms,
+    Arms arms,
     List<Long> curveSteps,
     Pretrain.Variants variants,
     OptimizerConfig.WeightDecayType weightDecayType,
@@ -57,7 +57,7 @@ public record ExperimentOptions(
       weightDecayType = OptimizerConfig.WeightDecayType.DECOUPLED;
     }
     if (arms == null) {
-      arms = Experiment.Arms.defaults();
+      arms = Arms.defaults();
     }
     if (variants == null) {
       variants = Pretrain.Variants.PAPER;
@@ -165,7 +165,7 @@ public record ExperimentOptions(
     private int threads = 0;
     private Path pretrained = null;
     private String command = null;
-    private Experiment.Arms arms = Experiment.Arms.defaults();
+    private Arms arms = Arms.defaults();
     private List<Long> curveSteps = List.of();
     private Pretrain.Variants variants = Pretrain.Variants.PAPER;
     private OptimizerConfig.WeightDecayType weightDecayType = OptimizerConfig.WeightDecayType.DECOUPLED;
@@ -261,7 +261,7 @@ public record ExperimentOptions(
       return this;
     }
 
-    public Builder arms(Experiment.Arms arms) {
+    public Builder arms(Arms arms) {
       this.arms = arms;
       return this;
     }

@@ -82,7 +82,7 @@ public final class ExperimentReport {
     sb.append(String.format(Locale.ROOT, "# Selfie vs supervised: %s, preset %s%n%n",
         r.dataset(), r.preset()));
     sb.append("Command:\n\n```\n").append(r.command()).append("\n```\n\n");
-    Experiment.Arms arms = b.arms();
+    Arms arms = b.arms();
     Finetune.Recipe recipe = arms.recipe();
     boolean sameArms = arms.baselineLr() == 0 && arms.baselineSteps() == 0
         && arms.baselineLrByFraction().isEmpty();

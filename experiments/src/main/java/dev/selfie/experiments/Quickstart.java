@@ -50,10 +50,7 @@ public final class Quickstart {
       if (!(lr > 0) || !Double.isFinite(lr)) {
         throw new IllegalArgumentException("--pretrain-lr must be > 0, got " + lr);
       }
-      if (!(clipNorm >= 0) || !Double.isFinite(clipNorm)) {
-        throw new IllegalArgumentException(
-            "--clip-norm must be a finite number >= 0 (0 = no clipping), got " + clipNorm);
-      }
+      ScheduleOptions.checkClipNorm(clipNorm);
       if (variants == null) {
         variants = Pretrain.Variants.PAPER;
       }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.selfie.data.LabelManifest;
+import dev.selfie.experiments.Arms;
 import dev.selfie.experiments.Experiment;
 import dev.selfie.experiments.ExperimentReport;
 import dev.selfie.experiments.ExperimentOptions;
@@ -151,7 +152,7 @@ class ExperimentTest {
     // --pretrained: another experiment reuses this pretraining run instead of pretraining.
     Path out2 = tmp.resolve("exp2");
     // Tuning mode on a validation split, the baseline with its own learning rate and steps.
-    Experiment.Arms arms = new Experiment.Arms(
+    Arms arms = new Arms(
         Finetune.Recipe.defaults().withValidation(50, false).withPretrainedLrScale(0.5), 0.07, 4);
     java.util.function.BiFunction<Path, Path, ExperimentOptions.Builder> reusing = (dir, source) ->
         tiny(home, dir).fractions(List.of(0.1)).pretrainSteps(4).finetuneSteps(3).finetuneLr(0.02)
@@ -222,7 +223,7 @@ class ExperimentTest {
     Path seqOut = tmp.resolve("seq");
     // Learning rates per fraction (Selfie 0.03 at 10%, the baseline 0.08 at 100%) travel to the
     // workers with the options.
-    Experiment.Arms arms = Experiment.Arms.defaults()
+    Arms arms = Arms.defaults()
         .withLrByFraction(Map.of(0.1, 0.03), Map.of(1.0, 0.08));
     Experiment.Result seq = Experiment.run(options(home, seqOut, 3).toBuilder().threads(1)
         .probeFraction(0).arms(arms).build());
@@ -312,11 +313,16 @@ class ExperimentTest {
         "a curve checkpoint must come before the last pretraining step");
     ok.curveSteps(List.of());
     IllegalArgumentException notRun = assertThrows(IllegalArgumentException.class,
-        () -> ok.arms(Experiment.Arms.defaults().withLrByFraction(Map.of(0.2, 0.1), Map.of()))
+        () -> ok.arms(Arms.defaults().withLrByFraction(Map.of(0.2, 0.1), Map.of()))
             .build());
     assertTrue(notRun.getMessage().contains("--finetune-lr-per-fraction: fraction 0.2 is not one"
         + " of --fractions 0.5"), notRun.getMessage());
-    assertThrows(IllegalArgumentException.class, () -> ok.arms(Experiment.Arms.defaults()
+    IllegalArgumentException baselineNotRun = assertThrows(IllegalArgumentException.class,
+        () -> ok.arms(Arms.defaults().withLrByFraction(Map.of(0.5, 0.1), Map.of(0.2, 0.4)))
+            .build());
+    assertTrue(baselineNotRun.getMessage().contains("--baseline-lr-per-fraction: fraction 0.2"),
+        baselineNotRun.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> ok.arms(Arms.defaults()
         .withLrByFraction(Map.of(), Map.of(0.5, 0.0))).build());
   }
 }

@@ -36,13 +36,21 @@ public record ScheduleOptions(
     if (steps < 1) {
       throw new IllegalArgumentException("--steps must be >= 1, got " + steps);
     }
-    if (!(clipNorm >= 0) || !Double.isFinite(clipNorm)) {
-      throw new IllegalArgumentException(
-          "--clip-norm must be a finite number >= 0 (0 = no clipping), got " + clipNorm);
-    }
+    checkClipNorm(clipNorm);
     if (!(epochs >= 0) || !Double.isFinite(epochs)) {
       throw new IllegalArgumentException(
           "--epochs must be a finite number >= 0 (0 = use --steps), got " + epochs);
+    }
+  }
+
+  /**
+   * Refuses a {@code --clip-norm} that is negative or not finite (every job that clips checks it
+   * here, with the same message).
+   */
+  public static void checkClipNorm(double clipNorm) {
+    if (!(clipNorm >= 0) || !Double.isFinite(clipNorm)) {
+      throw new IllegalArgumentException(
+          "--clip-norm must be a finite number >= 0 (0 = no clipping), got " + clipNorm);
     }
   }
 
