@@ -2,23 +2,22 @@ package dev.selfie.training.loop;
 
 import dev.selfie.data.ProgressListener;
 import java.io.PrintWriter;
-import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
 
 /**
  * Renders the progress of a download ({@code selfie data fetch}, and the automatic download of
- * Fashion-MNIST by the training commands): a progress bar on a terminal, a line per 10% otherwise.
+ * Fashion-MNIST by the training commands): a progress bar on a terminal (when the application
+ * provides {@link TerminalBars}), a line per 10% otherwise.
  */
 public final class FetchProgress implements ProgressListener, AutoCloseable {
   private final PrintWriter out;
   private final boolean tty;
   private String task;
-  private ProgressBar bar;
+  private TerminalBars.Counter bar;
   private long lastTenth = -1;
 
   public FetchProgress(PrintWriter out, boolean tty) {
     this.out = out;
-    this.tty = tty;
+    this.tty = tty && TerminalBars.installed().isPresent();
   }
 
   @Override
@@ -28,8 +27,7 @@ public final class FetchProgress implements ProgressListener, AutoCloseable {
       task = t;
       lastTenth = -1;
       if (tty) {
-        bar = new ProgressBarBuilder().setTaskName(t).setInitialMax(total < 0 ? -1 : total)
-            .setUnit(total < 0 ? "" : "MB", total < 0 ? 1 : 1 << 20).showSpeed().build();
+        bar = TerminalBars.installed().orElseThrow().bytes(t, total < 0 ? -1 : total);
       }
     }
     if (bar != null) {

@@ -1,18 +1,15 @@
 package dev.selfie.training.loop;
 
-import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.function.Consumer;
-import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 import org.slf4j.LoggerFactory;
 
 /**
- * Reports training progress: a terminal progress bar on an interactive terminal, plain log lines
- * every N steps otherwise (pipes, files, CI). Choose with {@link #create}.
+ * Reports training progress: a terminal progress bar on an interactive terminal when the
+ * application provides one ({@link TerminalBars}), plain log lines every N steps otherwise
+ * (pipes, files, CI, a library user's program). Choose with {@link #create}.
  */
 public interface Progress extends AutoCloseable {
 
@@ -42,57 +39,32 @@ public interface Progress extends AutoCloseable {
   void close();
 
   /**
-   * A progress bar when {@link #interactive} says so, else {@link LogLines} every
-   * {@code logEvery} steps, logged (SLF4J, logger {@code Progress}).
+   * A progress bar when {@link #showsBar} says so, else {@link LogLines} every {@code logEvery}
+   * steps, logged (SLF4J, logger {@code Progress}).
    *
    * @param startStep the step the run resumes from (0 for a new run)
    * @param endStep the last step of the run
    */
   static Progress create(String task, long startStep, long endStep, int logEvery) {
-    return interactive(System.console() != null, System.getenv("CI"))
-        ? new Bar(task, startStep, endStep)
+    return showsBar()
+        ? TerminalBars.installed().orElseThrow().steps(task, startStep, endStep)
         : new LogLines(task, startStep, endStep, logEvery,
             LoggerFactory.getLogger(Progress.class)::info);
+  }
+
+  /**
+   * Whether {@link #create} draws a bar: on an {@link #interactive} terminal, when an
+   * application put {@link TerminalBars} on the class path.
+   */
+  static boolean showsBar() {
+    return interactive(System.console() != null, System.getenv("CI"))
+        && TerminalBars.installed().isPresent();
   }
 
   /** Interactive when a console is attached and {@code CI} is unset (or empty/"false"). */
   static boolean interactive(boolean hasConsole, String ciEnv) {
     boolean ci = ciEnv != null && !ciEnv.isBlank() && !ciEnv.equalsIgnoreCase("false");
     return hasConsole && !ci;
-  }
-
-  /** The terminal bar (me.tongfei:progressbar): steps, rate, ETA; loss and images/s as a suffix. */
-  final class Bar implements Progress {
-    private final ProgressBar bar;
-    private String evaluations = "";
-
-    public Bar(String task, long startStep, long endStep) {
-      bar = new ProgressBarBuilder()
-          .setTaskName(task)
-          .setInitialMax(endStep)
-          .startsFrom(startStep, Duration.ZERO)
-          .setStyle(ProgressBarStyle.ASCII)
-          .setUpdateIntervalMillis(500)
-          .showSpeed()
-          .build();
-    }
-
-    @Override
-    public void update(long step, double loss, double imagesPerSecond) {
-      bar.stepTo(step);
-      bar.setExtraMessage(String.format(Locale.ROOT, " loss %.4f %.0f img/s", loss,
-          imagesPerSecond) + evaluations);
-    }
-
-    @Override
-    public void evaluated(long step, Map<String, Double> values) {
-      evaluations = Progress.describe(values);
-    }
-
-    @Override
-    public void close() {
-      bar.close();
-    }
   }
 
   /**

@@ -228,7 +228,7 @@ public final class Trainer {
     };
     List<TrainingLoop.Listener> listeners = new ArrayList<>();
     listeners.add(Listeners.progress(loop.task(), loop.logEvery()));
-    if (Progress.interactive(System.console() != null, System.getenv("CI"))) {
+    if (Progress.showsBar()) {
       // The console shows a bar: train.log gets the plain lines.
       listeners.add(Listeners.logLines(loop.task(), loop.logEvery(),
           line -> LOG.info(Logs.FILE_ONLY, line)));
