@@ -2,7 +2,9 @@
 # Exactly one TensorFlow native jar (tensorflow-core-native:<classifier>) on every module's
 # classpath, the one the profile selects, for full builds and module-only builds
 # (`mvn -pl training` without -am, which reads the other modules from the local repository),
-# with and without -Pgpu. Reads resolved dependency trees only: the 526 MB GPU jar is not needed.
+# with and without -Pgpu; and the same for a Java user's project built from README.md's "Java API"
+# dependencies (see the end). Reads resolved dependency trees only: the 526 MB GPU jar is not
+# needed.
 #
 # The module-only builds resolve selfie-* from a private local repository (target/m2-check) that
 # this script installs into, so that builds of other checkouts sharing ~/.m2 cannot change the
@@ -65,4 +67,46 @@ for m in savedmodels training experiments cli ci; do
   check "-pl $m" linux-x86_64 -P '!gpu' -pl "$m"
   check "-pl $m -Pgpu" linux-x86_64-gpu -Pgpu -pl "$m"
 done
+# A Java user's project: the dependencies README.md's "Java API" section tells them to add (the
+# library + the native build they choose) give exactly that native jar and none of the
+# application's libraries (CLI, terminal bars, charts, logging backend).
+consumer="$PWD/target/consumer"
+rm -rf "$consumer"
+mkdir -p "$consumer"
+deps=$(awk '/^## Java API/ { api = 1 } api && /^```xml/ { inxml = 1; next } inxml && /^```/ { exit } inxml' README.md)
+if [ -z "$deps" ]; then
+  echo "java api: no \`\`\`xml block in README.md's Java API section" >&2
+  fail=1
+else
+  cat > "$consumer/pom.xml" <<POM
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>example</groupId>
+  <artifactId>selfie-user</artifactId>
+  <version>1</version>
+  <dependencies>
+$deps
+  </dependencies>
+</project>
+POM
+  if ! mvnr -q -f "$consumer/pom.xml" \
+      org.apache.maven.plugins:maven-dependency-plugin:3.8.1:build-classpath \
+      -Dmdep.outputFile="$consumer/classpath.txt" >"$consumer/mvn.log" 2>&1; then
+    tail -20 "$consumer/mvn.log" >&2
+    echo "java api: README.md's dependencies do not resolve" >&2
+    fail=1
+  else
+    jars=$(tr ':' '\n' < "$consumer/classpath.txt")
+    natives=$(echo "$jars" | grep -c 'tensorflow-core-native-[^/]*-linux' || true)
+    app=$(echo "$jars" | grep -E '/(picocli|progressbar|jline|xchart|logback-classic)-' || true)
+    if [ "$natives" != 1 ] || [ -n "$app" ] || ! echo "$jars" | grep -q '/selfie-training-'; then
+      echo "java api: README.md's dependencies give $natives native jar(s) (expected 1)," \
+        "selfie-training: $(echo "$jars" | grep -c '/selfie-training-'), application jars: [$app]" >&2
+      fail=1
+    else
+      echo "java api: README.md's dependencies resolve: $(echo "$jars" | wc -l) jars, one native," \
+        "no CLI, terminal, chart or logging-backend library" >&2
+    fi
+  fi
+fi
 exit $fail

@@ -4,8 +4,9 @@
 #      and the Java side of the Python interop check (writes target/interop);
 #   2. the gpu profile resolves to TensorFlow's GPU native library (checked on the effective
 #      POM: no GPU and no 526 MB download needed), and every module's classpath holds exactly
-#      one native jar, in full and module-only builds, with and without -Pgpu
-#      (ci/check-native-jars.sh);
+#      one native jar, in full and module-only builds, with and without -Pgpu, and a Java
+#      user's project with the dependencies README.md's "Java API" names gets one native jar and
+#      none of the application's libraries (ci/check-native-jars.sh);
 #   3. Python TensorFlow loads the Java-exported SavedModels and reproduces Java's outputs, in a
 #      virtual environment under target/ (target/venv, `python3 -m venv`; tensorflow-cpu is
 #      installed there once): nothing is written into the system Python.

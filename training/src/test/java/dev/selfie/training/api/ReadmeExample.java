@@ -19,7 +19,7 @@ final class ReadmeExample {
         .out(runs.resolve("finetune"))
         .run();
     System.out.printf("test accuracy %.2f%%%n", 100 * model.testAccuracy());   // images/test/<class>/*
-    return model.savedModel();   // runs/finetune/savedmodel/1/: serve it, or load it in Python
+    return model.savedModel();   // runs/finetune/savedmodel: serve it; Python loads its 1/
   }
   // readme:end
 }
