@@ -245,6 +245,14 @@ public final class RunSession<C extends RunConfig> {
         options.checkpointEvery(), options.logEvery(),
         s -> new CheckpointManager.RunState(config.seed(), s * config.batchSize(), config),
         precision);
+    if (precision != Precision.FLOAT32 && !atEnd.evaluations().isEmpty()) {
+      // What the exported SavedModel (float32) computes, and what `selfie evaluate` reports.
+      LOG.info(task + ": " + String.join(" and ", atEnd.evaluations().keySet())
+          + " accuracy at the end measured in float32 (training runs in " + precision.flag()
+          + "), as the SavedModel computes");
+      atEnd = atEnd.measuredIn(
+          SessionConfigs.configProto(sessionOptions.withPrecision(Precision.FLOAT32)));
+    }
     return Trainer.train(session, graphs, loop, dir, checkpoints, startStep, config.steps(),
         sessionOptions.xla(), validation, atEnd);
   }

@@ -21,6 +21,7 @@ import org.tensorflow.Operand;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
 import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.proto.ConfigProto;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt64;
 
@@ -93,13 +94,44 @@ public final class Trainer {
    * (e.g. {@code labeled_examples}) as they are. TensorBoard gets the accuracies and the run's
    * images_per_second at the last step. A run that was already complete is not measured again:
    * its metrics.json holds them.
+   *
+   * @param measuredIn null: the evaluations run in the training session; else they run in a
+   *     session of their own on the same graph with this config, holding the run's last
+   *     checkpoint (a mixed-precision run is measured in float32, as its SavedModel computes)
    */
-  public record AtEnd(Map<String, Evaluation> evaluations, Map<String, Double> facts) {
+  public record AtEnd(Map<String, Evaluation> evaluations, Map<String, Double> facts,
+      ConfigProto measuredIn) {
     /** Nothing at the end (pretraining: its metrics are the training steps'). */
     public static final AtEnd NONE = new AtEnd(Map.of(), Map.of());
 
-    /** One pass of each evaluation over {@code session}: the metrics they add. */
-    Map<String, Double> measure(Session session) {
+    /** Measured in the training session. */
+    public AtEnd(Map<String, Evaluation> evaluations, Map<String, Double> facts) {
+      this(evaluations, facts, null);
+    }
+
+    /** These measures, taken in a session of their own with {@code config}. */
+    public AtEnd measuredIn(ConfigProto config) {
+      return new AtEnd(evaluations, facts, config);
+    }
+
+    /**
+     * One pass of each evaluation, in {@code training} or (with {@link #measuredIn}) in a
+     * session of its own restored from {@code last}: the metrics they add.
+     */
+    Map<String, Double> measure(Session training, CheckpointManager.Checkpoint last) {
+      if (measuredIn == null || evaluations.isEmpty()) {
+        return measureIn(training);
+      }
+      try (Session own = new Session(training.graph(), measuredIn)) {
+        // Restore only: initialize() would also run the graph's other initializers (the
+        // summary writer's would open a second events file). Every model variable is in the
+        // checkpoint; each evaluation re-makes its own iterator.
+        own.restore(last.prefix());
+        return measureIn(own);
+      }
+    }
+
+    private Map<String, Double> measureIn(Session session) {
       Map<String, Double> m = new LinkedHashMap<>();
       evaluations.forEach((name, e) -> {
         Evaluation.Accuracy a = e.run(session);
@@ -254,7 +286,7 @@ public final class Trainer {
         loop.checkpointEvery(), loop.state());
     listeners.add(saver);
     Listeners.Metrics metrics = new Listeners.Metrics(dir.metrics(), 20,
-        loop.precision().flag(), () -> atEnd.measure(session));
+        loop.precision().flag(), () -> atEnd.measure(session, saver.lastSaved()));
     listeners.add(metrics);
     if (atEnd != AtEnd.NONE && g.summaries() != null) {
       listeners.add(new TrainingLoop.Listener() {  // the end's figures, at the last step
