@@ -6,9 +6,11 @@ import java.nio.file.Path;
 
 /**
  * One entry of the dataset registry ({@link Datasets}): how to find, open and fetch a dataset.
- * Implemented by {@link Cifar10}, {@link FashionMnist}, {@link ImageNet32} (npz),
- * {@link ImageNet} (TFRecord shards, streamed) and {@link ImageFolder} (folders of JPEG/PNG files,
- * streamed).
+ * Implemented by {@link dev.selfie.data.formats.Cifar10 Cifar10},
+ * {@link dev.selfie.data.formats.FashionMnist FashionMnist},
+ * {@link dev.selfie.data.formats.ImageNet32 ImageNet32} (npz),
+ * {@link dev.selfie.data.formats.ImageNet ImageNet} (TFRecord shards, streamed) and
+ * {@link dev.selfie.data.formats.ImageFolder ImageFolder} (folders of JPEG/PNG files, streamed).
  */
 public interface DatasetProvider {
 

@@ -118,7 +118,7 @@ public final class ImageFiles {
     return new Pixels(h, w, 3, out);
   }
 
-  /** Grey <-> RGB conversion (see the class comment); same channels: returned as is. */
+  /** Grey &lt;-&gt; RGB conversion (see the class comment); same channels: returned as is. */
   public static Pixels toChannels(Pixels p, int channels) {
     if (p.channels() == channels) {
       return p;

@@ -37,8 +37,9 @@ public interface ImageSource {
 
   /**
    * Builds, in {@code tf}'s graph, ops that read all examples of {@code split} from the files, in
-   * file order: images {@code [N, H, W, C]} uint8 and labels {@code [N]} int32. Used by {@link
-   * Pipelines} (in the init scope: the files are read when the iterator is (re)made).
+   * file order: images {@code [N, H, W, C]} uint8 and labels {@code [N]} int32. Used by
+   * {@link dev.selfie.data.pipeline.Pipelines Pipelines} (in the init scope: the files are read
+   * when the iterator is (re)made).
    */
   ExampleTable examples(Ops tf, Split split);
 

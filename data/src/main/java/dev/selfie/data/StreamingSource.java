@@ -34,7 +34,7 @@ public interface StreamingSource extends ImageSource {
 
   /**
    * True if every usable record's image is a JPEG (checked on open): training then decodes only
-   * the random crop window ({@link Preprocess#randomResizedCropJpeg}).
+   * the random crop window ({@link dev.selfie.data.pipeline.Preprocess#randomResizedCropJpeg}).
    */
   default boolean jpegOnly() {
     return false;

@@ -81,7 +81,7 @@ public final class PretrainedSummaries {
         rate, wall);
   }
 
-  /** Mean of the last {@link #CHECKPOINT_WINDOW} logged values of {@code tag} at steps <= max. */
+  /** Mean of the last {@link #CHECKPOINT_WINDOW} logged values of {@code tag} at steps {@code <= max}. */
   public static double windowMean(List<EventFiles.Scalar> scalars, String tag, long max) {
     List<EventFiles.Scalar> s = scalars.stream()
         .filter(x -> x.tag().equals(tag) && x.step() <= max).toList();

@@ -32,7 +32,7 @@ import java.util.TreeMap;
  * @param channels C, native image channels (1 grey, 3 RGB); set from the data by {@link #withData}
  * @param numClasses K, classes of the finetuning classifier; set from the data by {@link #withData}
  * @param patchSize p, side of a patch; S must be a multiple of p
- * @param numMasked m, masked patches per image, 2 <= m < n
+ * @param numMasked m, masked patches per image, {@code 2 <= m < n}
  * @param stem the ResNet stem (same for patches and whole images)
  * @param stemWidth output channels of the stem conv
  * @param stageWidths output widths of the four stages (multiples of 4)

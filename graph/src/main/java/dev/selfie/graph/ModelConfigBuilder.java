@@ -116,7 +116,7 @@ public final class ModelConfigBuilder {
     return this;
   }
 
-  /** m, masked patches per image, 2 <= m < n. */
+  /** m, masked patches per image, {@code 2 <= m < n}. */
   public ModelConfigBuilder numMasked(int numMasked) {
     this.numMasked = numMasked;
     return this;

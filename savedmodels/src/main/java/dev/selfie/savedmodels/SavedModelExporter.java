@@ -67,7 +67,7 @@ public final class SavedModelExporter {
   public static final String EXTRA_DIR = "assets.extra";
   /** The method name given to signatures that have none (TF Serving's Predict API). */
   public static final String PREDICT_METHOD = "tensorflow/serving/predict";
-  /** The MetaGraphDef tag written (and loaded by {@link ModelServer}). */
+  /** The MetaGraphDef tag written (and loaded by {@link dev.selfie.savedmodels.serving.ModelServer}). */
   public static final String TAG = SavedModelBundle.DEFAULT_TAG;
 
   /** A test hook run after the new model is fully written, before the swap. */

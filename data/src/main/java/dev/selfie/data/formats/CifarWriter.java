@@ -81,7 +81,7 @@ public final class CifarWriter {
 
   /**
    * Grey images {@code [N, H, W]} -> RGB {@code [N, size, size, 3]}: zero-padded (centred, as
-   * {@link Preprocess#padTo}) and the grey value replicated to 3 channels. E.g. Fashion-MNIST
+   * {@link dev.selfie.data.pipeline.Preprocess#padTo}) and the grey value replicated to 3 channels. E.g. Fashion-MNIST
    * 28x28 -> a CIFAR-format 32x32 image.
    */
   public static byte[] greyToRgbPadded(byte[] grey, int n, int h, int w, int size) {

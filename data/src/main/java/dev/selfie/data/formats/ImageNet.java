@@ -47,7 +47,7 @@ import org.tensorflow.types.family.TType;
  * read-only; rebuilt when a shard's size or time changes). For the real dataset (~150 GB) that first
  * open reads everything once. A CRC mismatch or a truncated record is a clear error naming the shard
  * and byte offset (TensorFlow would fail mid-epoch on it); a record whose image is missing, not a
- * JPEG or is truncated is skipped and counted ({@link #warnings}); a label outside 1..1000 is an
+ * JPEG or is truncated is skipped and counted (the source's {@code warnings()}); a label outside 1..1000 is an
  * error.
  */
 public final class ImageNet implements DatasetProvider {

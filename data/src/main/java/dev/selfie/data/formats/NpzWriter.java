@@ -16,7 +16,7 @@ import java.util.zip.ZipOutputStream;
 /**
  * Writes npz files byte-compatible with {@code numpy.savez} (stored entries) or {@code
  * savez_compressed} (deflated): NPY format 1.0 headers padded to a multiple of 64 bytes. Used by
- * tests to produce ImageNet 32x32 batches ({@code data} |u1 [N, 3072], {@code labels} <i8 [N]).
+ * tests to produce ImageNet 32x32 batches ({@code data} |u1 [N, 3072], {@code labels} {@code <i8} [N]).
  */
 public final class NpzWriter {
   private NpzWriter() {}

@@ -39,7 +39,7 @@ import org.tensorflow.types.family.TType;
  *   .batch(B).prefetch(P)
  * </pre>
  *
- * Label of record r: from a constant table built from {@link ImageSource#labels} on open.
+ * Label of record r: from a constant table built from {@link dev.selfie.data.ImageSource#labels} on open.
  *
  * <p>Reproducibility: the stream is a pure function of (files, indices, seed), as for in-memory
  * datasets; but the shuffle is a bounded buffer ({@link StreamingSource#shuffleBuffer}), not a full

@@ -134,7 +134,7 @@ public final class Selfie {
     }
 
     /**
-     * Train for {@code epochs} passes over the training images instead of {@link #steps}
+     * Train for {@code epochs} passes over the training images instead of {@code steps(n)}
      * (pretrain: all of them; finetune: the labeled subset).
      */
     public B epochs(double epochs) {
@@ -172,7 +172,7 @@ public final class Selfie {
       return self();
     }
 
-    /** Continue the run in {@link #out} from its newest checkpoint. */
+    /** Continue the run in {@code out(dir)} from its newest checkpoint. */
     public B resume(boolean resume) {
       this.resume = resume;
       return self();

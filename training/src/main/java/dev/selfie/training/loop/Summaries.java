@@ -25,8 +25,8 @@ import org.tensorflow.types.family.TNumber;
  * TensorBoard scalars written by TF summary ops into an events file in {@code logDir}.
  *
  * <p>The writer resource is created in the init scope (it runs with {@code session.initialize()};
- * {@link CheckpointManager#restore} runs pending initializers before restoring). Two kinds of
- * scalar:
+ * {@link dev.selfie.training.run.CheckpointManager#restore} runs pending initializers before
+ * restoring). Two kinds of scalar:
  *
  * <ul>
  *   <li>{@link #scalar graph scalars} (loss, lr, accuracy): one write op, {@link #writeOp()}, to
@@ -114,8 +114,8 @@ public final class Summaries {
 
   /**
    * Registers an image summary computed in the graph from the step's tensors (uint8 [k, H, W, C],
-   * e.g. {@link PretrainImages#panels}), written with the step every {@link #SLOW_FACTOR} summary
-   * intervals.
+   * e.g. {@link dev.selfie.training.jobs.PretrainImages#panels}), written with the step every
+   * {@link #SLOW_FACTOR} summary intervals.
    */
   public Summaries image(String tag, Operand<TUint8> images, int maxImages) {
     if (writeOp != null) {

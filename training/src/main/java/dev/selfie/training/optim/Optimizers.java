@@ -132,7 +132,7 @@ public final class Optimizers {
 
   /**
    * The update of {@link #minimize} from gradients computed elsewhere, e.g. the average of the
-   * towers' gradients in data-parallel training ({@link Towers}).
+   * towers' gradients in data-parallel training ({@link dev.selfie.training.parallel.Towers}).
    *
    * @param loss scalar loss {@code []}; the updates also wait for it
    * @param gradients one gradient per entry of {@code vars.trainable()}, same order and shapes
@@ -215,7 +215,7 @@ public final class Optimizers {
   /**
    * Everything of {@link #applyGradients} but the extra updates, the loss-scale update and the
    * step increment: data-parallel training with replicated variables calls it once per tower
-   * ({@link Replicas}) and increments the step once.
+   * ({@link dev.selfie.training.parallel.Replicas}) and increments the step once.
    */
   public static Applied apply(Ops tf, Operand<TFloat32> loss, List<Operand<TFloat32>> gradients,
       VarStore vars, OptimizerConfig c, GlobalStep step, Layerwise layerwise,

@@ -20,8 +20,9 @@ public final class MetricsWriter {
    * @param imagesPerSecond mean throughput over the steps run, excluding the first (graph
    *     optimisation, XLA compilation) when more than one step ran
    * @param finishedAt ISO-8601 UTC time of writing
-   * @param precision the precision of the steps run ({@link Precision#flag}); null in metrics
-   *     files from before the field (float32)
+   * @param precision the precision of the steps run
+   *     ({@link dev.selfie.training.runtime.Precision#flag}); null in metrics files from before
+   *     the field (float32)
    */
   public record Metrics(
       long steps,

@@ -15,7 +15,7 @@ import java.nio.file.Path;
  * DIR/train.log          everything the run printed (appended to on --resume)
  * DIR/labels.json        the chosen labeled indices (finetuning label fractions)
  * DIR/checkpoints/       ckpt-&lt;step&gt;/ (see {@link CheckpointManager})
- * DIR/tensorboard/       events files (see {@link Summaries})
+ * DIR/tensorboard/       events files (see {@link dev.selfie.training.loop.Summaries})
  * DIR/savedmodel/N/      the exported SavedModel, version N (TF Serving's layout)
  * </pre>
  */
@@ -55,7 +55,10 @@ public record RunDir(Path root) {
     return root.resolve("metrics.json");
   }
 
-  /** The metrics history, one JSON object per logged step ({@link Listeners.History}). */
+  /**
+   * The metrics history, one JSON object per logged step
+   * ({@link dev.selfie.training.loop.Listeners.History}).
+   */
   public Path metricsHistory() {
     return root.resolve("metrics.jsonl");
   }

@@ -13,7 +13,7 @@ import org.tensorflow.proto.GPUOptions;
  * #set}) before any TensorFlow session exists; library callers get {@link #defaults()}.
  *
  * @param device {@code cpu}, {@code gpu} or {@code auto}
- * @param memoryFraction fraction of each GPU's memory to reserve up front (0 < f <= 1), or null
+ * @param memoryFraction fraction of each GPU's memory to reserve up front ({@code 0 < f <= 1}), or null
  *     to grow on demand ({@code allow_growth})
  */
 public record DeviceOptions(Device device, Double memoryFraction) {

@@ -162,7 +162,8 @@ public final class GrpcServer implements AutoCloseable {
 
   /**
    * Starts serving {@code models}, counting calls in {@code metrics} (those of the REST server
-   * beside it: {@link RestServer#metrics()}). The caller keeps ownership of the models.
+   * beside it: {@link dev.selfie.savedmodels.serving.rest.RestServer#metrics()}). The caller
+   * keeps ownership of the models.
    *
    * @throws IOException if the address cannot be bound (port in use, unknown host)
    */

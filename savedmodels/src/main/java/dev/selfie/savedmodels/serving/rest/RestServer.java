@@ -198,7 +198,10 @@ public final class RestServer implements AutoCloseable {
     return port;
   }
 
-  /** The metrics this server exposes, for a {@link GrpcServer} to count its calls in. */
+  /**
+   * The metrics this server exposes, for a {@link dev.selfie.savedmodels.serving.grpc.GrpcServer}
+   * to count its calls in.
+   */
   public ServingMetrics metrics() {
     return metrics;
   }
